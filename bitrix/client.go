@@ -1,0 +1,252 @@
+package bitrix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Tokens gives the client a portal's access token and refreshes it. Refresh
+// is told which token failed, so that of several callers that saw the same
+// expired token only one asks the OAuth server and the rest get its result.
+type Tokens interface {
+	AccessToken(ctx context.Context) (string, error)
+	Refresh(ctx context.Context, expired string) (string, error)
+}
+
+// Options configure a Client.
+type Options struct {
+	// Endpoint is the portal's client_endpoint, e.g. https://x.bitrix24.ru/rest/.
+	Endpoint string
+	Tokens   Tokens
+	// HTTP is the client for this portal; it should have its own timeouts.
+	HTTP *http.Client
+	// Limiter paces requests to the portal (shared by every Client of it).
+	Limiter *rate.Limiter
+	// CallTimeout bounds one HTTP request; the caller's context bounds the whole call.
+	CallTimeout time.Duration
+	// Retries is how many times a temporary failure is retried (default 5).
+	Retries int
+	// BaseDelay is the first backoff (default 500ms; doubles, with jitter, up to MaxDelay 20s).
+	BaseDelay, MaxDelay time.Duration
+	Log                 *slog.Logger
+	// Observe, when set, is told of every HTTP request made (method, outcome code).
+	Observe func(method, outcome string, took time.Duration)
+}
+
+// Client calls one portal's REST API.
+type Client struct {
+	o Options
+}
+
+// NewClient makes a client; zero options get sensible defaults.
+func NewClient(o Options) *Client {
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 60 * time.Second // the cloud's own per-request limit
+	}
+	if o.Retries == 0 {
+		o.Retries = 5
+	}
+	if o.BaseDelay == 0 {
+		o.BaseDelay = 500 * time.Millisecond
+	}
+	if o.MaxDelay == 0 {
+		o.MaxDelay = 20 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if !strings.HasSuffix(o.Endpoint, "/") {
+		o.Endpoint += "/"
+	}
+	return &Client{o: o}
+}
+
+// Params are a REST method's parameters.
+type Params = map[string]any
+
+// envelope is the portal's answer to any REST request.
+type envelope struct {
+	Result           json.RawMessage `json:"result"`
+	Next             *int            `json:"next"`
+	Total            *int            `json:"total"`
+	Error            string          `json:"error"`
+	ErrorDescription string          `json:"error_description"`
+}
+
+// Response is a successful answer with its paging fields.
+type Response struct {
+	Result json.RawMessage
+	Next   *int
+	Total  *int
+}
+
+// Call runs one REST method and decodes its result into out (which may be nil).
+func (c *Client) Call(ctx context.Context, method string, params Params, out any) error {
+	resp, err := c.Do(ctx, method, params)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Result, out); err != nil {
+		return fmt.Errorf("bitrix24 %s: decoding result: %w", method, err)
+	}
+	return nil
+}
+
+// Do runs one REST method, retrying what may be retried: rate limits always
+// (the portal did not run the method), server errors and network failures only
+// for read methods (a write might have happened), and an expired token once
+// after a refresh.
+func (c *Client) Do(ctx context.Context, method string, params Params) (*Response, error) {
+	return c.do(ctx, method, params, readOnly(method))
+}
+
+// do is Do with the caller's word on whether an ambiguous failure may be retried.
+func (c *Client) do(ctx context.Context, method string, params Params, safe bool) (*Response, error) {
+	refreshed := false
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		token, err := c.o.Tokens.AccessToken(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("bitrix24 %s: access token: %w", method, err)
+		}
+		resp, err := c.once(ctx, method, params, token)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if HasCode(err, CodeExpiredToken) && !refreshed {
+			refreshed = true
+			if _, rerr := c.o.Tokens.Refresh(ctx, token); rerr != nil {
+				return nil, fmt.Errorf("bitrix24 %s: refreshing the expired token: %w", method, rerr)
+			}
+			attempt-- // a refresh is not a retry
+			continue
+		}
+		retryable := notExecuted(err) || (safe && (Temporary(err) || isNetwork(err)))
+		if HasCode(err, CodeExpiredToken) || !retryable || attempt >= c.o.Retries {
+			return nil, lastErr
+		}
+		delay := c.backoff(attempt, err)
+		c.o.Log.WarnContext(ctx, "bitrix24 call retried", slog.String("method", method),
+			slog.Int("attempt", attempt+1), slog.Duration("delay", delay), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bitrix24 %s: %w (last error: %v)", method, ctx.Err(), lastErr)
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (c *Client) backoff(attempt int, err error) time.Duration {
+	d := c.o.BaseDelay << attempt
+	if HasCode(err, CodeOperationTimeLimit) {
+		d = max(d, 10*time.Second) // the method's time budget resets per minute bucket
+	}
+	if d > c.o.MaxDelay || d <= 0 {
+		d = c.o.MaxDelay
+	}
+	// Full jitter keeps many workers from retrying in lockstep.
+	return d/2 + rand.N(d/2+1)
+}
+
+func (c *Client) once(ctx context.Context, method string, params Params, token string) (*Response, error) {
+	if c.o.Limiter != nil {
+		if err := c.o.Limiter.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("bitrix24 %s: waiting for the rate limiter: %w", method, err)
+		}
+	}
+	body := make(map[string]any, len(params)+1)
+	for k, v := range params {
+		body[k] = v
+	}
+	body["auth"] = token
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24 %s: encoding params: %w", method, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.o.CallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.o.Endpoint+method+".json", bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24 %s: %w", method, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "relay24")
+	start := time.Now()
+	res, err := c.o.HTTP.Do(req)
+	if err != nil {
+		c.observe(method, "network", start)
+		return nil, &netError{method: method, err: err}
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		c.observe(method, "network", start)
+		return nil, &netError{method: method, err: err}
+	}
+	var env envelope
+	if jerr := json.Unmarshal(raw, &env); jerr != nil {
+		c.observe(method, "garbage", start)
+		// A proxy's HTML error page or a truncated body: classify by status.
+		return nil, &Error{Code: CodeUnexpectedAnswer, Description: fmt.Sprintf("unparseable answer: %.120q", raw),
+			Status: res.StatusCode, Method: method}
+	}
+	if env.Error != "" || res.StatusCode >= 300 {
+		code := env.Error
+		if code == "" {
+			code = http.StatusText(res.StatusCode)
+		}
+		c.observe(method, code, start)
+		return nil, &Error{Code: code, Description: env.ErrorDescription, Status: res.StatusCode, Method: method}
+	}
+	c.observe(method, "ok", start)
+	return &Response{Result: env.Result, Next: env.Next, Total: env.Total}, nil
+}
+
+func (c *Client) observe(method, outcome string, start time.Time) {
+	if c.o.Observe != nil {
+		c.o.Observe(method, outcome, time.Since(start))
+	}
+}
+
+type netError struct {
+	method string
+	err    error
+}
+
+func (e *netError) Error() string { return fmt.Sprintf("bitrix24 %s: %v", e.method, e.err) }
+func (e *netError) Unwrap() error { return e.err }
+
+func isNetwork(err error) bool {
+	var n *netError
+	return errors.As(err, &n) && !errors.Is(err, context.Canceled)
+}
+
+// readOnly methods may be retried after an ambiguous failure.
+func readOnly(method string) bool {
+	m := strings.ToLower(method)
+	for _, suffix := range []string{".get", ".list", ".current", ".info", ".fields", "profile", ".admin", ".findbycomm"} {
+		if strings.HasSuffix(m, suffix) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,286 @@
+// Package jobs is relay24's durable work queue in PostgreSQL: work that must
+// survive a crash (the first sync, sending a reply, writing a timeline entry)
+// is a row, claimed with FOR UPDATE SKIP LOCKED so several instances share it,
+// leased so a crashed worker's job is taken up again, and retried with backoff.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Job is one claimed unit of work.
+type Job struct {
+	ID          int64           `db:"id"`
+	Kind        string          `db:"kind"`
+	PortalID    sql.NullInt64   `db:"portal_id"`
+	Payload     json.RawMessage `db:"payload"`
+	Attempts    int             `db:"attempts"`
+	MaxAttempts int             `db:"max_attempts"`
+}
+
+// Decode unmarshals the payload.
+func (j *Job) Decode(v any) error {
+	if err := json.Unmarshal(j.Payload, v); err != nil {
+		return fmt.Errorf("job %d (%s): decoding payload: %w", j.ID, j.Kind, err)
+	}
+	return nil
+}
+
+// Handler does a job. Returning nil completes it; Permanent fails it for good;
+// RetryAfter reschedules it without counting a failure; any other error
+// retries with backoff until max attempts.
+type Handler func(ctx context.Context, job *Job) error
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks an error that retrying cannot mend.
+func Permanent(err error) error { return &permanentError{err: err} }
+
+type retryAfterError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter reschedules the job after d without spending an attempt (the
+// remote asked us to wait, or the job is waiting for another to finish).
+func RetryAfter(d time.Duration, err error) error { return &retryAfterError{after: d, err: err} }
+
+// Queue enqueues and runs jobs.
+type Queue struct {
+	db       *sqlx.DB
+	log      *slog.Logger
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	wake     chan struct{}
+	// Lease is how long a claimed job is ours before another worker may take it.
+	Lease time.Duration
+	// Poll is how often idle workers look for due jobs.
+	Poll time.Duration
+}
+
+// New makes a queue over db.
+func New(db *sqlx.DB, log *slog.Logger) *Queue {
+	return &Queue{db: db, log: log, handlers: map[string]Handler{}, wake: make(chan struct{}, 1),
+		Lease: 5 * time.Minute, Poll: 500 * time.Millisecond}
+}
+
+// Handle registers the handler of a kind. Jobs of kinds without a handler
+// wait in the table until a binary that knows them runs.
+func (q *Queue) Handle(kind string, h Handler) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.handlers[kind] = h
+}
+
+// Options for Enqueue.
+type Options struct {
+	PortalID    int64
+	UniqueKey   string    // at most one unfinished job per key; a finished one is restarted
+	RunAt       time.Time // zero: now
+	MaxAttempts int
+}
+
+// Enqueue adds a job inside ext (a transaction, so the job exists exactly when
+// the change that needs it does). With a UniqueKey an unfinished job of that
+// key is left as it is and its id returned.
+func (q *Queue) Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, payload any, o Options) (int64, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: encoding %s payload: %w", kind, err)
+	}
+	var portal sql.NullInt64
+	if o.PortalID != 0 {
+		portal = sql.NullInt64{Int64: o.PortalID, Valid: true}
+	}
+	var unique sql.NullString
+	if o.UniqueKey != "" {
+		unique = sql.NullString{String: o.UniqueKey, Valid: true}
+	}
+	runAt := o.RunAt
+	if runAt.IsZero() {
+		runAt = time.Now()
+	}
+	maxAttempts := o.MaxAttempts
+	if maxAttempts == 0 {
+		maxAttempts = 25
+	}
+	var id int64
+	err = sqlx.GetContext(ctx, ext, &id, `
+		INSERT INTO jobs (kind, portal_id, payload, unique_key, run_at, max_attempts) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (unique_key) DO UPDATE SET
+			state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'ready' ELSE jobs.state END,
+			attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
+			payload = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.payload ELSE jobs.payload END,
+			run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.run_at ELSE jobs.run_at END,
+			updated_at = now()
+		RETURNING id`, kind, portal, b, unique, runAt, maxAttempts)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+	}
+	q.Wake()
+	return id, nil
+}
+
+// Wake tells idle workers in this process to look now.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue) kinds() []string {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	ks := make([]string, 0, len(q.handlers))
+	for k := range q.handlers {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// claim takes one due job: ready and due, or running with an expired lease
+// (its worker died).
+func (q *Queue) claim(ctx context.Context) (*Job, error) {
+	var j Job
+	err := q.db.GetContext(ctx, &j, `
+		UPDATE jobs SET state = 'running', attempts = attempts + 1,
+			locked_until = now() + $2 * interval '1 millisecond', updated_at = now()
+		WHERE id = (
+			SELECT id FROM jobs
+			WHERE ((state = 'ready' AND run_at <= now()) OR (state = 'running' AND locked_until < now()))
+				AND kind = ANY($1)
+			ORDER BY run_at, id
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, kind, portal_id, payload, attempts, max_attempts`, pq.Array(q.kinds()), q.Lease.Milliseconds())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: claim: %w", err)
+	}
+	return &j, nil
+}
+
+// RunOnce claims and runs one due job; it reports whether there was one.
+func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
+	j, err := q.claim(ctx)
+	if err != nil || j == nil {
+		return false, err
+	}
+	q.mu.RLock()
+	h := q.handlers[j.Kind]
+	q.mu.RUnlock()
+	herr := q.safeRun(ctx, h, j)
+	return true, q.finish(ctx, j, herr)
+}
+
+func (q *Queue) safeRun(ctx context.Context, h Handler, j *Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("job %s panicked: %v", j.Kind, r)
+		}
+	}()
+	return h(ctx, j)
+}
+
+func (q *Queue) finish(ctx context.Context, j *Job, herr error) error {
+	// Record the outcome even when the worker is shutting down.
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	var ra *retryAfterError
+	var perm *permanentError
+	switch {
+	case herr == nil:
+		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1`, j.ID)
+	case errors.As(herr, &ra):
+		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', attempts = attempts - 1, locked_until = NULL,
+			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,
+			j.ID, ra.after.Milliseconds(), herr.Error())
+	case errors.As(herr, &perm) || j.Attempts >= j.MaxAttempts:
+		q.log.Error("job failed", slog.Int64("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempts", j.Attempts), slog.String("error", herr.Error()))
+		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = now() WHERE id = $1`, j.ID, herr.Error())
+	default:
+		delay := Backoff(j.Attempts)
+		q.log.Warn("job will be retried", slog.Int64("job_id", j.ID), slog.String("kind", j.Kind),
+			slog.Int("attempts", j.Attempts), slog.Duration("delay", delay), slog.String("error", herr.Error()))
+		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', locked_until = NULL,
+			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,
+			j.ID, delay.Milliseconds(), herr.Error())
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: recording outcome of job %d: %w", j.ID, err)
+	}
+	return nil
+}
+
+// Backoff is the delay before attempt n+1: exponential from 1s, capped at 10
+// minutes, with jitter.
+func Backoff(attempt int) time.Duration {
+	d := time.Second << min(attempt, 10)
+	d = min(d, 10*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Run runs workers until ctx ends.
+func (q *Queue) Run(ctx context.Context, workers int) {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				ran, err := q.RunOnce(ctx)
+				if err != nil && ctx.Err() == nil {
+					q.log.Error("job queue", slog.String("error", err.Error()))
+				}
+				if ran {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+				case <-q.wake:
+				case <-time.After(q.Poll):
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// State is a job's state as stored (tests and the admin's progress view).
+type State struct {
+	ID        int64          `db:"id"`
+	Kind      string         `db:"kind"`
+	State     string         `db:"state"`
+	Attempts  int            `db:"attempts"`
+	LastError sql.NullString `db:"last_error"`
+}
+
+// ByKey finds a job by its unique key.
+func (q *Queue) ByKey(ctx context.Context, key string) (*State, error) {
+	var s State
+	err := q.db.GetContext(ctx, &s, `SELECT id, kind, state, attempts, last_error FROM jobs WHERE unique_key = $1`, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: by key: %w", err)
+	}
+	return &s, nil
+}

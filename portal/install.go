@@ -1,0 +1,318 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/placement"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+)
+
+// InstallRequest is what an install POST or ONAPPINSTALL event carried. Only
+// RefreshToken is used to learn anything: the rest is checked against what the
+// OAuth server answers for it.
+type InstallRequest struct {
+	Domain           string // DOMAIN / auth[domain], as posted
+	MemberID         string // member_id / auth[member_id], as posted
+	RefreshToken     string // REFRESH_ID / auth[refresh_token]
+	ApplicationToken string // APPLICATION_TOKEN / auth[application_token]; may be empty on older portals
+	Lang             string
+}
+
+// Install stores a portal confirmed by the OAuth server, binds its placements
+// and events (what is missing only) and enqueues the first sync. A failure
+// leaves the portal in a state that a repeated install completes.
+func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Portal, error) {
+	if strings.TrimSpace(req.MemberID) == "" {
+		return nil, problem.New(problem.Invalid, "member_id_missing", "the install request has no member_id")
+	}
+	if strings.TrimSpace(req.RefreshToken) == "" {
+		return nil, problem.New(problem.Invalid, "refresh_token_missing", "the install request has no refresh token")
+	}
+	g, err := s.o.OAuth.Refresh(ctx, req.RefreshToken)
+	if err != nil {
+		return nil, classifyRemote(err, "confirming the install")
+	}
+	host, err := s.checkEndpoint(g.ClientEndpoint)
+	if err != nil {
+		return nil, problem.Wrap(err, problem.Invalid, "client_endpoint_refused", "the portal's REST endpoint is refused")
+	}
+	if g.MemberID != req.MemberID {
+		return nil, problem.New(problem.Unauthorized, "member_id_mismatch",
+			"the install names portal %s but its token belongs to another portal", req.MemberID)
+	}
+	if req.Domain != "" && lower(req.Domain) != lower(host) {
+		return nil, problem.New(problem.Unauthorized, "domain_mismatch",
+			"the install names domain %s but the portal's token belongs to %s", req.Domain, host)
+	}
+	var appHash []byte
+	if req.ApplicationToken != "" {
+		// The token came with a refresh token the OAuth server confirmed, so it
+		// replaces whatever was stored (a re-install issues a new one).
+		appHash = s.o.Keys.Hash("application_token", req.ApplicationToken)
+	}
+	p, err := s.o.Store.UpsertInstall(ctx, store.Install{
+		MemberID: g.MemberID, Domain: host, ClientEndpoint: g.ClientEndpoint, ServerEndpoint: g.ServerEndpoint,
+		Lang: lower(req.Lang), Scope: g.Scope, LicenseStatus: g.Status, ApplicationTokenHash: appHash,
+		AccessToken:    func(id int64) []byte { return s.o.Keys.Seal(g.AccessToken, accessContext(id)) },
+		RefreshToken:   func(id int64) []byte { return s.o.Keys.Seal(g.RefreshToken, refreshContext(id)) },
+		TokenExpiresAt: g.Expiry, TokenUserID: g.UserID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storing the install of %s: %w", host, err)
+	}
+	log := s.o.Log.With(slog.Int64("portal_id", p.ID), slog.String("domain", p.Domain))
+	c := s.clientFor(p, &storedTokens{s: s, portalID: p.ID})
+	if err := s.ensureBindings(ctx, c, log); err != nil {
+		return nil, classifyRemote(err, "binding placements and events")
+	}
+	if err := s.storeInstaller(ctx, c, p.ID); err != nil {
+		log.WarnContext(ctx, "installer's profile not stored", slog.String("error", err.Error()))
+	}
+	if _, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), JobFirstSync, map[string]any{"portal_id": p.ID},
+		jobs.Options{PortalID: p.ID, UniqueKey: fmt.Sprintf("%s:%d", JobFirstSync, p.ID)}); err != nil {
+		return nil, fmt.Errorf("starting the first sync of %s: %w", host, err)
+	}
+	log.InfoContext(ctx, "portal installed", slog.String("member_id", p.MemberID))
+	return p, nil
+}
+
+// Bindings reports which of relay24's placements and events are bound now.
+type Bindings struct {
+	Placements map[string]bool
+	Events     map[string]bool
+}
+
+// Missing lists what is not bound.
+func (b Bindings) Missing() []string {
+	var out []string
+	for _, pb := range placement.Bindings {
+		if !b.Placements[pb.Placement] {
+			out = append(out, pb.Placement)
+		}
+	}
+	for _, e := range placement.Events {
+		if !b.Events[e] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// readBindings asks the portal what this app has bound, with our handlers,
+// in one request.
+func (s *Service) readBindings(ctx context.Context, c *bitrix.Client) (Bindings, error) {
+	res, err := c.Batch(ctx, []bitrix.Command{
+		{Key: "placements", Method: "placement.get"},
+		{Key: "events", Method: "event.get"},
+	}, true)
+	if err != nil {
+		return Bindings{}, err
+	}
+	for _, k := range []string{"placements", "events"} {
+		if e := res.Errors[k]; e != nil {
+			return Bindings{}, e
+		}
+	}
+	var pls []struct {
+		Placement string `json:"placement"`
+		Handler   string `json:"handler"`
+	}
+	var evs []struct {
+		Event   string `json:"event"`
+		Handler string `json:"handler"`
+	}
+	if err := json.Unmarshal(res.Result["placements"], &pls); err != nil {
+		return Bindings{}, fmt.Errorf("decoding placement.get: %w", err)
+	}
+	if err := json.Unmarshal(res.Result["events"], &evs); err != nil {
+		return Bindings{}, fmt.Errorf("decoding event.get: %w", err)
+	}
+	b := Bindings{Placements: map[string]bool{}, Events: map[string]bool{}}
+	for _, p := range pls {
+		if p.Handler == s.placementHandler() {
+			b.Placements[strings.ToUpper(p.Placement)] = true
+		}
+	}
+	for _, e := range evs {
+		if e.Handler == s.eventHandler() {
+			b.Events[strings.ToUpper(e.Event)] = true
+		}
+	}
+	return b, nil
+}
+
+// ensureBindings looks before binding, so a re-install or a repair binds only
+// what is missing: one request to look, one batch to bind.
+func (s *Service) ensureBindings(ctx context.Context, c *bitrix.Client, log *slog.Logger) error {
+	have, err := s.readBindings(ctx, c)
+	if err != nil {
+		return err
+	}
+	var cmds []bitrix.Command
+	for _, pb := range placement.Bindings {
+		if !have.Placements[pb.Placement] {
+			cmds = append(cmds, bitrix.Command{Key: "p_" + pb.Placement, Method: "placement.bind", Params: pb.Params(s.placementHandler())})
+		}
+	}
+	for _, e := range placement.Events {
+		if !have.Events[e] {
+			cmds = append(cmds, bitrix.Command{Key: "e_" + e, Method: "event.bind", Params: bitrix.Params{"event": e, "handler": s.eventHandler()}})
+		}
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	res, err := c.Batch(ctx, cmds, false)
+	if err != nil {
+		return err
+	}
+	for _, cmd := range cmds {
+		if e := res.Errors[cmd.Key]; e != nil {
+			// Bound meanwhile by a concurrent install: that is the state we want.
+			if strings.Contains(strings.ToUpper(e.Code), "ALREADY") {
+				continue
+			}
+			return fmt.Errorf("%s %s: %w", cmd.Method, cmd.Key, e)
+		}
+	}
+	log.InfoContext(ctx, "bound placements and events", slog.Int("count", len(cmds)))
+	return nil
+}
+
+// Repair re-binds whatever of relay24's placements and events is missing.
+func (s *Service) Repair(ctx context.Context, portalID int64) (Bindings, error) {
+	c, err := s.Client(ctx, portalID)
+	if err != nil {
+		return Bindings{}, err
+	}
+	if err := s.ensureBindings(ctx, c, s.o.Log.With(slog.Int64("portal_id", portalID))); err != nil {
+		return Bindings{}, classifyRemote(err, "repairing bindings")
+	}
+	b, err := s.readBindings(ctx, c)
+	if err != nil {
+		return Bindings{}, classifyRemote(err, "reading bindings")
+	}
+	return b, nil
+}
+
+// BindingsOf reads the current bindings of a portal.
+func (s *Service) BindingsOf(ctx context.Context, portalID int64) (Bindings, error) {
+	c, err := s.Client(ctx, portalID)
+	if err != nil {
+		return Bindings{}, err
+	}
+	b, err := s.readBindings(ctx, c)
+	if err != nil {
+		return Bindings{}, classifyRemote(err, "reading bindings")
+	}
+	return b, nil
+}
+
+// storeInstaller records the installing admin, so the settings page knows him
+// before the user sync runs.
+func (s *Service) storeInstaller(ctx context.Context, c *bitrix.Client, portalID int64) error {
+	u, err := fetchUser(ctx, c)
+	if err != nil {
+		return err
+	}
+	u.PortalID = portalID
+	return s.o.Store.UpsertUser(ctx, *u)
+}
+
+// Event is an authenticated portal event.
+type Event struct {
+	Name   string
+	Portal *store.Portal
+	Data   map[string]any
+	Form   map[string]any
+}
+
+// HandleEvent authenticates a form-encoded portal event and acts on it:
+// ONAPPINSTALL installs, ONAPPUNINSTALL uninstalls, others are recorded for
+// the sync. An unknown portal or a wrong application token is Unauthorized and
+// changes nothing.
+func (s *Service) HandleEvent(ctx context.Context, form map[string]any) (*Event, error) {
+	name := strings.ToUpper(str(form["event"]))
+	auth, _ := form["auth"].(map[string]any)
+	if name == "" || auth == nil {
+		return nil, problem.New(problem.Invalid, "malformed_event", "the event has no event name or auth")
+	}
+	memberID := str(auth["member_id"])
+	appToken := str(auth["application_token"])
+	data, _ := form["data"].(map[string]any)
+	if memberID == "" {
+		return nil, problem.New(problem.Unauthorized, "unknown_portal", "the event names no portal")
+	}
+	if name == "ONAPPINSTALL" {
+		return s.installEvent(ctx, form, auth, data)
+	}
+	p, err := s.o.Store.PortalByMemberID(ctx, memberID)
+	if problem.Is(err, problem.NotFound) {
+		return nil, problem.New(problem.Unauthorized, "unknown_portal", "the event comes from a portal relay24 does not know")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if appToken == "" || !secretEqual(s.o.Keys.Hash("application_token", appToken), p.ApplicationTokenHash) {
+		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "the event's application token does not match the portal's")
+	}
+	ev := &Event{Name: name, Portal: p, Data: data, Form: form}
+	if name == "ONAPPUNINSTALL" {
+		clean := str(data["CLEAN"]) == "1" || strings.EqualFold(str(data["CLEAN"]), "Y")
+		if err := s.o.Store.Uninstall(ctx, p.ID, clean); err != nil {
+			return nil, err
+		}
+		s.o.Log.InfoContext(ctx, "portal uninstalled", slog.Int64("portal_id", p.ID), slog.Bool("clean", clean))
+		return ev, nil
+	}
+	if !p.Active() {
+		return nil, problem.New(problem.Unauthorized, "portal_uninstalled", "relay24 is not installed on this portal")
+	}
+	if _, err := s.o.Store.RecordEvent(ctx, p.ID, name, form); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// installEvent handles ONAPPINSTALL: with a refresh token it is a full,
+// OAuth-confirmed install; without one it may only supply the application
+// token of a portal that has none stored yet (CONTRACT §3).
+func (s *Service) installEvent(ctx context.Context, form, auth, data map[string]any) (*Event, error) {
+	req := InstallRequest{
+		Domain: str(auth["domain"]), MemberID: str(auth["member_id"]), RefreshToken: str(auth["refresh_token"]),
+		ApplicationToken: str(auth["application_token"]), Lang: str(data["LANGUAGE_ID"]),
+	}
+	if req.RefreshToken != "" {
+		p, err := s.Install(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return &Event{Name: "ONAPPINSTALL", Portal: p, Data: data, Form: form}, nil
+	}
+	p, err := s.o.Store.PortalByMemberID(ctx, req.MemberID)
+	if problem.Is(err, problem.NotFound) {
+		return nil, problem.New(problem.Unauthorized, "unknown_portal", "ONAPPINSTALL without a refresh token for a portal relay24 does not know")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.ApplicationToken == "" {
+		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "ONAPPINSTALL without an application token")
+	}
+	hash := s.o.Keys.Hash("application_token", req.ApplicationToken)
+	if p.ApplicationTokenHash == nil {
+		if _, err := s.o.Store.SetApplicationTokenHash(ctx, p.ID, hash); err != nil {
+			return nil, err
+		}
+	} else if !secretEqual(hash, p.ApplicationTokenHash) {
+		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "the event's application token does not match the portal's")
+	}
+	return &Event{Name: "ONAPPINSTALL", Portal: p, Data: data, Form: form}, nil
+}
