@@ -36,6 +36,9 @@ type Config struct {
 	Demo bool
 	// SecretGenerated tells start-up to say that sessions will not survive a restart.
 	SecretGenerated bool
+	// PublicURLSet is false when PUBLIC_URL was derived from LISTEN_ADDR, so
+	// the server may put the port it actually bound into it (LISTEN_ADDR :0).
+	PublicURLSet bool
 }
 
 // Getenv matches os.Getenv; tests pass a map lookup instead.
@@ -61,6 +64,7 @@ func Parse(getenv Getenv, demo bool, defaultDB string) (*Config, error) {
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		bad("LISTEN_ADDR %q is not host:port: %v", c.ListenAddr, err)
 	}
+	c.PublicURLSet = getenv("PUBLIC_URL") != ""
 	c.PublicURL = strings.TrimRight(or(getenv("PUBLIC_URL"), "http://"+c.ListenAddr), "/")
 	if !isHTTPURL(c.PublicURL) {
 		bad("PUBLIC_URL %q must be an absolute http(s) URL", c.PublicURL)
@@ -147,7 +151,9 @@ func Parse(getenv Getenv, demo bool, defaultDB string) (*Config, error) {
 // Error lists every configuration problem, one per line.
 type Error struct{ Problems []string }
 
-func (e *Error) Error() string { return "configuration: " + strings.Join(e.Problems, "\nconfiguration: ") }
+func (e *Error) Error() string {
+	return "configuration: " + strings.Join(e.Problems, "\nconfiguration: ")
+}
 
 // Redacted is the configuration as it may be logged or shown to support.
 func (c *Config) Redacted() map[string]any {

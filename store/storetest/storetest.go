@@ -54,7 +54,7 @@ func ClusterURL(tb testing.TB) string {
 			adminErr = fmt.Errorf("starting the local PostgreSQL (scripts/pg): %w", err)
 			return
 		}
-		adminURL = strings.TrimSpace(string(out))
+		adminURL = withDB(strings.TrimSpace(string(out)), "postgres")
 	})
 	if adminErr != nil {
 		tb.Fatal(adminErr)

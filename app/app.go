@@ -1,0 +1,200 @@
+// Package app assembles relay24: it owns the configuration, the database, the
+// HTTP server, the scheduler and the workers, with Run and Close, so that
+// tests boot the real thing on 127.0.0.1:0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
+
+	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/config"
+	"github.com/relay24/relay24/handlers"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/migrations"
+	"github.com/relay24/relay24/portal"
+	"github.com/relay24/relay24/secret"
+	"github.com/relay24/relay24/session"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/web"
+)
+
+// Options are what a caller (main, a test, the demo) may inject.
+type Options struct {
+	Log *slog.Logger
+	// HTTP is the client for remote services (portals, OAuth, gateways).
+	HTTP *http.Client
+	// Workers is how many job workers run (default 4); -1 runs none (tests
+	// that drive the queue by hand).
+	Workers int
+	// RetryBase shortens backoffs in tests.
+	RetryBase time.Duration
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+	// Listener, when set, is used instead of binding LISTEN_ADDR (tests and
+	// the demo learn the address before the app exists).
+	Listener net.Listener
+}
+
+// App is a running relay24.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Jobs     *jobs.Queue
+	Portals  *portal.Service
+	Sessions *session.Signer
+	Echo     *echo.Echo
+	Cron     *cron.Cron
+
+	listener net.Listener
+	workers  int
+	metrics  *metrics
+	stop     context.CancelFunc
+	done     sync.WaitGroup
+}
+
+// New connects, migrates and wires everything; nothing runs until Run.
+func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(nopWriter{}, nil))
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	keys, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	assets, err := web.New()
+	if err != nil {
+		return nil, err
+	}
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", cfg.ListenAddr, err)
+		}
+	}
+	if !cfg.PublicURLSet {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := migrations.Up(ctx, st.DB().DB, log); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, err
+	}
+	if err := migrations.Check(ctx, st.DB().DB); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, err
+	}
+
+	m := newMetrics()
+	q := jobs.New(st.DB(), log)
+	a := &App{
+		Config: cfg, Log: log, Store: st, Jobs: q, listener: ln, workers: o.Workers, metrics: m,
+		Sessions: session.NewSigner(keys, o.Now),
+		Cron:     cron.New(cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log}))),
+	}
+	a.Portals = portal.New(portal.Options{
+		Store: st, Keys: keys, Jobs: q, PublicURL: cfg.PublicURL, AllowHTTP: cfg.B24AllowHTTP,
+		OAuth: bitrix.NewOAuth(cfg.B24OAuthURL, cfg.B24ClientID, cfg.B24ClientSecret, o.HTTP),
+		HTTP:  o.HTTP, Log: log, Observe: m.observeB24, RetryBase: o.RetryBase,
+	})
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(m.middleware)
+	h := &handlers.Handlers{
+		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL,
+		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
+		Ready:   st.Ping,
+	}
+	h.Register(e)
+	a.Echo = e
+	return a, nil
+}
+
+// URL is where the server is reached (PUBLIC_URL).
+func (a *App) URL() string { return a.Config.PublicURL }
+
+// Start serves HTTP and runs the workers and the scheduler in the background.
+func (a *App) Start(ctx context.Context) {
+	ctx, a.stop = context.WithCancel(ctx)
+	srv := &http.Server{Handler: a.Echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute}
+	a.Echo.Server = srv
+	a.done.Go(func() {
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Log.Error("http server", slog.String("error", err.Error()))
+		}
+	})
+	if a.workers > 0 {
+		a.done.Go(func() { a.Jobs.Run(ctx, a.workers) })
+	}
+	a.Cron.Start()
+	a.Log.Info("relay24 serving", slog.String("listen", a.listener.Addr().String()), slog.String("public_url", a.Config.PublicURL))
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	a.Start(ctx)
+	<-ctx.Done()
+	return a.Close()
+}
+
+// Close stops in reverse start order: the scheduler, HTTP (letting requests
+// finish), the workers, then the database.
+func (a *App) Close() error {
+	<-a.Cron.Stop().Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var errs []error
+	if a.Echo.Server != nil {
+		if err := a.Echo.Server.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	} else {
+		a.listener.Close()
+	}
+	if a.stop != nil {
+		a.stop()
+	}
+	a.done.Wait()
+	if err := a.Store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, slog.String("error", err.Error()))...)
+}

@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/relay24/relay24/problem"
+
+	"github.com/labstack/echo/v4"
+)
+
+type meUser struct {
+	ID      int64  `json:"id"`
+	Name    string `json:"name"`
+	IsAdmin bool   `json:"is_admin"`
+}
+
+// me answers who the session belongs to.
+func (h *Handlers) me(c echo.Context) error {
+	cl := caller(c)
+	prefs, err := h.Store.Preferences(c.Request().Context(), cl.Portal.ID, cl.User.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"user":        meUser{ID: cl.User.ID, Name: cl.User.Name, IsAdmin: cl.User.IsAdmin},
+		"portal":      map[string]any{"domain": cl.Portal.Domain, "lang": cl.Portal.Lang},
+		"preferences": prefs,
+	})
+}
+
+// preferences answers the caller's chat preferences.
+func (h *Handlers) preferences(c echo.Context) error {
+	cl := caller(c)
+	p, err := h.Store.Preferences(c.Request().Context(), cl.Portal.ID, cl.User.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// savePreferences replaces the caller's preferences; omitted fields keep
+// their current value.
+func (h *Handlers) savePreferences(c echo.Context) error {
+	cl := caller(c)
+	ctx := c.Request().Context()
+	p, err := h.Store.Preferences(ctx, cl.Portal.ID, cl.User.ID)
+	if err != nil {
+		return err
+	}
+	if err := bindJSON(c, &p); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := h.Store.SavePreferences(ctx, cl.Portal.ID, cl.User.ID, p); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// bindJSON decodes a JSON body strictly: unknown fields and trailing data are
+// a 400, so a client's typo is not silently ignored.
+func bindJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return problem.Wrap(err, problem.Invalid, "malformed_json", "the body is not the expected JSON: "+err.Error())
+	}
+	if dec.More() {
+		return problem.New(problem.Invalid, "malformed_json", "the body has data after the JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/relay24/relay24/placement"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/session"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/web"
+)
+
+// cookieName is the standalone session cookie (first-party, outside Bitrix24).
+const cookieName = "relay24_session"
+
+// Caller is the authenticated user of an API request.
+type Caller struct {
+	Session session.Session
+	Portal  *store.Portal
+	User    *store.User
+}
+
+const callerKey = "relay24.caller"
+
+func caller(c echo.Context) *Caller { return c.Get(callerKey).(*Caller) }
+
+// authenticate accepts the session as a Bearer token, as ?session= (the event
+// stream, which cannot set headers) or as the standalone cookie, and checks
+// on every request that the portal is still installed and the user known.
+func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token := ""
+		if a := c.Request().Header.Get("Authorization"); a != "" {
+			scheme, rest, ok := strings.Cut(a, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") {
+				return problem.New(problem.Unauthorized, "bad_authorization", "use Authorization: Bearer <session>")
+			}
+			token = strings.TrimSpace(rest)
+		} else if s := c.QueryParam("session"); s != "" {
+			token = s
+		} else if ck, err := c.Cookie(cookieName); err == nil {
+			token = ck.Value
+		}
+		if token == "" {
+			return problem.New(problem.Unauthorized, "no_session", "no session: open relay24 from Bitrix24 or log in")
+		}
+		ss, err := h.Sessions.Parse(token)
+		if err != nil {
+			return problem.Wrap(err, problem.Unauthorized, "bad_session", "the session is invalid or expired; reopen relay24")
+		}
+		ctx := c.Request().Context()
+		p, err := h.Store.PortalByID(ctx, ss.PortalID)
+		if err != nil || !p.Active() {
+			return problem.New(problem.Unauthorized, "portal_uninstalled", "relay24 is no longer installed on this portal")
+		}
+		u, err := h.Store.UserByID(ctx, p.ID, ss.UserID)
+		if err != nil {
+			return problem.New(problem.Unauthorized, "unknown_user", "the session's user is unknown")
+		}
+		if !u.Active {
+			return problem.New(problem.Unauthorized, "user_deactivated", "the user is deactivated in Bitrix24")
+		}
+		c.Set(callerKey, &Caller{Session: ss, Portal: p, User: u})
+		return next(c)
+	}
+}
+
+// login starts the standalone authorization-code flow on a portal.
+func (h *Handlers) login(c echo.Context) error {
+	domain := strings.TrimSpace(c.QueryParam("portal"))
+	lang := web.Lang(c.QueryParam("lang"))
+	if domain == "" {
+		return h.page(c, http.StatusOK, "login.html", map[string]any{"Lang": lang, "T": web.T(lang)})
+	}
+	domain = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(domain, "https://"), "http://"), "/")
+	p, err := h.Store.PortalByDomain(c.Request().Context(), domain)
+	if err != nil || !p.Active() {
+		return problem.New(problem.NotFound, "unknown_portal", "relay24 is not installed on %s", domain)
+	}
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	n := hex.EncodeToString(nonce)
+	// The nonce also goes into a short-lived cookie: a state replayed into
+	// another browser does not log that browser in.
+	c.SetCookie(&http.Cookie{Name: "relay24_login", Value: n, Path: "/oauth/callback", HttpOnly: true,
+		Secure: strings.HasPrefix(h.PublicURL, "https://"), SameSite: http.SameSiteLaxMode, MaxAge: 600})
+	target, err := h.Portals.AuthorizeURL(c.Request().Context(), domain, h.Sessions.IssueState(p.MemberID, n))
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, target)
+}
+
+// oauthCallback ends the standalone login with a first-party session cookie.
+func (h *Handlers) oauthCallback(c echo.Context) error {
+	st, err := h.Sessions.ParseState(c.QueryParam("state"))
+	if err != nil {
+		return problem.Wrap(err, problem.Unauthorized, "bad_state", "the login link is invalid or expired; start again")
+	}
+	ck, err := c.Cookie("relay24_login")
+	if err != nil || ck.Value != st.Nonce {
+		return problem.New(problem.Unauthorized, "bad_state", "the login was started in another browser; start again")
+	}
+	code := c.QueryParam("code")
+	if code == "" {
+		return problem.New(problem.Invalid, "code_missing", "the portal sent no authorization code")
+	}
+	p, u, err := h.Portals.FinishLogin(c.Request().Context(), code, st.MemberID)
+	if err != nil {
+		return err
+	}
+	token, ss := h.Sessions.Issue(p.ID, u.ID)
+	secure := strings.HasPrefix(h.PublicURL, "https://")
+	c.SetCookie(&http.Cookie{Name: "relay24_login", Path: "/oauth/callback", MaxAge: -1})
+	c.SetCookie(&http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteLaxMode, Expires: ss.Expires})
+	return c.Redirect(http.StatusFound, "/app")
+}
+
+// standaloneApp is the general chat outside Bitrix24 (the "personal cabinet").
+func (h *Handlers) standaloneApp(c echo.Context) error {
+	lang := web.Lang(c.QueryParam("lang"))
+	ck, err := c.Cookie(cookieName)
+	if err != nil {
+		return c.Redirect(http.StatusFound, "/login")
+	}
+	ss, err := h.Sessions.Parse(ck.Value)
+	if err != nil {
+		return c.Redirect(http.StatusFound, "/login")
+	}
+	ctx := c.Request().Context()
+	p, err := h.Store.PortalByID(ctx, ss.PortalID)
+	if err != nil || !p.Active() {
+		return c.Redirect(http.StatusFound, "/login")
+	}
+	u, err := h.Store.UserByID(ctx, p.ID, ss.UserID)
+	if err != nil {
+		return c.Redirect(http.StatusFound, "/login")
+	}
+	if c.QueryParam("lang") == "" {
+		lang = web.Lang(u.Lang)
+	}
+	// Re-issue so the page's token lives as long as a fresh session.
+	return h.chatPage(c, p, u, placement.Target{Placement: placement.Default}, lang)
+}

@@ -1,0 +1,195 @@
+// Package handlers holds relay24's thin Echo handlers: bind, validate, call
+// the domain, answer. Errors travel as problem.Error and are turned into
+// statuses in one place (ErrorHandler).
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/relay24/relay24/portal"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/session"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/web"
+)
+
+// Handlers are relay24's HTTP endpoints with their dependencies.
+type Handlers struct {
+	Store     *store.Store
+	Portals   *portal.Service
+	Sessions  *session.Signer
+	Web       *web.Assets
+	Log       *slog.Logger
+	PublicURL string
+	Metrics   http.Handler
+	// Ready checks what /readyz reports on (the database).
+	Ready func(ctx context.Context) error
+}
+
+// MaxBody is the largest request body accepted anywhere (the portal's forms
+// and the gateways' JSON are a few kilobytes).
+const MaxBody = 1 << 20
+
+// Register mounts every route on e.
+func (h *Handlers) Register(e *echo.Echo) {
+	e.HTTPErrorHandler = h.ErrorHandler
+	e.Use(limitBody(MaxBody))
+
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	if h.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(h.Metrics))
+	}
+	e.GET("/static/*", echo.WrapHandler(h.Web.Static()))
+
+	e.POST("/b24/install", h.install)
+	e.POST("/b24/events", h.events)
+	e.POST("/b24/app", h.appPage)
+	e.POST("/b24/placement", h.placementPage)
+
+	e.GET("/login", h.login)
+	e.GET("/oauth/callback", h.oauthCallback)
+	e.GET("/app", h.standaloneApp)
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/app") })
+
+	api := e.Group("/api/v1", h.authenticate)
+	api.GET("/me", h.me)
+	api.GET("/me/preferences", h.preferences)
+	api.PUT("/me/preferences", h.savePreferences)
+}
+
+// limitBody refuses bodies over n bytes with 413, before anything parses them.
+func limitBody(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > n {
+				return problem.New(problem.TooLarge, "body_too_large", "the request body is over %d bytes", n)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// ErrorHandler maps errors to statuses: JSON for the API and the callers that
+// are programs, an HTML page for pages a person sees. Only internal errors are
+// logged as errors; the rest are the caller's mistakes.
+func (h *Handlers) ErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, reason, message := h.classify(err)
+	log := h.Log.With(slog.String("path", c.Path()), slog.Int("status", status), slog.String("code", reason))
+	if status >= 500 {
+		log.ErrorContext(c.Request().Context(), "request failed", slog.String("error", err.Error()))
+	} else {
+		log.InfoContext(c.Request().Context(), "request refused", slog.String("error", err.Error()))
+	}
+	if wantsHTML(c) {
+		lang := web.Lang(c.QueryParam("LANG"))
+		t := web.T(lang)
+		title := t.BadRequest
+		switch {
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			title = t.AccessDenied
+		case status == http.StatusNotFound:
+			title = t.NotFound
+		case status >= 500:
+			title = t.Unavailable
+		}
+		_ = h.page(c, status, "error.html", map[string]any{"Lang": lang, "Title": title, "Message": message})
+		return
+	}
+	_ = c.JSON(status, map[string]any{"error": map[string]string{"code": reason, "message": message}})
+}
+
+func (h *Handlers) classify(err error) (int, string, string) {
+	if pe, ok := problem.As(err); ok {
+		status := map[problem.Code]int{
+			problem.Invalid: http.StatusBadRequest, problem.Unauthorized: http.StatusUnauthorized,
+			problem.Forbidden: http.StatusForbidden, problem.NotFound: http.StatusNotFound,
+			problem.Conflict: http.StatusConflict, problem.TooLarge: http.StatusRequestEntityTooLarge,
+			problem.Unavailable: http.StatusBadGateway, problem.Internal: http.StatusInternalServerError,
+		}[pe.Code]
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+		if status >= 500 && pe.Code == problem.Internal {
+			return status, "internal", "internal error"
+		}
+		return status, pe.ReasonOrCode(), pe.Message
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && he.Code < 500 {
+			msg = s
+		}
+		return he.Code, strings.ReplaceAll(strings.ToLower(http.StatusText(he.Code)), " ", "_"), msg
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"
+	}
+	return http.StatusInternalServerError, "internal", "internal error"
+}
+
+func wantsHTML(c echo.Context) bool {
+	p := c.Request().URL.Path
+	switch {
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
+		return false
+	case p == "/b24/install" && c.Request().PostFormValue("event") != "":
+		return false
+	}
+	return true
+}
+
+// page renders a template with the headers every page needs.
+func (h *Handlers) page(c echo.Context, status int, name string, data any, frameAncestors ...string) error {
+	hd := c.Response().Header()
+	// Pages live in the portal's iframe: allow that origin (not X-Frame-Options: DENY).
+	ancestors := "'self'"
+	for _, a := range frameAncestors {
+		ancestors += " " + a
+	}
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://api.bitrix24.com; "+
+		"style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; connect-src 'self'; frame-ancestors "+ancestors)
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return h.Web.Render(c.Response(), name, data)
+}
+
+// portalOrigin is the portal's web origin for frame-ancestors.
+func portalOrigin(p *store.Portal) string {
+	u, err := url.Parse(p.ClientEndpoint)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func (h *Handlers) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *Handlers) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2e9)
+	defer cancel()
+	if err := h.Ready(ctx); err != nil {
+		h.Log.WarnContext(ctx, "not ready", slog.String("error", err.Error()))
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+}
