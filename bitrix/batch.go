@@ -81,20 +81,34 @@ func (c *Client) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchRe
 	if len(cmds) > MaxBatch {
 		return nil, fmt.Errorf("bitrix24 batch: %d commands, at most %d", len(cmds), MaxBatch)
 	}
-	cmd := make(map[string]string, len(cmds))
+	seen := make(map[string]bool, len(cmds))
 	safe := true
-	for _, c := range cmds {
-		if _, dup := cmd[c.Key]; dup || c.Key == "" {
+	// The portal runs commands in the order of the cmd object, and a
+	// $result reference sees only earlier commands: keep our order (a Go map
+	// would sort the keys, putting p10 before p2).
+	var cmd bytes.Buffer
+	cmd.WriteByte('{')
+	for i, c := range cmds {
+		if seen[c.Key] || c.Key == "" {
 			return nil, fmt.Errorf("bitrix24 batch: command key %q empty or repeated", c.Key)
 		}
-		cmd[c.Key] = c.query()
+		seen[c.Key] = true
+		if i > 0 {
+			cmd.WriteByte(',')
+		}
+		k, _ := json.Marshal(c.Key)
+		v, _ := json.Marshal(c.query())
+		cmd.Write(k)
+		cmd.WriteByte(':')
+		cmd.Write(v)
 		safe = safe && readOnly(c.Method)
 	}
+	cmd.WriteByte('}')
 	h := 0
 	if halt {
 		h = 1
 	}
-	resp, err := c.do(ctx, "batch", Params{"halt": h, "cmd": cmd}, safe)
+	resp, err := c.do(ctx, "batch", Params{"halt": h, "cmd": json.RawMessage(cmd.Bytes())}, safe)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ type ListSpec struct {
 	Filter Params   // extra filter, e.g. {">=DATE_MODIFY": "..."}
 	After  int64    // list records with ID > After
 	// OnTotal, when set, is told the record count the portal reports for the
-	// filter (asked for inside the first batch, so it costs no request).
+	// filter (the first page counts, so it costs no request).
 	OnTotal func(total int)
 }
 
@@ -34,7 +34,9 @@ type ListStats struct {
 // start=-1 so the portal counts nothing, and 50 such pages chained inside one
 // batch through $result references. A batch therefore returns up to 2 500
 // records for one request, and the number of requests is the minimum,
-// ceil(N/2500). fn gets each page's items in order; returning an error stops.
+// ceil(N/2500). Only the very first page counts (start=0), which tells the
+// total for progress and sizes the last batch. fn gets each page's items in
+// order; returning an error stops.
 func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []json.RawMessage) error) (ListStats, error) {
 	var st ListStats
 	last := spec.After
@@ -42,13 +44,7 @@ func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []jso
 	failures := 0
 	for {
 		cmds := make([]Command, 0, MaxBatch)
-		if remaining < 0 {
-			// Count the matching records in the same request.
-			cmds = append(cmds, Command{Key: "count", Method: spec.Method, Params: Params{
-				"select": []string{"ID"}, "filter": c.filterAfter(spec.Filter, last), "start": 0,
-			}})
-		}
-		pages := MaxBatch - len(cmds)
+		pages := MaxBatch
 		if remaining >= 0 {
 			pages = min(pages, (remaining+PageSize-1)/PageSize)
 		}
@@ -58,11 +54,18 @@ func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []jso
 				params["select"] = spec.Select
 			}
 			cmd := Command{Key: "p" + strconv.Itoa(i), Method: spec.Method, Params: params}
+			if i == 0 && remaining < 0 {
+				// The very first page counts the records (once): the portal
+				// reports it as result_total, at no extra command.
+				params["start"] = 0
+			}
 			if i == 0 {
 				params["filter"] = c.filterAfter(spec.Filter, last)
 			} else {
 				// The previous page's last ID, substituted by the portal.
-				params["filter"] = spec.Filter
+				if len(spec.Filter) > 0 {
+					params["filter"] = spec.Filter
+				}
 				cmd.Raw = "filter%5B%3EID%5D=$result[p" + strconv.Itoa(i-1) + "][" + strconv.Itoa(PageSize-1) + "][ID]"
 			}
 			cmds = append(cmds, cmd)
@@ -74,10 +77,10 @@ func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []jso
 		st.Requests++
 		st.Commands += len(cmds)
 		if remaining < 0 {
-			if e := res.Errors["count"]; e != nil {
-				return st, fmt.Errorf("listing %s: counting: %w", spec.Method, e)
+			if e := res.Errors["p0"]; e != nil {
+				return st, fmt.Errorf("listing %s: %w", spec.Method, e)
 			}
-			remaining = res.Total["count"]
+			remaining = res.Total["p0"]
 			if spec.OnTotal != nil {
 				spec.OnTotal(remaining)
 			}

@@ -73,8 +73,9 @@ func New(o Options) *Service {
 }
 
 // limiter is the portal's shared REST pacer. The portal's leaky bucket (X
-// requests, draining Y per second) admits exactly what a token bucket of
-// burst X refilled at Y per second admits.
+// requests, draining Y per second) admits what a token bucket of burst X
+// refilled at Y per second admits; two tokens less absorb the jitter between
+// our clock and the portal's, so a paced client never meets the limit.
 func (s *Service) limiter(p *store.Portal) *rate.Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,6 +86,7 @@ func (s *Service) limiter(p *store.Portal) *rate.Limiter {
 	if p.RatePerSecond.Valid {
 		perSec = p.RatePerSecond.Float64
 	}
+	burst = max(1, burst-2)
 	l, ok := s.limiters[p.ID]
 	if !ok {
 		l = rate.NewLimiter(rate.Limit(perSec), burst)
