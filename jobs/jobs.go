@@ -99,7 +99,8 @@ type Options struct {
 
 // Enqueue adds a job inside ext (a transaction, so the job exists exactly when
 // the change that needs it does). With a UniqueKey an unfinished job of that
-// key is left as it is and its id returned.
+// key absorbs the new one (a burst of events becomes one run), and one that is
+// running now runs once more when it finishes, so no change is missed.
 func (q *Queue) Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, payload any, o Options) (int64, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
@@ -126,6 +127,8 @@ func (q *Queue) Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, p
 		INSERT INTO jobs (kind, portal_id, payload, unique_key, run_at, max_attempts) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (unique_key) DO UPDATE SET
 			state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'ready' ELSE jobs.state END,
+			-- running now: it may have read the old state, so it runs once more after
+			rerun = jobs.state = 'running',
 			attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
 			payload = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.payload ELSE jobs.payload END,
 			run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.run_at ELSE jobs.run_at END,
@@ -209,7 +212,9 @@ func (q *Queue) finish(ctx context.Context, j *Job, herr error) error {
 	var perm *permanentError
 	switch {
 	case herr == nil:
-		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1`, j.ID)
+		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = CASE WHEN rerun THEN 'ready' ELSE 'done' END,
+			attempts = CASE WHEN rerun THEN 0 ELSE attempts END, rerun = false, run_at = now(),
+			locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1`, j.ID)
 	case errors.As(herr, &ra):
 		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', attempts = attempts - 1, locked_until = NULL,
 			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,

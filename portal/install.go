@@ -175,8 +175,9 @@ func (s *Service) ensureBindings(ctx context.Context, c *bitrix.Client, log *slo
 	}
 	for _, cmd := range cmds {
 		if e := res.Errors[cmd.Key]; e != nil {
-			// Bound meanwhile by a concurrent install: that is the state we want.
-			if strings.Contains(strings.ToUpper(e.Code), "ALREADY") {
+			// Bound meanwhile by a concurrent install ("ERROR_CORE: Unable to set
+			// event handler: Handler already binded"): the state we want.
+			if strings.Contains(strings.ToLower(e.Code+" "+e.Description), "already") {
 				continue
 			}
 			return fmt.Errorf("%s %s: %w", cmd.Method, cmd.Key, e)

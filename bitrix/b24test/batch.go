@@ -218,6 +218,11 @@ func substitute(s string, result, total, next *omap, cache map[string]any) (any,
 			return nil, errBatchReference(ref)
 		}
 		if ref == s {
+			// A whole-value reference keeps lists and objects; scalars
+			// become the strings a form parameter would be.
+			if str, scalar := refScalar(val); scalar {
+				return str, nil
+			}
 			return val, nil
 		}
 		str, scalar := refScalar(val)

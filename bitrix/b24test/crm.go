@@ -78,7 +78,7 @@ type entity[T any] struct {
 	fields []fieldDef[T]
 	byName map[string]int
 	id     func(r *T) int
-	extra  func(r *T) map[string]any    // UF_* values
+	extra  func(r *T) map[string]any     // UF_* values
 	multis func(r *T) map[string][]Multi // PHONE/EMAIL/IM/WEB; nil for deals
 }
 
@@ -565,18 +565,22 @@ func crmFields(in params) (params, *apiError) {
 	return out, nil
 }
 
-// storeExtra keeps a REST-written field the emulator has no column for.
-func storeExtra(extra map[string]any, name string, v any) {
+// storeExtra keeps a REST-written field the emulator has no column for;
+// the map is allocated on first use (most records never need one).
+func storeExtra(extra *map[string]any, name string, v any) {
+	if *extra == nil {
+		*extra = map[string]any{}
+	}
 	switch t := v.(type) {
 	case []any, map[string]any:
-		extra[name] = t
+		(*extra)[name] = t
 	default:
 		s, ok := asString(v)
 		if !ok || s == "" {
-			extra[name] = nil
+			(*extra)[name] = nil
 			return
 		}
-		extra[name] = s
+		(*extra)[name] = s
 	}
 }
 

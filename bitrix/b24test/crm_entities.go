@@ -174,7 +174,7 @@ func (p *Portal) applyContact(r *contactRec, f params) {
 			r.web = p.applyMultiUpdate(r.web, v, "WEB")
 		default:
 			if contactWritable[k] || strings.HasPrefix(k, "UF_") {
-				storeExtra(r.extra, k, v)
+				storeExtra(&r.extra, k, v)
 			}
 		}
 	}
@@ -281,7 +281,7 @@ func (p *Portal) applyLead(r *leadRec, f params, userID int, now time.Time) {
 			r.web = p.applyMultiUpdate(r.web, v, "WEB")
 		default:
 			if leadWritable[k] || strings.HasPrefix(k, "UF_") {
-				storeExtra(r.extra, k, v)
+				storeExtra(&r.extra, k, v)
 			}
 		}
 	}
@@ -454,7 +454,7 @@ func (p *Portal) applyDeal(r *dealRec, f params, isAdd bool, userID int, now tim
 		case "CATEGORY_ID":
 		default:
 			if dealWritable[k] || strings.HasPrefix(k, "UF_") {
-				storeExtra(r.extra, k, v)
+				storeExtra(&r.extra, k, v)
 			}
 		}
 	}

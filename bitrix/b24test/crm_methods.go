@@ -16,7 +16,7 @@ import (
 func (p *Portal) AddContact(c Contact) Contact {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := &contactRec{Contact: cloneContact(c), extra: map[string]any{}}
+	r := &contactRec{Contact: cloneContact(c)}
 	p.insertContact(r, 0)
 	return cloneContact(r.Contact)
 }
@@ -33,6 +33,9 @@ func (p *Portal) UpdateContact(c Contact) {
 	r := *old
 	r.Contact = cloneContact(c)
 	r.DateCreate = old.DateCreate
+	if r.AssignedByID == 0 {
+		r.AssignedByID = old.AssignedByID
+	}
 	r.DateModify = p.o.Now()
 	p.prepareContactMultis(&r)
 	p.indexComms(true, old.ID, old.Phones, old.Emails, false)
@@ -69,7 +72,7 @@ func (p *Portal) Contacts() int {
 func (p *Portal) AddLead(l Lead) Lead {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := &leadRec{Lead: cloneLead(l), extra: map[string]any{}}
+	r := &leadRec{Lead: cloneLead(l)}
 	p.insertLead(r, 0)
 	return cloneLead(r.Lead)
 }
@@ -85,6 +88,9 @@ func (p *Portal) UpdateLead(l Lead) {
 	r := *old
 	r.Lead = cloneLead(l)
 	r.DateCreate = old.DateCreate
+	if r.AssignedByID == 0 {
+		r.AssignedByID = old.AssignedByID
+	}
 	r.DateModify = p.o.Now()
 	normalizeLead(&r.Lead)
 	p.prepareLeadMultis(&r)
@@ -124,7 +130,7 @@ func (p *Portal) Leads() int {
 func (p *Portal) AddDeal(d Deal) Deal {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := &dealRec{Deal: cloneDeal(d), extra: map[string]any{}}
+	r := &dealRec{Deal: cloneDeal(d)}
 	p.insertDeal(r, 0)
 	return cloneDeal(r.Deal)
 }
@@ -140,6 +146,9 @@ func (p *Portal) UpdateDeal(d Deal) {
 	r := *old
 	r.Deal = cloneDeal(d)
 	r.DateCreate = old.DateCreate
+	if r.AssignedByID == 0 {
+		r.AssignedByID = old.AssignedByID
+	}
 	r.DateModify = p.o.Now()
 	if !normalizeDeal(&r.Deal) {
 		r.StageID = ""
@@ -220,6 +229,23 @@ func (p *Portal) stamp(created, modified *time.Time) {
 	}
 }
 
+// defaultOwners fills the responsible, creator and modifier a record must
+// have: the acting user, or the administrator (1) for seeded records.
+func (p *Portal) defaultOwners(assigned, created, modified *int, userID int) {
+	if userID <= 0 {
+		userID = 1
+	}
+	if *assigned == 0 {
+		*assigned = userID
+	}
+	if *created == 0 {
+		*created = userID
+	}
+	if *modified == 0 {
+		*modified = *created
+	}
+}
+
 func (p *Portal) prepareContactMultis(r *contactRec) {
 	r.Phones = p.prepareMultis(r.Phones, "PHONE")
 	r.Emails = p.prepareMultis(r.Emails, "EMAIL")
@@ -239,9 +265,7 @@ func (p *Portal) insertContact(r *contactRec, userID int) {
 		r.ID = p.contacts.next
 	}
 	p.stamp(&r.DateCreate, &r.DateModify)
-	if r.createdBy == 0 {
-		r.createdBy, r.modifyBy = userID, userID
-	}
+	p.defaultOwners(&r.AssignedByID, &r.createdBy, &r.modifyBy, userID)
 	p.prepareContactMultis(r)
 	if old := p.contacts.get(r.ID); old != nil {
 		p.indexComms(true, old.ID, old.Phones, old.Emails, false)
@@ -255,11 +279,12 @@ func (p *Portal) insertLead(r *leadRec, userID int) {
 		r.ID = p.leads.next
 	}
 	p.stamp(&r.DateCreate, &r.DateModify)
-	if r.createdBy == 0 {
-		r.createdBy, r.modifyBy = userID, userID
-	}
+	p.defaultOwners(&r.AssignedByID, &r.createdBy, &r.modifyBy, userID)
 	normalizeLead(&r.Lead)
 	r.movedTime = r.DateCreate
+	if r.movedBy == 0 {
+		r.movedBy = r.createdBy
+	}
 	p.prepareLeadMultis(r)
 	if old := p.leads.get(r.ID); old != nil {
 		p.indexComms(false, old.ID, old.Phones, old.Emails, false)
@@ -273,14 +298,15 @@ func (p *Portal) insertDeal(r *dealRec, userID int) {
 		r.ID = p.deals.next
 	}
 	p.stamp(&r.DateCreate, &r.DateModify)
-	if r.createdBy == 0 {
-		r.createdBy, r.modifyBy = userID, userID
-	}
+	p.defaultOwners(&r.AssignedByID, &r.createdBy, &r.modifyBy, userID)
 	if !normalizeDeal(&r.Deal) {
 		r.StageID = ""
 		normalizeDeal(&r.Deal)
 	}
 	r.movedTime = r.DateCreate
+	if r.movedBy == 0 {
+		r.movedBy = r.createdBy
+	}
 	if old := p.deals.get(r.ID); old != nil {
 		p.indexDeal(old, false)
 	}
@@ -375,7 +401,7 @@ func methodContactAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError)
 	if e != nil {
 		return nil, e
 	}
-	r := &contactRec{extra: map[string]any{}}
+	r := &contactRec{}
 	r.AssignedByID = c.userID
 	p.applyContact(r, f)
 	r.createdBy, r.modifyBy = c.userID, c.userID
@@ -423,6 +449,9 @@ func methodContactDelete(p *Portal, c *callCtx, in params) (*restResult, *apiErr
 }
 
 func cloneExtra(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
 	out := make(map[string]any, len(m))
 	for k, v := range m {
 		out[k] = v
@@ -453,7 +482,7 @@ func methodLeadAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	r := &leadRec{extra: map[string]any{}}
+	r := &leadRec{}
 	r.AssignedByID = c.userID
 	p.applyLead(r, f, c.userID, c.now)
 	r.createdBy, r.modifyBy, r.movedBy = c.userID, c.userID, c.userID
@@ -537,7 +566,7 @@ func methodDealAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	r := &dealRec{extra: map[string]any{}}
+	r := &dealRec{}
 	r.AssignedByID = c.userID
 	if e := p.applyDeal(r, f, true, c.userID, c.now); e != nil {
 		return nil, e

@@ -15,13 +15,13 @@ func TestListPaging(t *testing.T) {
 		e.p.AddContact(b24test.Contact{Name: fmt.Sprintf("N%d", i), AssignedByID: 1 + i%2})
 	}
 	tests := []struct {
-		name      string
-		params    map[string]any
-		n         int
-		total     float64
-		next      any
-		firstID   string
-		hasTotal  bool
+		name     string
+		params   map[string]any
+		n        int
+		total    float64
+		next     any
+		firstID  string
+		hasTotal bool
 	}{
 		{"first page", map[string]any{}, 50, 120, 50.0, "1", true},
 		{"second page", map[string]any{"start": 50}, 50, 120, 100.0, "51", true},

@@ -27,7 +27,7 @@ var testApp = b24test.App{
 
 // env is one OAuth server with one portal and an admin token.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	o   *b24test.OAuth
 	p   *b24test.Portal
 	tok b24test.Tokens
@@ -85,7 +85,7 @@ func (e *env) callForm(method string, params map[string]any) answer {
 	return readAnswer(e.t, resp)
 }
 
-func readAnswer(t *testing.T, resp *http.Response) answer {
+func readAnswer(t testing.TB, resp *http.Response) answer {
 	t.Helper()
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -99,7 +99,7 @@ func readAnswer(t *testing.T, resp *http.Response) answer {
 	return a
 }
 
-func (a answer) mustOK(t *testing.T) answer {
+func (a answer) mustOK(t testing.TB) answer {
 	t.Helper()
 	if a.Status != http.StatusOK || a.Body["error"] != nil {
 		t.Fatalf("want success, got %d %s", a.Status, a.Raw)

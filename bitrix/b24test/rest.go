@@ -58,7 +58,7 @@ func errQueryLimit() *apiError {
 }
 
 func errInsufficientScope() *apiError {
-	return &apiError{Status: http.StatusForbidden, Code: "insufficient_scope", Desc: "The request requires higher privileges than provided by the access token"}
+	return &apiError{Status: http.StatusForbidden, Code: "insufficient_scope", Desc: "The request requires higher privileges than provided by the webhook token"}
 }
 
 // errAccessDenied is Bitrix\Rest\AccessException: "Access denied!" plus an
@@ -296,13 +296,13 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if fault.Status != 0 {
-			body := fault.Body
-			if body == "" {
-				body = string(must(marshal(faultEnvelope(fault.Status).body())))
+			if fault.Body == "" {
+				writeAPIError(w, faultEnvelope(fault.Status))
+				return
 			}
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(fault.Status)
-			_, _ = io.WriteString(w, body)
+			_, _ = io.WriteString(w, fault.Body)
 			return
 		}
 	}
@@ -321,7 +321,7 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	}
 	if !okName {
 		// Webhooks are not registered on the emulator.
-		e := errCode(http.StatusUnauthorized, "INVALID_CREDENTIALS", "Invalid request credentials")
+		e := errCode(http.StatusForbidden, "INVALID_CREDENTIALS", "Invalid request credentials")
 		p.record(Call{Method: method, Status: e.Status, Error: e.Code, At: start})
 		writeAPIError(w, e)
 		return
@@ -364,14 +364,8 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, successEnvelope{Result: res.value, Next: res.next, Total: res.total, Time: newTimeInfo(start, p.o.Now(), true)})
 }
 
-func must(b []byte, err error) []byte {
-	if err != nil {
-		return []byte("{}")
-	}
-	return b
-}
-
-// faultEnvelope is the error a fault answers with when it has no body.
+// faultEnvelope is the error a fault answers with when it has no body; its
+// status is always the fault's.
 func faultEnvelope(status int) *apiError {
 	switch status {
 	case http.StatusServiceUnavailable:
@@ -446,13 +440,13 @@ func (p *Portal) record(calls ...Call) {
 
 // restMethods is the immutable table of supported methods.
 var restMethods = map[string]methodDef{
-	"server.time": {"", func(p *Portal, c *callCtx, in params) (*restResult, *apiError) { return ok(formatTime(c.now)) }},
-	"scope":       {"", methodScope},
-	"app.info":    {"", func(p *Portal, c *callCtx, in params) (*restResult, *apiError) { return ok(p.appInfoLocked()) }},
-	"profile":     {"", methodProfile},
-	"user.current": {"", methodUserCurrent},
-	"user.admin":   {"", func(p *Portal, c *callCtx, in params) (*restResult, *apiError) { return ok(c.admin) }},
-	"user.get":     {"user", methodUserGet},
+	"server.time":    {"", func(p *Portal, c *callCtx, in params) (*restResult, *apiError) { return ok(formatTime(c.now)) }},
+	"scope":          {"", methodScope},
+	"app.info":       {"", func(p *Portal, c *callCtx, in params) (*restResult, *apiError) { return ok(p.appInfoLocked()) }},
+	"profile":        {"", methodProfile},
+	"user.current":   {"", methodUserCurrent},
+	"user.admin":     {"", func(p *Portal, c *callCtx, in params) (*restResult, *apiError) { return ok(c.admin) }},
+	"user.get":       {"user", methodUserGet},
 	"department.get": {"department", methodDepartmentGet},
 
 	"placement.bind":   {"placement", methodPlacementBind},
@@ -480,14 +474,14 @@ var restMethods = map[string]methodDef{
 	"crm.deal.update":    {"crm", methodDealUpdate},
 	"crm.deal.delete":    {"crm", methodDealDelete},
 
-	"crm.deal.contact.items.get": {"crm", methodDealContactItemsGet},
-	"crm.deal.contact.items.set": {"crm", methodDealContactItemsSet},
-	"crm.category.list":          {"crm", methodCategoryList},
-	"crm.status.list":            {"crm", methodStatusList},
-	"crm.duplicate.findbycomm":   {"crm", methodDuplicateFindByComm},
-	"crm.timeline.comment.add":   {"crm", methodTimelineCommentAdd},
+	"crm.deal.contact.items.get":  {"crm", methodDealContactItemsGet},
+	"crm.deal.contact.items.set":  {"crm", methodDealContactItemsSet},
+	"crm.category.list":           {"crm", methodCategoryList},
+	"crm.status.list":             {"crm", methodStatusList},
+	"crm.duplicate.findbycomm":    {"crm", methodDuplicateFindByComm},
+	"crm.timeline.comment.add":    {"crm", methodTimelineCommentAdd},
 	"crm.timeline.logmessage.add": {"crm", methodTimelineLogMessageAdd},
-	"crm.activity.todo.add":      {"crm", methodActivityTodoAdd},
+	"crm.activity.todo.add":       {"crm", methodActivityTodoAdd},
 
 	"im.notify.system.add":   {"im", methodNotifySystem},
 	"im.notify.personal.add": {"im", methodNotifyPersonal},

@@ -2,7 +2,9 @@ package b24test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 )
@@ -19,7 +21,13 @@ var (
 // spellings people type, so that clients must normalize before matching.
 func seedPhone(i int) string {
 	n := (int64(i)*104729 + 123456789) % 1_000_000_000 // bijective for i < 1e9
-	d := fmt.Sprintf("9%09d", n)                        // 10 digits, 9xx xxx xx xx
+	var buf [10]byte                                   // 10 digits, 9xx xxx xx xx
+	buf[0] = '9'
+	for k := 9; k >= 1; k-- {
+		buf[k] = byte('0' + n%10)
+		n /= 10
+	}
+	d := string(buf[:])
 	a, b, c, e := d[0:3], d[3:6], d[6:8], d[8:10]
 	switch i % 6 {
 	case 0:
@@ -59,6 +67,7 @@ func (p *Portal) SeedCRM(contacts, deals int) {
 		assignees = []int{1}
 	}
 
+	p.reserve(contacts, deals)
 	base := now.Add(-time.Duration(contacts+1) * time.Minute)
 	for i := 0; i < contacts; i++ {
 		id := p.contacts.next
@@ -90,7 +99,7 @@ func (p *Portal) SeedCRM(contacts, deals int) {
 		}
 		c.DateCreate = base.Add(time.Duration(i) * time.Minute)
 		c.DateModify = c.DateCreate.Add(time.Duration(rng.IntN(60)) * time.Second)
-		p.insertContact(&contactRec{Contact: c, extra: map[string]any{}, createdBy: c.AssignedByID, modifyBy: c.AssignedByID}, c.AssignedByID)
+		p.insertContact(&contactRec{Contact: c, createdBy: c.AssignedByID, modifyBy: c.AssignedByID}, c.AssignedByID)
 	}
 
 	ids := p.contacts.ids
@@ -128,5 +137,27 @@ func (p *Portal) SeedCRM(contacts, deals int) {
 		d.DateModify = d.DateCreate.Add(time.Duration(rng.IntN(60)) * time.Second)
 		opportunity := fmt.Sprintf("%d.00", (rng.IntN(500)+1)*1000)
 		p.insertDeal(&dealRec{Deal: d, extra: map[string]any{"OPPORTUNITY": opportunity}, createdBy: d.AssignedByID, modifyBy: d.AssignedByID, movedBy: d.AssignedByID}, d.AssignedByID)
+	}
+}
+
+// reserve grows tables and indexes once for a bulk load instead of letting
+// them grow (and rehash) record by record.
+func (p *Portal) reserve(contacts, deals int) {
+	p.contacts.ids = slices.Grow(p.contacts.ids, contacts)
+	p.contacts.recs = slices.Grow(p.contacts.recs, contacts)
+	p.deals.ids = slices.Grow(p.deals.ids, deals)
+	p.deals.recs = slices.Grow(p.deals.recs, deals)
+	if contacts > len(p.phoneIdx) {
+		idx := make(commIndex, len(p.phoneIdx)+contacts)
+		maps.Copy(idx, p.phoneIdx)
+		p.phoneIdx = idx
+		eidx := make(commIndex, len(p.emailIdx)+contacts/3)
+		maps.Copy(eidx, p.emailIdx)
+		p.emailIdx = eidx
+	}
+	if deals > len(p.dealsByCt) {
+		idx := make(map[int][]int, len(p.dealsByCt)+min(deals, contacts+p.contacts.len()))
+		maps.Copy(idx, p.dealsByCt)
+		p.dealsByCt = idx
 	}
 }

@@ -41,8 +41,7 @@ func parseTime(s string) (time.Time, bool) {
 		"02.01.2006",
 	}
 	for _, l := range layouts {
-		loc := portalTZ
-		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+		if t, err := time.ParseInLocation(l, s, portalTZ); err == nil {
 			return t, true
 		}
 	}
