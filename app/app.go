@@ -19,6 +19,7 @@ import (
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/config"
+	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/handlers"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/migrations"
@@ -53,6 +54,7 @@ type App struct {
 	Store    *store.Store
 	Jobs     *jobs.Queue
 	Portals  *portal.Service
+	Sync     *crmsync.Syncer
 	Sessions *session.Signer
 	Echo     *echo.Echo
 	Cron     *cron.Cron
@@ -122,11 +124,24 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		HTTP:  o.HTTP, Log: log, Observe: m.observeB24, RetryBase: o.RetryBase,
 	})
 
+	a.Sync = &crmsync.Syncer{Store: st, Portals: a.Portals, Jobs: q, Log: log, Now: o.Now}
+	a.Sync.Register(q)
+	a.Portals.SetEventSink(a.Sync.OnEvent)
+	if _, err := a.Cron.AddFunc("@every "+cfg.ReconcileEvery.String(), func() {
+		if err := a.Sync.ScheduleReconcile(context.Background()); err != nil {
+			log.Error("scheduling reconciliation", slog.String("error", err.Error()))
+		}
+	}); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling reconciliation: %w", err)
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(m.middleware)
 	h := &handlers.Handlers{
-		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL,
+		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL, Sync: a.Sync,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Ready:   st.Ping,
 	}

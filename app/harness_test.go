@@ -28,7 +28,7 @@ const (
 // env is a relay24 booted for real (PostgreSQL, HTTP on 127.0.0.1) against an
 // emulated Bitrix24 OAuth server and its portals.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	OAuth *b24test.OAuth
 	App   *app.App
@@ -37,7 +37,7 @@ type env struct {
 	http  *http.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,7 +77,7 @@ func newEnv(t *testing.T) *env {
 		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -184,4 +184,28 @@ func methodCalls(p *b24test.Portal, method string) int {
 		}
 	}
 	return n
+}
+
+// drain runs due jobs until none is left.
+func (e *env) drain() {
+	e.t.Helper()
+	for i := 0; i < 100000; i++ {
+		ran, err := e.App.Jobs.RunOnce(e.ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if !ran {
+			return
+		}
+	}
+	e.t.Fatal("jobs never ran out")
+}
+
+func (e *env) portalID(p *b24test.Portal) int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.App.Store.DB().Get(&id, `SELECT id FROM portals WHERE member_id = $1`, p.MemberID()); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
 }

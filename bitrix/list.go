@@ -35,8 +35,8 @@ type ListStats struct {
 // batch through $result references. A batch therefore returns up to 2 500
 // records for one request, and the number of requests is the minimum,
 // ceil(N/2500). Only the very first page counts (start=0), which tells the
-// total for progress and sizes the last batch. fn gets each page's items in
-// order; returning an error stops.
+// total for progress and sizes the last batch. fn gets the items of each
+// request (up to 2 500) in ID order; returning an error stops.
 func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []json.RawMessage) error) (ListStats, error) {
 	var st ListStats
 	last := spec.After
@@ -86,6 +86,7 @@ func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []jso
 			}
 		}
 		done := false
+		var batch []json.RawMessage
 		for i := 0; i < pages; i++ {
 			key := "p" + strconv.Itoa(i)
 			if e := res.Errors[key]; e != nil {
@@ -104,7 +105,7 @@ func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []jso
 				return st, fmt.Errorf("listing %s: decoding page: %w", spec.Method, err)
 			}
 			if len(items) > 0 {
-				id, err := itemID(items[len(items)-1])
+				id, err := lastID(items)
 				if err != nil {
 					return st, fmt.Errorf("listing %s: %w", spec.Method, err)
 				}
@@ -116,13 +117,16 @@ func (c *Client) ListAll(ctx context.Context, spec ListSpec, fn func(items []jso
 				last = id
 				st.Items += len(items)
 				remaining -= len(items)
-				if err := fn(items); err != nil {
-					return st, err
-				}
+				batch = append(batch, items...)
 			}
 			if len(items) < PageSize {
 				done = true
 				break
+			}
+		}
+		if len(batch) > 0 {
+			if err := fn(batch); err != nil {
+				return st, err
 			}
 		}
 		if done || remaining <= 0 {
@@ -138,6 +142,19 @@ func (c *Client) filterAfter(filter Params, after int64) Params {
 	}
 	f[">ID"] = after
 	return f
+}
+
+// lastID is the ID of the last item of a page whose ID can be read: one
+// malformed record must not stop the listing (its reader skips it).
+func lastID(items []json.RawMessage) (int64, error) {
+	var err error
+	for i := len(items) - 1; i >= 0; i-- {
+		var id int64
+		if id, err = itemID(items[i]); err == nil {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("no item of the page has a readable ID: %w", err)
 }
 
 // itemID reads the ID of a list item; the portal sends it as a string in

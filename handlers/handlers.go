@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/session"
@@ -24,6 +25,7 @@ import (
 type Handlers struct {
 	Store     *store.Store
 	Portals   *portal.Service
+	Sync      *crmsync.Syncer
 	Sessions  *session.Signer
 	Web       *web.Assets
 	Log       *slog.Logger
@@ -63,6 +65,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/me", h.me)
 	api.GET("/me/preferences", h.preferences)
 	api.PUT("/me/preferences", h.savePreferences)
+	api.GET("/sync", h.syncProgress, h.adminOnly)
 }
 
 // limitBody refuses bodies over n bytes with 413, before anything parses them.

@@ -279,6 +279,11 @@ func (s *Service) HandleEvent(ctx context.Context, form map[string]any) (*Event,
 	if _, err := s.o.Store.RecordEvent(ctx, p.ID, name, form); err != nil {
 		return nil, err
 	}
+	if s.onEvent != nil {
+		if err := s.onEvent(ctx, p.ID, name, data); err != nil {
+			return nil, err
+		}
+	}
 	return ev, nil
 }
 

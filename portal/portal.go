@@ -53,7 +53,15 @@ type Service struct {
 	o        Options
 	mu       sync.Mutex
 	limiters map[int64]*rate.Limiter
+	onEvent  EventSink
 }
+
+// EventSink is told of every authenticated CRM event after it is recorded
+// (the sync fetches the record).
+type EventSink func(ctx context.Context, portalID int64, event string, data map[string]any) error
+
+// SetEventSink installs the sink; the sync is built after the portals it uses.
+func (s *Service) SetEventSink(f EventSink) { s.onEvent = f }
 
 // New makes the service.
 func New(o Options) *Service {

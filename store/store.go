@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the PostgreSQL driver
+	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/problem"
 )
@@ -73,3 +73,5 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+func pqStrings(s []string) any { return pq.StringArray(s) }
