@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 
+	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/crmsync"
@@ -24,9 +25,11 @@ import (
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/migrations"
 	"github.com/relay24/relay24/portal"
+	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/secret"
 	"github.com/relay24/relay24/session"
 	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/stream"
 	"github.com/relay24/relay24/web"
 )
 
@@ -55,6 +58,9 @@ type App struct {
 	Jobs     *jobs.Queue
 	Portals  *portal.Service
 	Sync     *crmsync.Syncer
+	Relay    *relay.Service
+	Access   *access.Rules
+	Stream   *stream.Hub
 	Sessions *session.Signer
 	Echo     *echo.Echo
 	Cron     *cron.Cron
@@ -137,11 +143,20 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("scheduling reconciliation: %w", err)
 	}
 
+	a.Access = &access.Rules{Store: st}
+	a.Relay = relay.New(relay.Options{
+		Store: st, Portals: a.Portals, Sync: a.Sync, Jobs: q, Keys: keys, Log: log, PublicURL: cfg.PublicURL,
+		WazzupAPIURL: cfg.WazzupAPIURL, TelegramAPIURL: cfg.TelegramAPIURL, HTTP: o.HTTP, Now: o.Now,
+	})
+	a.Relay.Register(q)
+	a.Stream = stream.New(st, cfg.DatabaseURL, log)
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(m.middleware)
 	h := &handlers.Handlers{
 		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL, Sync: a.Sync,
+		Relay: a.Relay, Access: a.Access, Stream: a.Stream,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Ready:   st.Ping,
 	}
@@ -165,8 +180,16 @@ func (a *App) Start(ctx context.Context) {
 		}
 	})
 	if a.workers > 0 {
+		// Filing webhooks and sending replies never wait behind work paced
+		// by the portal's rate limit.
+		a.done.Go(func() { a.Jobs.RunKinds(ctx, a.workers, relay.LocalKinds) })
 		a.done.Go(func() { a.Jobs.Run(ctx, a.workers) })
 	}
+	a.done.Go(func() {
+		if err := a.Stream.Run(ctx); err != nil {
+			a.Log.Error("event stream listener", slog.String("error", err.Error()))
+		}
+	})
 	a.Cron.Start()
 	a.Log.Info("relay24 serving", slog.String("listen", a.listener.Addr().String()), slog.String("public_url", a.Config.PublicURL))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/store/storetest"
+	"github.com/relay24/relay24/wazzup/wztest"
 )
 
 const (
@@ -31,6 +32,7 @@ type env struct {
 	t     testing.TB
 	ctx   context.Context
 	OAuth *b24test.OAuth
+	WZ    *wztest.Server
 	App   *app.App
 	URL   string
 	DBURL string
@@ -46,11 +48,14 @@ func newEnv(t testing.TB) *env {
 	public := "http://" + ln.Addr().String()
 	oauth := b24test.NewOAuth(b24test.App{ClientID: testClientID, ClientSecret: testClientSecret, RedirectURI: public + "/oauth/callback"})
 	t.Cleanup(oauth.Close)
+	wz := wztest.NewServer()
+	t.Cleanup(wz.Close)
 	dbURL := storetest.URL(t)
 	cfg, err := config.Parse(func(k string) string {
 		return map[string]string{
 			"DATABASE_URL": dbURL, "PUBLIC_URL": public, "B24_CLIENT_ID": testClientID, "B24_CLIENT_SECRET": testClientSecret,
 			"B24_OAUTH_URL": oauth.URL(), "B24_ALLOW_HTTP": "1", "SECRET_KEY": strings.Repeat("ab", 32),
+			"WAZZUP_API_URL": wz.URL(),
 		}[k]
 	}, false, "")
 	if err != nil {
@@ -73,7 +78,7 @@ func newEnv(t testing.TB) *env {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &env{t: t, ctx: ctx, OAuth: oauth, App: a, URL: public, DBURL: dbURL,
+	return &env{t: t, ctx: ctx, OAuth: oauth, WZ: wz, App: a, URL: public, DBURL: dbURL,
 		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -13,11 +13,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/session"
 	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/stream"
 	"github.com/relay24/relay24/web"
 )
 
@@ -26,6 +29,9 @@ type Handlers struct {
 	Store     *store.Store
 	Portals   *portal.Service
 	Sync      *crmsync.Syncer
+	Relay     *relay.Service
+	Access    *access.Rules
+	Stream    *stream.Hub
 	Sessions  *session.Signer
 	Web       *web.Assets
 	Log       *slog.Logger
@@ -56,6 +62,9 @@ func (h *Handlers) Register(e *echo.Echo) {
 	e.POST("/b24/app", h.appPage)
 	e.POST("/b24/placement", h.placementPage)
 
+	e.POST("/webhooks/wazzup/:key", h.wazzupWebhook)
+	e.POST("/webhooks/telegram/:key", h.telegramWebhook)
+
 	e.GET("/login", h.login)
 	e.GET("/oauth/callback", h.oauthCallback)
 	e.GET("/app", h.standaloneApp)
@@ -66,6 +75,15 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/me/preferences", h.preferences)
 	api.PUT("/me/preferences", h.savePreferences)
 	api.GET("/sync", h.syncProgress, h.adminOnly)
+	api.GET("/dialogs", h.dialogs)
+	api.POST("/dialogs", h.createDialog)
+	api.GET("/dialogs/:id/messages", h.history)
+	api.POST("/dialogs/:id/messages", h.send)
+	api.POST("/dialogs/:id/no-reply-needed", h.noReplyNeeded)
+	api.GET("/contacts/:id/messages", h.contactMessages)
+	api.GET("/channels", h.channels)
+	api.GET("/events", h.eventStream)
+	api.POST("/channels", h.connectChannel, h.adminOnly)
 }
 
 // limitBody refuses bodies over n bytes with 413, before anything parses them.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,6 +69,7 @@ type Queue struct {
 	log      *slog.Logger
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	leases   map[string]time.Duration
 	wake     chan struct{}
 	// Lease is how long a claimed job is ours before another worker may take it.
 	Lease time.Duration
@@ -77,7 +79,7 @@ type Queue struct {
 
 // New makes a queue over db.
 func New(db *sqlx.DB, log *slog.Logger) *Queue {
-	return &Queue{db: db, log: log, handlers: map[string]Handler{}, wake: make(chan struct{}, 1),
+	return &Queue{db: db, log: log, handlers: map[string]Handler{}, leases: map[string]time.Duration{}, wake: make(chan struct{}, 1),
 		Lease: 5 * time.Minute, Poll: 500 * time.Millisecond}
 }
 
@@ -87,6 +89,15 @@ func (q *Queue) Handle(kind string, h Handler) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.handlers[kind] = h
+}
+
+// HandleWithLease registers a handler whose jobs are taken up again by
+// another worker after lease (instead of Lease) when their worker dies.
+func (q *Queue) HandleWithLease(kind string, h Handler, lease time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.handlers[kind] = h
+	q.leases[kind] = lease
 }
 
 // Options for Enqueue.
@@ -149,30 +160,43 @@ func (q *Queue) Wake() {
 	}
 }
 
-func (q *Queue) kinds() []string {
+// kinds lists the handled kinds (of only, when given) and each one's lease
+// in milliseconds.
+func (q *Queue) kinds(only []string) ([]string, []int64) {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	ks := make([]string, 0, len(q.handlers))
+	ls := make([]int64, 0, len(q.handlers))
 	for k := range q.handlers {
+		if only != nil && !slices.Contains(only, k) {
+			continue
+		}
 		ks = append(ks, k)
+		l, ok := q.leases[k]
+		if !ok {
+			l = q.Lease
+		}
+		ls = append(ls, l.Milliseconds())
 	}
-	return ks
+	return ks, ls
 }
 
 // claim takes one due job: ready and due, or running with an expired lease
 // (its worker died).
-func (q *Queue) claim(ctx context.Context) (*Job, error) {
+func (q *Queue) claim(ctx context.Context, only []string) (*Job, error) {
 	var j Job
+	kinds, leases := q.kinds(only)
 	err := q.db.GetContext(ctx, &j, `
 		UPDATE jobs SET state = 'running', attempts = attempts + 1,
-			locked_until = now() + $2 * interval '1 millisecond', updated_at = now()
+			locked_until = now() + (SELECT l FROM unnest($1::text[], $2::bigint[]) AS t(k, l) WHERE k = jobs.kind) * interval '1 millisecond',
+			updated_at = now()
 		WHERE id = (
 			SELECT id FROM jobs
 			WHERE ((state = 'ready' AND run_at <= now()) OR (state = 'running' AND locked_until < now()))
 				AND kind = ANY($1)
 			ORDER BY run_at, id
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, portal_id, payload, attempts, max_attempts`, pq.Array(q.kinds()), q.Lease.Milliseconds())
+		RETURNING id, kind, portal_id, payload, attempts, max_attempts`, pq.Array(kinds), pq.Array(leases))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -184,7 +208,11 @@ func (q *Queue) claim(ctx context.Context) (*Job, error) {
 
 // RunOnce claims and runs one due job; it reports whether there was one.
 func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
-	j, err := q.claim(ctx)
+	return q.runOnce(ctx, nil)
+}
+
+func (q *Queue) runOnce(ctx context.Context, only []string) (bool, error) {
+	j, err := q.claim(ctx, only)
 	if err != nil || j == nil {
 		return false, err
 	}
@@ -245,12 +273,16 @@ func Backoff(attempt int) time.Duration {
 }
 
 // Run runs workers until ctx ends.
-func (q *Queue) Run(ctx context.Context, workers int) {
+func (q *Queue) Run(ctx context.Context, workers int) { q.RunKinds(ctx, workers, nil) }
+
+// RunKinds runs workers for some kinds only (nil: all), so that work waiting
+// on a slow remote cannot hold up work that is local and quick.
+func (q *Queue) RunKinds(ctx context.Context, workers int, kinds []string) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				ran, err := q.RunOnce(ctx)
+				ran, err := q.runOnce(ctx, kinds)
 				if err != nil && ctx.Err() == nil {
 					q.log.Error("job queue", slog.String("error", err.Error()))
 				}

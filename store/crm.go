@@ -222,6 +222,13 @@ func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact
 			if err := replaceIdentities(ctx, tx, portalID, "contact", owners); err != nil {
 				return err
 			}
+			// A client's dialogs follow his responsible person in the CRM, so a
+			// reassignment changes who sees them at once.
+			if _, err := tx.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = c.assigned_by_id, updated_at = now()
+				FROM contacts c WHERE c.portal_id = $1 AND c.id = ANY($2) AND d.portal_id = $1 AND d.contact_id = c.id
+				AND c.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM c.assigned_by_id`, portalID, pq.Array(ids)); err != nil {
+				return fmt.Errorf("store: dialogs follow contacts: %w", err)
+			}
 		}
 		if after != nil {
 			return after(tx)
@@ -259,6 +266,11 @@ func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, afte
 			}
 			if err := replaceIdentities(ctx, tx, portalID, "lead", owners); err != nil {
 				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = l.assigned_by_id, updated_at = now()
+				FROM leads l WHERE l.portal_id = $1 AND l.id = ANY($2) AND d.portal_id = $1 AND d.lead_id = l.id AND d.contact_id IS NULL
+				AND l.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM l.assigned_by_id`, portalID, pq.Array(ids)); err != nil {
+				return fmt.Errorf("store: dialogs follow leads: %w", err)
 			}
 		}
 		if after != nil {

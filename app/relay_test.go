@@ -1,0 +1,470 @@
+package app_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/placement"
+	"github.com/relay24/relay24/wazzup/wztest"
+)
+
+// relayEnv is an installed, synced portal with a connected Wazzup account
+// (a WhatsApp and an Instagram channel).
+type relayEnv struct {
+	*env
+	P        *b24test.Portal
+	Acc      *wztest.Account
+	WA, IG   wztest.Channel
+	Admin    string // admin session
+	Sales    string // salesperson (user 2) session
+	PortalID int64
+	chans    map[string]int64 // external id → relay24 channel id
+}
+
+func newRelayEnv(t *testing.T) *relayEnv {
+	t.Helper()
+	e := newEnv(t)
+	p := e.installedPortal()
+	e.App.Sync.Coalesce = time.Millisecond
+	e.App.Relay.SetNotifyDelay(time.Millisecond)
+	e.drain()
+	r := &relayEnv{env: e, P: p, PortalID: e.portalID(p), chans: map[string]int64{}}
+	r.Acc = e.WZ.AddAccount("c8cf90444023482f909520d454368d27")
+	r.WA = r.Acc.AddChannel("whatsapp", "79865784457", "Sales WhatsApp")
+	r.IG = r.Acc.AddChannel("instagram", "shop.official", "Shop Instagram")
+	r.Admin = e.session(p, placement.LeftMenu, nil, 1)
+	r.Sales = e.session(p, placement.LeftMenu, nil, 2)
+	var res struct {
+		Channels []struct {
+			ID         int64  `json:"id"`
+			ExternalID string `json:"external_id"`
+			Transport  string `json:"transport"`
+			State      string `json:"state"`
+		} `json:"channels"`
+	}
+	if s := e.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "wazzup", "api_key": "c8cf90444023482f909520d454368d27"}, &res); s != http.StatusCreated {
+		t.Fatalf("connect wazzup: %d", s)
+	}
+	if len(res.Channels) != 2 {
+		t.Fatalf("connected channels: %+v", res.Channels)
+	}
+	for _, c := range res.Channels {
+		r.chans[c.ExternalID] = c.ID
+		if c.State != "active" {
+			t.Fatalf("channel %+v not active", c)
+		}
+	}
+	return r
+}
+
+type dialogJSON struct {
+	ID      int64 `json:"id"`
+	Channel struct {
+		ID        int64  `json:"id"`
+		Transport string `json:"transport"`
+	} `json:"channel"`
+	ChatType string `json:"chat_type"`
+	ChatID   string `json:"chat_id"`
+	Contact  *struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	} `json:"contact"`
+	Unanswered      bool       `json:"unanswered"`
+	UnansweredSince *time.Time `json:"unanswered_since"`
+	LastMessage     *struct {
+		Text      string `json:"text"`
+		Direction string `json:"direction"`
+	} `json:"last_message"`
+	Initial *bool `json:"initial"`
+}
+
+type messageJSON struct {
+	ID        int64  `json:"id"`
+	Direction string `json:"direction"`
+	Text      string `json:"text"`
+	Status    string `json:"status"`
+	Error     *string
+	Author    *struct{ ID int64 }
+}
+
+func (r *relayEnv) dialogs(token string) []dialogJSON {
+	r.t.Helper()
+	var out struct {
+		Dialogs []dialogJSON `json:"dialogs"`
+	}
+	if s := r.api("GET", "/api/v1/dialogs", token, nil, &out); s != http.StatusOK {
+		r.t.Fatalf("dialogs: %d", s)
+	}
+	return out.Dialogs
+}
+
+func (r *relayEnv) messages(token string, dialogID int64) []messageJSON {
+	r.t.Helper()
+	var out struct {
+		Messages []messageJSON `json:"messages"`
+	}
+	if s := r.api("GET", "/api/v1/dialogs/"+strconv.FormatInt(dialogID, 10)+"/messages", token, nil, &out); s != http.StatusOK {
+		r.t.Fatalf("messages: %d", s)
+	}
+	return out.Messages
+}
+
+func (r *relayEnv) clientWrites(ch wztest.Channel, chatType, chatID, text string) string {
+	r.t.Helper()
+	id, err := r.Acc.ClientWrites(r.ctx, ch.ChannelID, chatType, chatID, wztest.Incoming{Text: text, ContactName: "Client " + chatID})
+	if err != nil {
+		r.t.Fatalf("client writes: %v", err)
+	}
+	return id
+}
+
+// settle runs jobs until the emulators and the queue are quiet.
+func (r *relayEnv) settle() {
+	r.t.Helper()
+	for i := 0; i < 20; i++ {
+		r.drain()
+		r.WZ.Wait()
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.drain()
+}
+
+func TestUnknownNumberBecomesContactAndDealAndWaitsOnTop(t *testing.T) {
+	r := newRelayEnv(t)
+	contactsBefore, dealsBefore := r.P.Contacts(), r.P.Deals()
+	r.clientWrites(r.WA, "whatsapp", "79995550101", "Здравствуйте! Сколько стоит доставка?")
+	r.settle()
+
+	if r.P.Contacts() != contactsBefore+1 || r.P.Deals() != dealsBefore+1 {
+		t.Fatalf("portal has %d contacts (+%d), %d deals (+%d)", r.P.Contacts(), r.P.Contacts()-contactsBefore, r.P.Deals(), r.P.Deals()-dealsBefore)
+	}
+	ds := r.dialogs(r.Admin)
+	if len(ds) != 1 || !ds[0].Unanswered || ds[0].Contact == nil || ds[0].ChatID != "79995550101" || ds[0].UnansweredSince == nil {
+		t.Fatalf("general chat: %+v", ds)
+	}
+	c, ok := r.P.Contact(int(ds[0].Contact.ID))
+	if !ok || len(c.Phones) != 1 || !strings.Contains(c.Phones[0].Value, "79995550101") {
+		t.Fatalf("created contact %+v", c)
+	}
+	// The deal is in the default pipeline's first stage, with the contact.
+	var found *b24test.Deal
+	for id := r.P.Deals() + 50; id > 0; id-- {
+		if d, ok := r.P.Deal(id); ok && len(d.ContactIDs) > 0 && d.ContactIDs[0] == c.ID {
+			found = &d
+			break
+		}
+	}
+	if found == nil || found.CategoryID != 0 || found.StageID != "NEW" || found.AssignedByID == 0 {
+		t.Fatalf("created deal %+v", found)
+	}
+	// The message is on the deal's timeline, and the responsible person was told once.
+	tl := r.P.Timeline()
+	if len(tl) != 1 || !strings.Contains(tl[0].Text, "Сколько стоит доставка") {
+		t.Fatalf("timeline %+v", tl)
+	}
+	notes := r.P.Notifications()
+	if len(notes) != 1 || notes[0].ToUserID != found.AssignedByID {
+		t.Fatalf("notifications %+v (responsible %d)", notes, found.AssignedByID)
+	}
+
+	// A second client waits too: the newest unanswered is on top; an answered one goes below.
+	r.clientWrites(r.IG, "instagram", "buyer.two", "Hi")
+	r.settle()
+	ds = r.dialogs(r.Admin)
+	if len(ds) != 2 || ds[0].ChatID != "buyer.two" || !ds[0].Unanswered || !ds[1].Unanswered {
+		t.Fatalf("two waiting: %+v", ds)
+	}
+	r.reply(r.Admin, ds[0].ID, "Hello!", "c-1")
+	r.settle()
+	ds = r.dialogs(r.Admin)
+	if ds[0].ChatID != "79995550101" || !ds[0].Unanswered || ds[1].Unanswered {
+		t.Fatalf("answered dialog still above a waiting one: %+v", ds)
+	}
+}
+
+func (r *relayEnv) reply(token string, dialogID int64, text, clientID string) (int, messageJSON) {
+	r.t.Helper()
+	var out struct {
+		Message messageJSON `json:"message"`
+	}
+	s := r.api("POST", "/api/v1/dialogs/"+strconv.FormatInt(dialogID, 10)+"/messages", token, map[string]string{"text": text, "client_id": clientID}, &out)
+	return s, out.Message
+}
+
+func TestKnownNumberAttachesToItsContact(t *testing.T) {
+	r := newRelayEnv(t)
+	known := r.P.AddContact(b24test.Contact{Name: "Ирина", LastName: "Известная", AssignedByID: 2,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "8 (912) 345-67-89"}}})
+	if _, err := r.P.FireEvent(r.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": strconv.Itoa(known.ID)}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	before := r.P.Contacts()
+	r.P.ResetCalls()
+	r.clientWrites(r.WA, "whatsapp", "79123456789", "Это Ирина")
+	r.settle()
+	if r.P.Contacts() != before {
+		t.Fatal("a known client got a new contact")
+	}
+	if n := methodCalls(r.P, "crm.duplicate.findbycomm"); n != 0 {
+		t.Fatalf("the portal was asked %d times for a client the mirror knows", n)
+	}
+	ds := r.dialogs(r.Sales)
+	if len(ds) != 1 || ds[0].Contact == nil || ds[0].Contact.ID != int64(known.ID) {
+		t.Fatalf("dialog %+v, want contact %d", ds, known.ID)
+	}
+}
+
+func TestRedeliveredWebhookIsOneMessage(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550102", "once")
+	r.settle()
+	var body []byte
+	for _, d := range r.Acc.Deliveries() {
+		if strings.Contains(string(d.Body), `"once"`) {
+			body = d.Body
+		}
+	}
+	if body == nil {
+		t.Fatal("no delivery recorded")
+	}
+	for i := 0; i < 3; i++ {
+		if s, err := r.Acc.PostRaw(r.ctx, body); err != nil || s != http.StatusOK {
+			t.Fatalf("redelivery: %d %v", s, err)
+		}
+	}
+	r.settle()
+	ds := r.dialogs(r.Admin)
+	if len(ds) != 1 {
+		t.Fatalf("%d dialogs", len(ds))
+	}
+	if ms := r.messages(r.Admin, ds[0].ID); len(ms) != 1 {
+		t.Fatalf("%d messages after redeliveries", len(ms))
+	}
+	if n := len(r.P.Timeline()); n != 1 {
+		t.Fatalf("%d timeline entries", n)
+	}
+}
+
+func TestReplyGoesOutOnceWithStatuses(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550103", "Есть в наличии?")
+	r.settle()
+	d := r.dialogs(r.Sales)[0]
+	s1, m1 := r.reply(r.Sales, d.ID, "Да, есть", "click-1")
+	s2, m2 := r.reply(r.Sales, d.ID, "Да, есть", "click-1")
+	if s1 != http.StatusAccepted || s2 != http.StatusAccepted || m1.ID != m2.ID || m1.Status != "pending" {
+		t.Fatalf("double click: %d %d %+v %+v", s1, s2, m1, m2)
+	}
+	r.settle()
+	sent := r.Acc.Sent()
+	if len(sent) != 1 {
+		t.Fatalf("%d messages sent", len(sent))
+	}
+	req := sent[0].Request
+	if req.ChannelID != r.WA.ChannelID || req.ChatType != "whatsapp" || req.ChatID != "79995550103" || req.Text != "Да, есть" ||
+		req.CrmMessageID == "" || req.CrmUserID != "2" {
+		t.Fatalf("sent %+v", req)
+	}
+	ms := r.messages(r.Sales, d.ID)
+	if len(ms) != 2 || ms[1].Status != "read" || ms[1].Direction != "out" {
+		t.Fatalf("messages after statuses: %+v", ms)
+	}
+	if r.dialogs(r.Sales)[0].Unanswered {
+		t.Fatal("an answered dialog is still unanswered")
+	}
+}
+
+func TestEchoAndNoReplyNeededEndTheWait(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550104", "Алло?")
+	r.settle()
+	d := r.dialogs(r.Sales)[0]
+	if !d.Unanswered {
+		t.Fatal("not waiting")
+	}
+	// The salesperson answers from the phone: the echo ends the wait.
+	if _, err := r.Acc.PhoneWrites(r.ctx, r.WA.ChannelID, "whatsapp", "79995550104", "Перезвоню"); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	if r.dialogs(r.Sales)[0].Unanswered {
+		t.Fatal("the phone's echo did not end the wait")
+	}
+	r.clientWrites(r.WA, "whatsapp", "79995550104", "Спасибо")
+	r.settle()
+	if !r.dialogs(r.Sales)[0].Unanswered {
+		t.Fatal("a new client message did not start a wait")
+	}
+	// Viewing changes nothing.
+	r.messages(r.Sales, d.ID)
+	if !r.dialogs(r.Sales)[0].Unanswered {
+		t.Fatal("viewing ended the wait")
+	}
+	if s := r.api("POST", "/api/v1/dialogs/"+strconv.FormatInt(d.ID, 10)+"/no-reply-needed", r.Sales, nil, nil); s != http.StatusOK {
+		t.Fatalf("no-reply-needed: %d", s)
+	}
+	if r.dialogs(r.Sales)[0].Unanswered {
+		t.Fatal("no reply needed did not end the wait")
+	}
+	if ms := r.messages(r.Sales, d.ID); len(ms) != 3 || ms[1].Direction != "out" {
+		t.Fatalf("history %+v", ms)
+	}
+}
+
+func TestTimelineLandsOnceUnderATinyRateLimit(t *testing.T) {
+	r := newRelayEnv(t)
+	// The portal's bucket is tiny and relay24 is told a far larger one: it
+	// meets QUERY_LIMIT_EXCEEDED constantly and must still write each once.
+	r.P.SetLimit(3, 20)
+	burst, rate := 50, 100.0
+	if err := r.App.Store.SetPortalRateLimit(r.ctx, r.PortalID, &burst, &rate); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		r.clientWrites(r.WA, "whatsapp", "79995550105", "сообщение "+strconv.Itoa(i))
+	}
+	r.settle()
+	tl := r.P.Timeline()
+	seen := map[string]int{}
+	for _, e := range tl {
+		for i := 0; i < 30; i++ {
+			if strings.Contains(e.Text, "сообщение "+strconv.Itoa(i)+"\n") {
+				seen[strconv.Itoa(i)]++
+			}
+		}
+	}
+	if len(tl) != 30 || len(seen) != 30 {
+		t.Fatalf("%d timeline entries covering %d messages", len(tl), len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("message %s on the timeline %d times", k, n)
+		}
+	}
+	if n := len(r.P.Notifications()); n != 1 {
+		t.Fatalf("a burst of 30 messages made %d notifications", n)
+	}
+}
+
+func TestBadWebhooks(t *testing.T) {
+	r := newRelayEnv(t)
+	hook := r.Acc.Webhook()
+	if !strings.HasPrefix(hook, r.URL+"/webhooks/wazzup/") {
+		t.Fatalf("registered webhook %q", hook)
+	}
+	post := func(url, body string) int {
+		res, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	jobsBefore := r.count(`SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup'`)
+	cases := []struct {
+		name, url, body string
+		status          int
+	}{
+		{"malformed JSON", hook, `{"messages": [`, 400},
+		{"not an object", hook, `[1,2,3]`, 400},
+		{"unknown key", r.URL + "/webhooks/wazzup/0123456789abcdef", `{"messages":[]}`, 404},
+		{"oversized", hook, `{"x":"` + strings.Repeat("a", 2<<20) + `"}`, 413},
+	}
+	for _, c := range cases {
+		if s := post(c.url, c.body); s != c.status {
+			t.Errorf("%s: %d, want %d", c.name, s, c.status)
+		}
+	}
+	if n := r.count(`SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup'`); n != jobsBefore {
+		t.Fatalf("bad webhooks stored %d jobs", n-jobsBefore)
+	}
+	// An event kind relay24 does not know is stored, acknowledged and ignored.
+	if s := post(hook, `{"somethingNew":{"a":1}}`); s != 200 {
+		t.Fatalf("unknown kind: %d", s)
+	}
+	r.settle()
+	if n := r.count(`SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup' AND state = 'done'`); n != jobsBefore+1 {
+		t.Fatalf("unknown kind not stored and processed")
+	}
+}
+
+func TestTextLimitsAndPermanentSendErrors(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.IG, "instagram", "long.reader", "hi")
+	r.settle()
+	d := r.dialogs(r.Admin)[0]
+	if s, _ := r.reply(r.Admin, d.ID, strings.Repeat("я", 1001), "long"); s != http.StatusBadRequest {
+		t.Fatalf("1001 characters to Instagram: %d", s)
+	}
+	if s, _ := r.reply(r.Admin, d.ID, strings.Repeat("я", 1000), "ok-len"); s != http.StatusAccepted {
+		t.Fatalf("1000 characters to Instagram: %d", s)
+	}
+	if s, _ := r.reply(r.Admin, d.ID, "   ", "blank"); s != http.StatusBadRequest {
+		t.Fatalf("blank: %d", s)
+	}
+	if s, _ := r.reply(r.Admin, d.ID, "no id", ""); s != http.StatusBadRequest {
+		t.Fatalf("no client_id: %d", s)
+	}
+	r.settle()
+	// The gateway refuses the next one for good: the error is visible.
+	r.Acc.SetFault(&wztest.Fault{Status: 400, Body: `{"error":"CHANNEL_BLOCKED","description":"Channel is blocked"}`, Path: "/v3/message"})
+	r.reply(r.Admin, d.ID, "blocked?", "b-1")
+	r.settle()
+	ms := r.messages(r.Admin, d.ID)
+	last := ms[len(ms)-1]
+	if last.Status != "error" || last.Error == nil || !strings.Contains(*last.Error, "CHANNEL_BLOCKED") {
+		t.Fatalf("refused message: %+v", last)
+	}
+	// A temporary failure is retried and goes out once.
+	r.Acc.SetFault(&wztest.Fault{Status: 503, Path: "/v3/message"})
+	r.reply(r.Admin, d.ID, "retry me", "r-1")
+	r.drain()
+	if _, err := r.App.Store.DB().Exec(`UPDATE jobs SET run_at = now() WHERE kind = 'send.message' AND state = 'ready'`); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	n := 0
+	for _, s := range r.Acc.Sent() {
+		if s.Request.Text == "retry me" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("retried message sent %d times", n)
+	}
+}
+
+func TestWazzupConnectErrorsAndAdminOnly(t *testing.T) {
+	r := newRelayEnv(t)
+	if s := r.api("POST", "/api/v1/channels", r.Sales, map[string]string{"provider": "wazzup", "api_key": "x"}, nil); s != http.StatusForbidden {
+		t.Fatalf("salesperson connecting: %d", s)
+	}
+	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "wazzup", "api_key": "ffffffffffffffffffffffffffffffff"}, nil); s != http.StatusBadRequest {
+		t.Fatalf("wrong key: %d", s)
+	}
+	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "pigeon"}, nil); s != http.StatusBadRequest {
+		t.Fatalf("unknown provider: %d", s)
+	}
+	// A channel that needs a QR scan shows it.
+	if err := r.Acc.SetChannelState(r.ctx, r.WA.ChannelID, "qr", "data:image/png;base64,AAAA"); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	var out struct {
+		Channels []struct {
+			ExternalID string `json:"external_id"`
+			State      string `json:"state"`
+		} `json:"channels"`
+	}
+	r.api("GET", "/api/v1/channels", r.Admin, nil, &out)
+	for _, c := range out.Channels {
+		if c.ExternalID == r.WA.ChannelID && c.State != "qr" {
+			t.Fatalf("channel state %q after a QR request", c.State)
+		}
+	}
+}

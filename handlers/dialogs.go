@@ -1,0 +1,395 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/relay"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/web"
+)
+
+// Dialog is CONTRACT §5's Dialog.
+type Dialog struct {
+	ID              int64        `json:"id"`
+	Channel         ChannelRef   `json:"channel"`
+	ChatType        string       `json:"chat_type"`
+	ChatID          string       `json:"chat_id"`
+	ClientName      string       `json:"client_name"`
+	Contact         *ContactRef  `json:"contact"`
+	DealID          *int64       `json:"deal_id,omitempty"`
+	LeadID          *int64       `json:"lead_id,omitempty"`
+	Unanswered      bool         `json:"unanswered"`
+	UnansweredSince *time.Time   `json:"unanswered_since"`
+	LastMessage     *LastMessage `json:"last_message"`
+	Initial         *bool        `json:"initial,omitempty"`
+}
+
+// ChannelRef names a dialog's channel.
+type ChannelRef struct {
+	ID        int64  `json:"id"`
+	Provider  string `json:"provider"`
+	Transport string `json:"transport"`
+	Name      string `json:"name"`
+}
+
+// ContactRef names a CRM contact.
+type ContactRef struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// LastMessage is a dialog's newest message.
+type LastMessage struct {
+	Text      string    `json:"text"`
+	Direction string    `json:"direction"`
+	At        time.Time `json:"at"`
+}
+
+// Message is CONTRACT §5's Message.
+type Message struct {
+	ID          int64               `json:"id"`
+	DialogID    int64               `json:"dialog_id"`
+	Direction   string              `json:"direction"`
+	Kind        string              `json:"kind"`
+	Text        string              `json:"text"`
+	Attachments []map[string]string `json:"attachments"`
+	Author      *ContactRef         `json:"author"`
+	Status      string              `json:"status"`
+	Error       *string             `json:"error"`
+	CreatedAt   time.Time           `json:"created_at"`
+	Channel     *ChannelRef         `json:"channel,omitempty"`
+}
+
+func dialogJSON(v *store.DialogView, lang string) Dialog {
+	d := Dialog{ID: v.ID, ChatType: v.ChatType, ChatID: v.ChatID, ClientName: v.ClientName, Unanswered: v.Unanswered,
+		Channel: ChannelRef{ID: v.ChannelID, Provider: v.Provider, Transport: v.Transport, Name: v.ChannelName}}
+	if d.ClientName == "" {
+		d.ClientName = v.ChatID
+	}
+	if v.ContactID.Valid {
+		name := v.ContactName.String
+		if name == "" {
+			name = d.ClientName
+		}
+		d.Contact = &ContactRef{ID: v.ContactID.Int64, Name: name}
+	}
+	if v.DealID.Valid {
+		d.DealID = &v.DealID.Int64
+	}
+	if v.LeadID.Valid {
+		d.LeadID = &v.LeadID.Int64
+	}
+	if v.Unanswered && v.UnansweredSince.Valid {
+		t := v.UnansweredSince.Time.UTC()
+		d.UnansweredSince = &t
+	}
+	if v.LastMessageAt.Valid && v.LastDirection.Valid {
+		text := v.LastText.String
+		if text == "" {
+			text = relay.Placeholder(v.LastKind.String, lang)
+		}
+		d.LastMessage = &LastMessage{Text: text, Direction: v.LastDirection.String, At: v.LastMessageAt.Time.UTC()}
+	}
+	return d
+}
+
+func messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
+	out := Message{ID: m.ID, DialogID: m.DialogID, Direction: m.Direction, Kind: m.Kind, Text: m.Text,
+		Attachments: m.AttachmentList(), Status: m.Status, CreatedAt: m.SentAt.UTC()}
+	if out.Text == "" && m.Kind != "text" {
+		out.Text = relay.Placeholder(m.Kind, lang)
+	}
+	if m.Status == "inbound" {
+		out.Status = "delivered"
+	}
+	if m.Status == "error" && m.Error.Valid {
+		e := m.Error.String
+		out.Error = &e
+	}
+	if m.Direction == "out" && (m.AuthorID.Valid || m.AuthorName != "") {
+		out.Author = &ContactRef{ID: m.AuthorID.Int64, Name: m.AuthorName}
+	}
+	if withChannel {
+		out.Channel = &ChannelRef{ID: m.ChannelID, Transport: m.Transport, Name: m.ChannelName}
+	}
+	return out
+}
+
+func (c *Caller) lang() string {
+	if c.User.Lang != "" {
+		return web.Lang(c.User.Lang)
+	}
+	return web.Lang(c.Portal.Lang)
+}
+
+func pathID(c echo.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, problem.New(problem.NotFound, "not_found", "not found")
+	}
+	return id, nil
+}
+
+func queryLimit(c echo.Context) (int, error) {
+	s := c.QueryParam("limit")
+	if s == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 200 {
+		return 0, problem.New(problem.Invalid, "bad_limit", "limit must be 1 to 200")
+	}
+	return n, nil
+}
+
+// dialogs is the general chat, or with entity_type/entity_id the individual
+// chat of a CRM card.
+func (h *Handlers) dialogs(c echo.Context) error {
+	cl := caller(c)
+	ctx := c.Request().Context()
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	f, err := h.Access.DialogFilter(ctx, cl.Portal.ID, cl.User)
+	if err != nil {
+		return err
+	}
+	f.Limit, f.After = limit, c.QueryParam("after")
+	entityType := c.QueryParam("entity_type")
+	if entityType == "" {
+		list, next, err := h.Store.ListDialogs(ctx, cl.Portal.ID, f)
+		if err != nil {
+			return err
+		}
+		out := make([]Dialog, len(list))
+		for i := range list {
+			out[i] = dialogJSON(&list[i], cl.lang())
+		}
+		return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "next": nullable(next)})
+	}
+	entityID, err := strconv.ParseInt(c.QueryParam("entity_id"), 10, 64)
+	if err != nil || entityID <= 0 {
+		return problem.New(problem.Invalid, "bad_entity_id", "entity_id must be a positive number")
+	}
+	contacts, err := h.Relay.EntityContacts(ctx, cl.Portal.ID, entityType, entityID)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(contacts))
+	for i, ct := range contacts {
+		ids[i] = ct.ID
+	}
+	f.ContactIDs = ids
+	if entityType == "lead" {
+		f.LeadID = entityID
+	}
+	f.Limit, f.After = 200, ""
+	list, _, err := h.Store.ListDialogs(ctx, cl.Portal.ID, f)
+	if err != nil {
+		return err
+	}
+	out := make([]Dialog, len(list))
+	initial := -1
+	for i := range list {
+		out[i] = dialogJSON(&list[i], cl.lang())
+		// Unanswered first, then newest: the first one is where to open,
+		// an unanswered one if any, else the latest conversation.
+		if initial < 0 && list[i].LastMessageAt.Valid {
+			initial = i
+		}
+	}
+	if initial < 0 && len(out) > 0 {
+		initial = 0
+	}
+	for i := range out {
+		v := i == initial
+		out[i].Initial = &v
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "contacts": contacts})
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// visibleDialog loads a dialog the caller may see (404 otherwise).
+func (h *Handlers) visibleDialog(c echo.Context) (*store.DialogView, error) {
+	cl := caller(c)
+	id, err := pathID(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	v, err := h.Store.DialogView(c.Request().Context(), cl.Portal.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := h.Access.CanSee(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, problem.New(problem.NotFound, "dialog_not_found", "dialog not found")
+	}
+	return v, nil
+}
+
+// history pages back through a dialog.
+func (h *Handlers) history(c echo.Context) error {
+	v, err := h.visibleDialog(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	cl := caller(c)
+	msgs, next, err := h.Store.History(c.Request().Context(), cl.Portal.ID, []int64{v.ID}, c.QueryParam("before"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]Message, len(msgs))
+	for i := range msgs {
+		out[i] = messageJSON(&msgs[i], cl.lang(), false)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": out, "next": nullable(next)})
+}
+
+type sendBody struct {
+	Text     string `json:"text"`
+	ClientID string `json:"client_id"`
+}
+
+// send accepts a reply (202); a worker sends it.
+func (h *Handlers) send(c echo.Context) error {
+	v, err := h.visibleDialog(c)
+	if err != nil {
+		return err
+	}
+	cl := caller(c)
+	if ok, err := h.Access.CanWrite(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.Forbidden, "read_only", "you may read this dialog but not write to it")
+	}
+	var b sendBody
+	if err := bindJSON(c, &b); err != nil {
+		return err
+	}
+	m, err := h.Relay.Send(c.Request().Context(), cl.Portal.ID, relay.Author{ID: cl.User.ID, Name: cl.User.Name}, v.ID, b.Text, b.ClientID)
+	if err != nil {
+		return err
+	}
+	mv, err := h.Store.MessageViewByID(c.Request().Context(), cl.Portal.ID, m.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"message": messageJSON(mv, cl.lang(), false)})
+}
+
+// noReplyNeeded ends the dialog's wait.
+func (h *Handlers) noReplyNeeded(c echo.Context) error {
+	v, err := h.visibleDialog(c)
+	if err != nil {
+		return err
+	}
+	cl := caller(c)
+	if ok, err := h.Access.CanWrite(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.Forbidden, "read_only", "you may read this dialog but not act on it")
+	}
+	if _, err := h.Relay.NoReplyNeeded(c.Request().Context(), cl.Portal.ID, v.ID); err != nil {
+		return err
+	}
+	nv, err := h.Store.DialogView(c.Request().Context(), cl.Portal.ID, v.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(nv, cl.lang())})
+}
+
+type createDialogBody struct {
+	ContactID int64  `json:"contact_id"`
+	ChannelID int64  `json:"channel_id"`
+	ChatID    string `json:"chat_id"`
+}
+
+// createDialog is "Create dialog": the contact's dialog on a channel.
+func (h *Handlers) createDialog(c echo.Context) error {
+	cl := caller(c)
+	ctx := c.Request().Context()
+	var b createDialogBody
+	if err := bindJSON(c, &b); err != nil {
+		return err
+	}
+	if b.ContactID <= 0 || b.ChannelID <= 0 {
+		return problem.New(problem.Invalid, "bad_dialog", "contact_id and channel_id are required")
+	}
+	if ok, err := h.Access.CanSeeContact(ctx, cl.Portal.ID, cl.User, b.ContactID); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.NotFound, "contact_not_found", "contact not found")
+	}
+	if ok, err := h.Access.CanUseChannel(ctx, cl.Portal.ID, cl.User, b.ChannelID); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.NotFound, "channel_not_found", "channel not found")
+	}
+	if ok, err := h.Access.CanWriteAny(ctx, cl.Portal.ID, cl.User); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.Forbidden, "read_only", "you may read dialogs but not start them")
+	}
+	d, err := h.Relay.CreateDialog(ctx, cl.Portal.ID, b.ContactID, b.ChannelID, b.ChatID)
+	if err != nil {
+		return err
+	}
+	v, err := h.Store.DialogView(ctx, cl.Portal.ID, d.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(v, cl.lang())})
+}
+
+// contactMessages is "View all dialogs": every message with the contact
+// over every channel, in time order.
+func (h *Handlers) contactMessages(c echo.Context) error {
+	cl := caller(c)
+	ctx := c.Request().Context()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if ok, err := h.Access.CanSeeContact(ctx, cl.Portal.ID, cl.User, id); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.NotFound, "contact_not_found", "contact not found")
+	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	ids, err := h.Access.VisibleDialogsOfContact(ctx, cl.Portal.ID, cl.User, id)
+	if err != nil {
+		return err
+	}
+	msgs, next, err := h.Store.History(ctx, cl.Portal.ID, ids, c.QueryParam("before"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]Message, len(msgs))
+	for i := range msgs {
+		out[i] = messageJSON(&msgs[i], cl.lang(), true)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": out, "next": nullable(next)})
+}

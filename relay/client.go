@@ -1,0 +1,335 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/identity"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+)
+
+// candidates are the identities a dialog's client may be known by in the CRM.
+func candidates(d *store.Dialog) []identity.ID {
+	ids := []identity.ID{identity.ForChat(d.ChatType, d.ChatID)}
+	if d.ClientUsername != "" {
+		switch d.ChatType {
+		case "telegram":
+			ids = append(ids, identity.ID{Kind: identity.Telegram, Value: identity.Handle(d.ClientUsername)})
+		case "instagram":
+			ids = append(ids, identity.ID{Kind: identity.Instagram, Value: identity.Handle(d.ClientUsername)})
+		}
+	}
+	if p := identity.NormalizePhone(d.ClientPhone); p != "" {
+		ids = append(ids, identity.ID{Kind: identity.Phone, Value: p})
+	}
+	return ids
+}
+
+// resolveClientJob finds the dialog's client in the CRM — the local identity
+// index first, then the portal's duplicate search — or creates one as the
+// admin set (a contact and a deal by default), and picks the responsible
+// person. Each created record is written down at once, so a retry after a
+// crash finds it instead of creating it twice.
+func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		DialogID int64 `json:"dialog_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	if !j.PortalID.Valid {
+		return jobs.Permanent(errors.New("no portal"))
+	}
+	portalID := j.PortalID.Int64
+	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	}
+	if err != nil || d.ClientResolved {
+		return err
+	}
+	c, err := s.o.Portals.Client(ctx, portalID)
+	if problem.Is(err, problem.Conflict) {
+		return jobs.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	log := s.o.Log.With(slog.Int64("portal_id", portalID), slog.Int64("dialog_id", d.ID))
+	settings, err := s.o.Store.Settings(ctx, portalID)
+	if err != nil {
+		return err
+	}
+	res, err := s.findClient(ctx, c, portalID, d)
+	if err != nil {
+		return remote(err)
+	}
+	if res.contactID == 0 && res.leadID == 0 && settings.NewClient != "none" {
+		res, err = s.createClient(ctx, c, portalID, d, settings, log)
+		if err != nil {
+			return remote(err)
+		}
+	}
+	if res.contactID > 0 && res.dealID == 0 {
+		res.dealID, _ = s.o.Store.OpenDealOf(ctx, portalID, res.contactID)
+	}
+	if res.responsible == 0 {
+		res.responsible, err = s.responsibleFor(ctx, portalID, res)
+		if err != nil {
+			return err
+		}
+	}
+	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
+			return err
+		}
+		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
+	})
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "dialog client resolved", slog.Int64("contact_id", res.contactID), slog.Int64("lead_id", res.leadID),
+		slog.Int64("deal_id", res.dealID), slog.Bool("created", res.created))
+	return nil
+}
+
+type resolution struct {
+	contactID, leadID, dealID, responsible int64
+	created                                bool
+}
+
+// remote keeps the queue from retrying what the portal will refuse forever.
+func remote(err error) error {
+	if bitrix.Revoked(err) || bitrix.HasCode(err, bitrix.CodeAccessDenied, bitrix.CodeInsufficientScope) || problem.Is(err, problem.Conflict) {
+		return jobs.Permanent(err)
+	}
+	return err
+}
+
+// findClient looks the client up locally, then asks the portal by phone.
+func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int64, d *store.Dialog) (resolution, error) {
+	var res resolution
+	ids := candidates(d)
+	for _, id := range ids {
+		owners, err := s.o.Store.OwnersOf(ctx, portalID, id)
+		if err != nil {
+			return res, err
+		}
+		for _, o := range owners {
+			if o.Type == "contact" {
+				res.contactID = o.ID
+				return s.withAssignee(ctx, portalID, res)
+			}
+			if res.leadID == 0 {
+				res.leadID = o.ID
+			}
+		}
+	}
+	if res.leadID > 0 {
+		return s.withAssignee(ctx, portalID, res)
+	}
+	var phones []string
+	for _, id := range ids {
+		if id.Kind == identity.Phone {
+			phones = append(phones, "+"+id.Value)
+		}
+	}
+	if len(phones) == 0 {
+		return res, nil
+	}
+	var found struct {
+		Contact []int64 `json:"CONTACT"`
+		Lead    []int64 `json:"LEAD"`
+	}
+	resp, err := c.Do(ctx, "crm.duplicate.findbycomm", bitrix.Params{"type": "PHONE", "values": phones})
+	if err != nil {
+		return res, fmt.Errorf("looking the client up in the CRM: %w", err)
+	}
+	if len(resp.Result) > 0 && resp.Result[0] == '{' {
+		if err := json.Unmarshal(resp.Result, &found); err != nil {
+			return res, fmt.Errorf("decoding crm.duplicate.findbycomm: %w", err)
+		}
+	}
+	switch {
+	case len(found.Contact) > 0:
+		res.contactID = minID(found.Contact)
+		if err := s.o.Sync.FetchRecord(ctx, c, portalID, "contact", res.contactID); err != nil {
+			return res, err
+		}
+	case len(found.Lead) > 0:
+		res.leadID = minID(found.Lead)
+		if err := s.o.Sync.FetchRecord(ctx, c, portalID, "lead", res.leadID); err != nil {
+			return res, err
+		}
+	}
+	return s.withAssignee(ctx, portalID, res)
+}
+
+func minID(ids []int64) int64 {
+	m := ids[0]
+	for _, id := range ids {
+		m = min(m, id)
+	}
+	return m
+}
+
+// withAssignee takes the client's responsible person from the CRM record.
+func (s *Service) withAssignee(ctx context.Context, portalID int64, res resolution) (resolution, error) {
+	var err error
+	switch {
+	case res.contactID > 0:
+		res.responsible, err = s.o.Store.AssigneeOf(ctx, portalID, "contact", res.contactID)
+	case res.leadID > 0:
+		res.responsible, err = s.o.Store.AssigneeOf(ctx, portalID, "lead", res.leadID)
+	}
+	return res, err
+}
+
+// responsibleFor picks who answers a client: the record's assignee if active,
+// else as the admin set (a fixed person, the next one in turn among those who
+// receive new clients, or nobody until someone answers).
+func (s *Service) responsibleFor(ctx context.Context, portalID int64, res resolution) (int64, error) {
+	settings, err := s.o.Store.Settings(ctx, portalID)
+	if err != nil {
+		return 0, err
+	}
+	switch settings.ResponsibleMode {
+	case "fixed":
+		if settings.ResponsibleUserID.Valid {
+			return settings.ResponsibleUserID.Int64, nil
+		}
+	case "first_answer":
+		return 0, nil
+	}
+	return s.o.Store.NextInTurn(ctx, portalID)
+}
+
+// createClient creates the contact and the lead or deal of an unknown client.
+func (s *Service) createClient(ctx context.Context, c *bitrix.Client, portalID int64, d *store.Dialog, st store.Settings, log *slog.Logger) (resolution, error) {
+	res := resolution{created: true}
+	var err error
+	if st.ResponsibleMode != "first_answer" {
+		res.responsible, err = s.responsibleFor(ctx, portalID, res)
+		if err != nil {
+			return res, err
+		}
+	}
+	name := d.ClientName
+	if name == "" {
+		name = d.ChatID
+	}
+	fields := bitrix.Params{"NAME": name, "SOURCE_ID": "relay24", "OPENED": "Y"}
+	if res.responsible > 0 {
+		fields["ASSIGNED_BY_ID"] = res.responsible
+	}
+	comms(fields, d)
+	if st.NewClient == "lead" {
+		fields["TITLE"] = leadTitle(d, name)
+		var id int64
+		if err := c.Call(ctx, "crm.lead.add", bitrix.Params{"fields": fields, "params": map[string]any{"REGISTER_SONET_EVENT": "Y"}}, &id); err != nil {
+			return res, fmt.Errorf("creating the lead: %w", err)
+		}
+		res.leadID = id
+		if err := s.o.Store.SetDialogClient(ctx, d.ID, 0, id, 0); err != nil {
+			return res, err
+		}
+		return res, s.o.Sync.FetchRecord(ctx, c, portalID, "lead", id)
+	}
+	var contactID int64
+	if d.ContactID.Valid {
+		contactID = d.ContactID.Int64 // created by an attempt that died after it
+	} else {
+		if err := c.Call(ctx, "crm.contact.add", bitrix.Params{"fields": fields}, &contactID); err != nil {
+			return res, fmt.Errorf("creating the contact: %w", err)
+		}
+		if err := s.o.Store.SetDialogClient(ctx, d.ID, contactID, 0, 0); err != nil {
+			return res, err
+		}
+		if err := s.o.Sync.FetchRecord(ctx, c, portalID, "contact", contactID); err != nil {
+			return res, err
+		}
+	}
+	res.contactID = contactID
+	if st.NewClient != "deal" {
+		return res, nil
+	}
+	if d.DealID.Valid {
+		res.dealID = d.DealID.Int64
+		return res, nil
+	}
+	stage := st.DealStageID
+	deal := bitrix.Params{"TITLE": leadTitle(d, name), "CATEGORY_ID": st.DealCategoryID, "CONTACT_ID": contactID,
+		"SOURCE_ID": "relay24", "OPENED": "Y"}
+	if stage != "" {
+		deal["STAGE_ID"] = stage
+	}
+	if res.responsible > 0 {
+		deal["ASSIGNED_BY_ID"] = res.responsible
+	}
+	var dealID int64
+	if err := c.Call(ctx, "crm.deal.add", bitrix.Params{"fields": deal}, &dealID); err != nil {
+		return res, fmt.Errorf("creating the deal: %w", err)
+	}
+	res.dealID = dealID
+	if err := s.o.Store.SetDialogClient(ctx, d.ID, contactID, 0, dealID); err != nil {
+		return res, err
+	}
+	log.InfoContext(ctx, "new client created", slog.Int64("contact_id", contactID), slog.Int64("deal_id", dealID))
+	return res, s.o.Sync.FetchRecord(ctx, c, portalID, "deal", dealID)
+}
+
+// comms puts the client's phone or messenger account on the new record, so
+// the next message finds it.
+func comms(fields bitrix.Params, d *store.Dialog) {
+	phone := ""
+	if d.ChatType == "whatsapp" || d.ChatType == "viber" {
+		phone = identity.NormalizePhone(d.ChatID)
+	}
+	if phone == "" {
+		phone = identity.NormalizePhone(d.ClientPhone)
+	}
+	if phone != "" {
+		fields["PHONE"] = []map[string]any{{"VALUE": "+" + phone, "VALUE_TYPE": "MOBILE"}}
+	}
+	switch d.ChatType {
+	case "telegram":
+		v := d.ChatID
+		if d.ClientUsername != "" {
+			v = "@" + strings.TrimPrefix(d.ClientUsername, "@")
+		}
+		fields["IM"] = []map[string]any{{"VALUE": v, "VALUE_TYPE": "TELEGRAM"}}
+	case "instagram":
+		fields["IM"] = []map[string]any{{"VALUE": d.ChatID, "VALUE_TYPE": "INSTAGRAM"}}
+	}
+}
+
+func leadTitle(d *store.Dialog, name string) string {
+	return fmt.Sprintf("%s: %s", transportTitle(d.ChatType), name)
+}
+
+func transportTitle(chatType string) string {
+	switch chatType {
+	case "whatsapp":
+		return "WhatsApp"
+	case "instagram":
+		return "Instagram"
+	case "telegram":
+		return "Telegram"
+	case "vk":
+		return "VK"
+	case "viber":
+		return "Viber"
+	case "avito":
+		return "Avito"
+	}
+	return chatType
+}

@@ -1,0 +1,184 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+)
+
+// timelineJob writes one message into the timeline of the dialog's CRM
+// record (the open deal, else the contact, else the lead). The comment's id
+// is recorded, so a retried job writes nothing twice; the portal's rate limit
+// is waited out by the client.
+func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		MessageID int64 `json:"message_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	m, err := s.o.Store.MessageByID(ctx, p.MessageID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	}
+	if err != nil || m.TimelineID.Valid {
+		return err
+	}
+	d, err := s.o.Store.DialogByID(ctx, m.PortalID, m.DialogID)
+	if err != nil {
+		return err
+	}
+	if !d.ClientResolved {
+		return jobs.RetryAfter(s.o.NotifyDelay, errors.New("the dialog's client is not resolved yet"))
+	}
+	entityType, entityID := "", int64(0)
+	switch {
+	case d.DealID.Valid:
+		entityType, entityID = "deal", d.DealID.Int64
+	case d.ContactID.Valid:
+		entityType, entityID = "contact", d.ContactID.Int64
+	case d.LeadID.Valid:
+		entityType, entityID = "lead", d.LeadID.Int64
+	default:
+		return nil // the admin chose to create nothing for unknown clients
+	}
+	ch, err := s.o.Store.ChannelByID(ctx, m.PortalID, m.ChannelID)
+	if err != nil {
+		return err
+	}
+	p2, err := s.o.Store.PortalByID(ctx, m.PortalID)
+	if err != nil {
+		return err
+	}
+	c, err := s.o.Portals.Client(ctx, m.PortalID)
+	if err != nil {
+		return remote(err)
+	}
+	var id int64
+	err = c.Call(ctx, "crm.timeline.comment.add", bitrix.Params{"fields": map[string]any{
+		"ENTITY_ID": entityID, "ENTITY_TYPE": entityType, "COMMENT": s.timelineText(m, d, ch, p2.Lang),
+	}}, &id)
+	if err != nil {
+		return remote(fmt.Errorf("writing the timeline: %w", err))
+	}
+	return s.o.Store.SetTimelineID(ctx, m.ID, id)
+}
+
+// timelineText is the comment: who wrote, through which channel, the text,
+// and a link back to the dialog.
+func (s *Service) timelineText(m *store.Message, d *store.Dialog, ch *store.Channel, lang string) string {
+	t := texts(lang)
+	who := d.ClientName
+	if who == "" {
+		who = d.ChatID
+	}
+	arrow := t.fromClient
+	if m.Direction == "out" {
+		who = m.AuthorName
+		if who == "" {
+			who = t.manager
+		}
+		arrow = t.toClient
+	}
+	body := m.Text
+	if body == "" {
+		body = placeholder(m.Kind, lang)
+	}
+	return fmt.Sprintf("%s %s · %s\n%s\n[url=%s]%s[/url]", arrow, transportTitle(d.ChatType), who, body,
+		s.dialogURL(d), t.openDialog)
+}
+
+func (s *Service) dialogURL(d *store.Dialog) string {
+	return fmt.Sprintf("%s/app?dialog=%d", s.o.PublicURL, d.ID)
+}
+
+// notifyJob tells the responsible person (or, with nobody responsible, every
+// employee who receives new clients) that a client waits: once per wait, so
+// a burst of messages is one notification.
+func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		DialogID int64 `json:"dialog_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	portalID := j.PortalID.Int64
+	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !d.Unanswered || (d.NotifiedAt.Valid && d.UnansweredSince.Valid && !d.NotifiedAt.Time.Before(d.UnansweredSince.Time)) {
+		return nil
+	}
+	if !d.ClientResolved {
+		return jobs.RetryAfter(s.o.NotifyDelay, errors.New("waiting for the client to be resolved"))
+	}
+	settings, err := s.o.Store.Settings(ctx, portalID)
+	if err != nil || !settings.Notify {
+		return err
+	}
+	var to []int64
+	if d.ResponsibleID.Valid {
+		to = []int64{d.ResponsibleID.Int64}
+	} else {
+		to, err = s.o.Store.Receivers(ctx, portalID)
+		if err != nil {
+			return err
+		}
+	}
+	to, err = s.o.Store.WhoGetNotifications(ctx, portalID, to)
+	if err != nil {
+		return err
+	}
+	if len(to) == 0 {
+		return s.o.Store.MarkNotified(ctx, d.ID)
+	}
+	c, err := s.o.Portals.Client(ctx, portalID)
+	if err != nil {
+		return remote(err)
+	}
+	p2, err := s.o.Store.PortalByID(ctx, portalID)
+	if err != nil {
+		return err
+	}
+	ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID)
+	if err != nil {
+		return err
+	}
+	msg := s.notificationText(d, ch, p2.Lang)
+	cmds := make([]bitrix.Command, 0, len(to))
+	for _, uid := range to {
+		cmds = append(cmds, bitrix.Command{Key: "u" + itoa(uid), Method: "im.notify.system.add", Params: bitrix.Params{
+			"USER_ID": uid, "MESSAGE": msg, "TAG": "relay24|dialog|" + itoa(d.ID),
+		}})
+	}
+	// Notifications are written before marking: a crash in between repeats a
+	// notification (replaced in place thanks to its TAG) rather than lose it.
+	res, err := c.Batch(ctx, cmds, false)
+	if err != nil {
+		return remote(fmt.Errorf("notifying: %w", err))
+	}
+	for k, e := range res.Errors {
+		s.o.Log.WarnContext(ctx, "notification refused", slog.String("to", strings.TrimPrefix(k, "u")), slog.String("error", e.Error()))
+	}
+	return s.o.Store.MarkNotified(ctx, d.ID)
+}
+
+func (s *Service) notificationText(d *store.Dialog, ch *store.Channel, lang string) string {
+	t := texts(lang)
+	who := d.ClientName
+	if who == "" {
+		who = d.ChatID
+	}
+	return fmt.Sprintf(t.notification, who, transportTitle(d.ChatType), ch.Name, s.dialogURL(d), t.openDialog)
+}

@@ -1,0 +1,437 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/telegram"
+	"github.com/relay24/relay24/wazzup"
+)
+
+// webhookPayload is the stored job of a webhook: the gateway and the body
+// exactly as received.
+type webhookPayload struct {
+	GatewayID int64           `json:"g"`
+	Body      json.RawMessage `json:"b"`
+}
+
+// gatewayFor authenticates a webhook by the secret in its URL.
+func (s *Service) gatewayFor(ctx context.Context, provider, key string) (*store.Gateway, error) {
+	if key == "" || len(key) > 128 {
+		return nil, problem.New(problem.NotFound, "unknown_webhook", "unknown webhook")
+	}
+	g, err := s.o.Store.GatewayByKey(ctx, provider, s.webhookKeyHash(key))
+	if problem.Is(err, problem.NotFound) || (err == nil && g.State == "disconnected") {
+		return nil, problem.New(problem.NotFound, "unknown_webhook", "unknown webhook")
+	}
+	return g, err
+}
+
+// storeWebhook makes the body durable as a job in one insert: once this
+// returns, the webhook may be acknowledged.
+func (s *Service) storeWebhook(ctx context.Context, kind string, g *store.Gateway, body []byte) error {
+	var buf bytes.Buffer
+	buf.Grow(len(body) + 32)
+	buf.WriteString(`{"g":`)
+	buf.WriteString(strconv.FormatInt(g.ID, 10))
+	buf.WriteString(`,"b":`)
+	buf.Write(body)
+	buf.WriteByte('}')
+	_, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), kind, json.RawMessage(buf.Bytes()), jobs.Options{PortalID: g.PortalID})
+	return err
+}
+
+// HandleWazzupWebhook authenticates and stores a Wazzup webhook. The probe
+// {"test":true} is answered without storing anything.
+func (s *Service) HandleWazzupWebhook(ctx context.Context, key string, body []byte) error {
+	g, err := s.gatewayFor(ctx, "wazzup", key)
+	if err != nil {
+		return err
+	}
+	w, err := wazzup.ParseWebhook(body)
+	if err != nil {
+		return problem.Wrap(err, problem.Invalid, "malformed_webhook", "malformed webhook: "+err.Error())
+	}
+	if w.Test && len(w.Messages) == 0 && len(w.Statuses) == 0 && len(w.ChannelsUpdates) == 0 {
+		return nil
+	}
+	return s.storeWebhook(ctx, JobWazzupWebhook, g, body)
+}
+
+// HandleTelegramWebhook authenticates (URL secret and the secret-token
+// header, compared in constant time) and stores a Telegram update.
+func (s *Service) HandleTelegramWebhook(ctx context.Context, key, secretHeader string, body []byte) error {
+	g, err := s.gatewayFor(ctx, "telegram", key)
+	if err != nil {
+		return err
+	}
+	want, err := s.o.Keys.Open(g.WebhookSecret, secretContext(g.ID))
+	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(secretHeader)) != 1 {
+		return problem.New(problem.Unauthorized, "bad_secret_token", "wrong X-Telegram-Bot-Api-Secret-Token")
+	}
+	if _, err := telegram.ParseUpdate(body); err != nil {
+		return problem.Wrap(err, problem.Invalid, "malformed_update", "malformed update: "+err.Error())
+	}
+	return s.storeWebhook(ctx, JobTelegramWebhook, g, body)
+}
+
+// inbound is a message from a gateway, in relay24's terms.
+type inbound struct {
+	ProviderID  string
+	ChannelExt  string
+	ChatType    string
+	ChatID      string
+	At          time.Time
+	Echo        bool
+	Kind        string
+	Text        string
+	Attachments []Attachment
+	Client      store.ClientInfo
+	AuthorID    int64
+	AuthorName  string
+	Status      string
+	Error       string
+	Edited      bool
+	Deleted     bool
+}
+
+// Attachment is a file of a message.
+type Attachment struct {
+	URL  string `json:"url"`
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
+	var p webhookPayload
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
+	if problem.Is(err, problem.NotFound) {
+		return jobs.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	w, err := wazzup.ParseWebhook(p.Body)
+	if err != nil {
+		return jobs.Permanent(fmt.Errorf("stored webhook does not parse: %w", err))
+	}
+	log := s.o.Log.With(slog.Int64("portal_id", g.PortalID), slog.Int64("gateway_id", g.ID))
+	if len(w.Unknown) > 0 {
+		log.InfoContext(ctx, "webhook keys ignored", slog.Any("keys", w.Unknown))
+	}
+	for _, cu := range w.ChannelsUpdates {
+		at := cu.Timestamp
+		if at.IsZero() {
+			at = s.o.Now()
+		}
+		ch, err := s.o.Store.SetChannelState(ctx, g.ID, cu.ChannelID, channelState(cu.State), cu.QR, at)
+		if err != nil {
+			return err
+		}
+		if ch != nil {
+			log.InfoContext(ctx, "channel state", slog.Int64("channel_id", ch.ID), slog.String("state", ch.State))
+			_ = store.Notify(ctx, s.o.Store.DB(), store.Event{PortalID: g.PortalID, Type: "channel.updated"})
+		}
+	}
+	for _, m := range w.Messages {
+		in := inbound{
+			ProviderID: m.MessageID, ChannelExt: m.ChannelID, ChatType: strings.ToLower(m.ChatType), ChatID: m.ChatID,
+			At: m.DateTime, Echo: m.IsEcho, Kind: strings.ToLower(m.Type), Text: m.Text,
+			Client:     store.ClientInfo{Name: m.Contact.Name, Username: m.Contact.Username, Phone: m.Contact.Phone},
+			AuthorName: m.AuthorName, Status: strings.ToLower(m.Status), Edited: m.IsEdited, Deleted: m.IsDeleted,
+		}
+		if m.Error != nil {
+			in.Error = strings.TrimSpace(m.Error.Error + " " + m.Error.Description)
+		}
+		if id, err := strconv.ParseInt(m.AuthorID, 10, 64); err == nil {
+			in.AuthorID = id
+		}
+		if m.ContentURI != "" {
+			in.Attachments = []Attachment{{URL: m.ContentURI, Type: in.Kind, Name: fileName(m.ContentURI)}}
+		}
+		if in.Echo {
+			// An echo of a client-facing number is not a client message; the
+			// contact block describes the client all the same.
+			in.Client = store.ClientInfo{Name: m.Contact.Name, Username: m.Contact.Username, Phone: m.Contact.Phone}
+		}
+		if err := s.fileMessage(ctx, g, in, log); err != nil {
+			return err
+		}
+	}
+	for _, st := range w.Statuses {
+		errText := ""
+		if st.Error != nil {
+			errText = strings.TrimSpace(st.Error.Error + " " + st.Error.Description)
+		}
+		if err := s.applyStatus(ctx, g, st.MessageID, strings.ToLower(st.Status), errText, j.Attempts, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fileName(uri string) string {
+	u := uri
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.LastIndexByte(u, '/'); i >= 0 {
+		u = u[i+1:]
+	}
+	return u
+}
+
+// errStatusEarly marks a status that arrived before its message is known.
+var errStatusEarly = errors.New("status for a message not stored yet")
+
+// applyStatus moves an outgoing message's status. A status can overtake the
+// send's own answer; it is retried a few times, then dropped with a log line.
+func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID, status, errText string, attempt int, log *slog.Logger) error {
+	switch status {
+	case "sent", "delivered", "read", "error":
+	default:
+		return nil // "edited" and unknown statuses change nothing we show
+	}
+	m, err := store.UpdateMessageStatus(ctx, s.o.Store.DB(),
+		`provider_message_id = $1 AND channel_id IN (SELECT id FROM channels WHERE gateway_id = $2)`, []any{providerID, g.ID}, status, errText)
+	if problem.Is(err, problem.NotFound) {
+		if attempt < 5 {
+			return jobs.RetryAfter(2*time.Second, fmt.Errorf("%w: %s", errStatusEarly, providerID))
+		}
+		log.WarnContext(ctx, "status for an unknown message dropped", slog.String("message", providerID), slog.String("status", status))
+		return nil
+	}
+	if err != nil || m == nil {
+		return err
+	}
+	return store.Notify(ctx, s.o.Store.DB(), store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+}
+
+// fileMessage stores one message into its dialog exactly once and schedules
+// what follows from it, all in one transaction.
+func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound, log *slog.Logger) error {
+	if in.ProviderID == "" || in.ChatID == "" {
+		log.WarnContext(ctx, "message without id or chat ignored")
+		return nil
+	}
+	if in.At.IsZero() {
+		in.At = s.o.Now()
+	}
+	ch, err := s.channelFor(ctx, g, in)
+	if err != nil {
+		return err
+	}
+	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		d, _, err := store.UpsertDialog(ctx, tx, g.PortalID, store.DialogKey{ChannelID: ch.ID, ChatType: in.ChatType, ChatID: in.ChatID}, in.Client)
+		if err != nil {
+			return err
+		}
+		if in.Edited || in.Deleted {
+			return s.applyEdit(ctx, tx, ch, d, in)
+		}
+		if in.Echo {
+			done, err := s.matchEcho(ctx, tx, ch, d, in)
+			if err != nil || done {
+				return err
+			}
+		}
+		m := &store.Message{PortalID: g.PortalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "in",
+			ProviderMessageID: nullString(in.ProviderID), Kind: kindOf(in.Kind), Text: in.Text, Status: "inbound", SentAt: in.At}
+		if in.Echo {
+			m.Direction, m.Status, m.AuthorName = "out", echoStatus(in.Status), in.AuthorName
+			m.AuthorID = nullInt(in.AuthorID)
+			if in.Error != "" {
+				m.Error = nullString(in.Error)
+			}
+		}
+		if len(in.Attachments) > 0 {
+			m.Attachments, _ = json.Marshal(in.Attachments)
+		}
+		stored, inserted, err := store.InsertMessage(ctx, tx, m)
+		if err != nil || !inserted {
+			return err // a redelivery: nothing changes
+		}
+		return s.afterMessage(ctx, tx, d, stored)
+	})
+}
+
+// afterMessage updates the dialog and schedules the CRM work of a new message.
+func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog, m *store.Message) error {
+	nd, err := store.RecomputeDialog(ctx, tx, d.ID)
+	if err != nil {
+		return err
+	}
+	if err := store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.created", DialogID: d.ID, MessageID: m.ID}); err != nil {
+		return err
+	}
+	if err := store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: d.ID}); err != nil {
+		return err
+	}
+	if !nd.ClientResolved {
+		if _, err := s.o.Jobs.Enqueue(ctx, tx, JobResolveClient, map[string]int64{"dialog_id": d.ID}, jobs.Options{
+			PortalID: m.PortalID, UniqueKey: "client:" + itoa(d.ID)}); err != nil {
+			return err
+		}
+	}
+	if _, err := s.o.Jobs.Enqueue(ctx, tx, JobTimeline, map[string]int64{"message_id": m.ID}, jobs.Options{
+		PortalID: m.PortalID, UniqueKey: "timeline:" + itoa(m.ID)}); err != nil {
+		return err
+	}
+	if m.Direction == "in" && nd.Unanswered {
+		if _, err := s.o.Jobs.Enqueue(ctx, tx, JobNotify, map[string]int64{"dialog_id": d.ID}, jobs.Options{
+			PortalID: m.PortalID, UniqueKey: "notify:" + itoa(d.ID), RunAt: s.o.Now().Add(s.o.NotifyDelay)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchEcho recognises the echo of a message relay24 sent: by its provider
+// id, or, when the send's answer was lost, by dialog and text. It reports
+// whether the echo was ours (and is now handled).
+func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, d *store.Dialog, in inbound) (bool, error) {
+	var id int64
+	err := tx.GetContext(ctx, &id, `SELECT id FROM messages WHERE channel_id = $1 AND provider_message_id = $2`, ch.ID, in.ProviderID)
+	if err == nil {
+		m, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{id}, echoStatus(in.Status), in.Error)
+		if err != nil || m == nil {
+			return true, err
+		}
+		return true, store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	}
+	m, err := store.AdoptEcho(ctx, tx, d.ID, in.ProviderID, in.Text)
+	if err != nil || m == nil {
+		return false, err
+	}
+	if st := echoStatus(in.Status); st != "pending" {
+		if _, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, st, in.Error); err != nil {
+			return true, err
+		}
+	}
+	return true, store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+}
+
+// applyEdit records an edit or deletion of a stored message.
+func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, d *store.Dialog, in inbound) error {
+	kind := "edited"
+	text := in.Text
+	if in.Deleted {
+		kind, text = "deleted", ""
+	}
+	var m store.Message
+	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = CASE WHEN $4 = 'deleted' THEN 'deleted' ELSE kind END, updated_at = now()
+		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, ch.ID, in.ProviderID, text, kind)
+	if err != nil {
+		return nil // an edit of a message we never saw changes nothing
+	}
+	return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+}
+
+func echoStatus(s string) string {
+	switch s {
+	case "sent", "delivered", "read", "error":
+		return s
+	}
+	return "sent"
+}
+
+// kindOf keeps the gateway's message type, so that media and types relay24
+// does not understand are stored and shown with a placeholder.
+func kindOf(t string) string {
+	if t == "" {
+		return "text"
+	}
+	return t
+}
+
+// channelFor finds the channel of a message; a channel added to the account
+// after connecting is learnt from the gateway (or, failing that, recorded from
+// what the message says) rather than dropping the message.
+func (s *Service) channelFor(ctx context.Context, g *store.Gateway, in inbound) (*store.Channel, error) {
+	ch, err := s.o.Store.ChannelByExternal(ctx, g.ID, in.ChannelExt)
+	if err == nil || !problem.Is(err, problem.NotFound) {
+		return ch, err
+	}
+	transport := in.ChatType
+	name := ""
+	if g.Provider == "wazzup" {
+		if key, kerr := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID)); kerr == nil {
+			if list, lerr := s.wazzup(key).Channels(ctx); lerr == nil {
+				for _, c := range list {
+					if c.ChannelID == in.ChannelExt {
+						transport, name = strings.ToLower(c.Transport), c.Name
+						if name == "" {
+							name = c.PlainID
+						}
+					}
+				}
+			}
+		}
+	}
+	c := &store.Channel{PortalID: g.PortalID, GatewayID: g.ID, ExternalID: in.ChannelExt, Provider: g.Provider,
+		Transport: transport, Name: name, State: "active"}
+	if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), c); err != nil {
+		return nil, err
+	}
+	return s.o.Store.ChannelByExternal(ctx, g.ID, in.ChannelExt)
+}
+
+func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {
+	var p webhookPayload
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
+	if problem.Is(err, problem.NotFound) {
+		return jobs.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	u, err := telegram.ParseUpdate(p.Body)
+	if err != nil {
+		return jobs.Permanent(fmt.Errorf("stored update does not parse: %w", err))
+	}
+	log := s.o.Log.With(slog.Int64("portal_id", g.PortalID), slog.Int64("gateway_id", g.ID))
+	msg, edited := u.Message, false
+	if msg == nil && u.EditedMessage != nil {
+		msg, edited = u.EditedMessage, true
+	}
+	if msg == nil {
+		log.InfoContext(ctx, "telegram update ignored", slog.String("kind", u.Kind))
+		return nil
+	}
+	if msg.Chat.Type != "" && msg.Chat.Type != "private" {
+		log.InfoContext(ctx, "telegram group message ignored", slog.Int64("chat", msg.Chat.ID))
+		return nil
+	}
+	in := inbound{
+		ProviderID: strconv.FormatInt(msg.Chat.ID, 10) + ":" + strconv.FormatInt(msg.MessageID, 10),
+		ChannelExt: g.AccountID, ChatType: "telegram", ChatID: strconv.FormatInt(msg.Chat.ID, 10),
+		At: msg.Date, Kind: msg.MediaKind(), Text: msg.Text, Edited: edited,
+		Client: store.ClientInfo{Name: strings.TrimSpace(msg.Chat.FirstName + " " + msg.Chat.LastName), Username: msg.Chat.Username},
+	}
+	if in.Text == "" {
+		in.Text = msg.Caption
+	}
+	if fid := msg.BestFileID(); fid != "" {
+		in.Attachments = []Attachment{{URL: "tg-file:" + fid, Type: in.Kind, Name: in.Kind}}
+	}
+	return s.fileMessage(ctx, g, in, log)
+}

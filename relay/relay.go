@@ -1,0 +1,114 @@
+// Package relay is the heart of relay24: messages between the messaging
+// channels (Wazzup's WhatsApp/Instagram/…, Telegram bots) and the CRM. A
+// webhook is stored durably and acknowledged at once; workers then file each
+// message exactly once into its dialog, find or create the client in the CRM,
+// write the timeline and notify the responsible person. A reply is stored with
+// its send job in one transaction and leaves through the same channel once.
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/relay24/relay24/crmsync"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/portal"
+	"github.com/relay24/relay24/secret"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/telegram"
+	"github.com/relay24/relay24/wazzup"
+)
+
+// LocalKinds are the jobs that touch only the database and the gateways:
+// they get workers of their own, never stuck behind the portal's rate limit.
+var LocalKinds = []string{JobWazzupWebhook, JobTelegramWebhook, JobSend}
+
+// Job kinds.
+const (
+	JobWazzupWebhook   = "inbound.wazzup"
+	JobTelegramWebhook = "inbound.telegram"
+	JobResolveClient   = "dialog.client"
+	JobTimeline        = "timeline.message"
+	JobNotify          = "notify.dialog"
+	JobSend            = "send.message"
+)
+
+// Options configure the Service.
+type Options struct {
+	Store          *store.Store
+	Portals        *portal.Service
+	Sync           *crmsync.Syncer
+	Jobs           *jobs.Queue
+	Keys           *secret.Keys
+	Log            *slog.Logger
+	PublicURL      string
+	WazzupAPIURL   string
+	TelegramAPIURL string
+	// HTTP is the client for the gateways (its own timeouts).
+	HTTP *http.Client
+	Now  func() time.Time
+	// NotifyDelay gathers a burst of client messages into one notification
+	// (default 3s).
+	NotifyDelay time.Duration
+}
+
+// Service relays messages.
+type Service struct {
+	o Options
+}
+
+// New makes the service.
+func New(o Options) *Service {
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NotifyDelay == 0 {
+		o.NotifyDelay = 3 * time.Second
+	}
+	return &Service{o: o}
+}
+
+// Register installs the job handlers. Sending has a short lease: a send cut
+// off by a crash is retried while Wazzup still recognises its crmMessageId.
+func (s *Service) Register(q *jobs.Queue) {
+	// Filing a webhook takes milliseconds: a worker that died holding one
+	// must not delay it for minutes.
+	q.HandleWithLease(JobWazzupWebhook, s.wazzupWebhookJob, 15*time.Second)
+	q.HandleWithLease(JobTelegramWebhook, s.telegramWebhookJob, 15*time.Second)
+	q.Handle(JobResolveClient, s.resolveClientJob)
+	q.Handle(JobTimeline, s.timelineJob)
+	q.Handle(JobNotify, s.notifyJob)
+	q.HandleWithLease(JobSend, s.sendJob, sendLease)
+}
+
+func (s *Service) wazzup(apiKey string) *wazzup.Client {
+	return wazzup.NewClient(s.o.WazzupAPIURL, apiKey, s.o.HTTP)
+}
+
+func (s *Service) telegram(token string) *telegram.Client {
+	return telegram.NewClient(s.o.TelegramAPIURL, token, s.o.HTTP)
+}
+
+// randomKey is an unguessable URL-safe secret.
+func randomKey(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func credentialsContext(gatewayID int64) string { return "gateway:" + itoa(gatewayID) + ":credentials" }
+func secretContext(gatewayID int64) string      { return "gateway:" + itoa(gatewayID) + ":secret" }
+
+func (s *Service) webhookKeyHash(key string) []byte { return s.o.Keys.Hash("webhook_key", key) }
+
+func (s *Service) log(ctx context.Context) *slog.Logger { return s.o.Log }
+
+// SetNotifyDelay changes how long a burst is gathered before notifying (tests).
+func (s *Service) SetNotifyDelay(d time.Duration) { s.o.NotifyDelay = d }

@@ -1,0 +1,365 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/relay24/relay24/identity"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/telegram"
+	"github.com/relay24/relay24/wazzup"
+)
+
+// sendLease is how soon a send whose worker died is taken up again: well
+// inside the 60 s in which Wazzup still recognises a repeated crmMessageId.
+const sendLease = 20 * time.Second
+
+// sendRetry marks a pending message whose last attempt surely did not leave.
+const sendRetry = "retry"
+
+// dedupeWindow is how long after the first attempt a retry may rely on
+// Wazzup's crmMessageId check (60 s, with a margin).
+const dedupeWindow = 45 * time.Second
+
+// Author is who sends a reply.
+type Author struct {
+	ID   int64
+	Name string
+}
+
+// Send accepts a reply: the message and its send job are stored in one
+// transaction, so an accepted reply is never lost; the same client id twice
+// is one message.
+func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialogID int64, text, clientID string) (*store.Message, error) {
+	text = strings.TrimRight(text, " \t\r\n")
+	if strings.TrimSpace(text) == "" {
+		return nil, problem.New(problem.Invalid, "empty_text", "the message is empty")
+	}
+	clientID = strings.TrimSpace(clientID)
+	if clientID == "" || len(clientID) > 64 {
+		return nil, problem.New(problem.Invalid, "bad_client_id", "client_id is required (1 to 64 characters) so that a repeated request sends once")
+	}
+	d, err := s.o.Store.DialogByID(ctx, portalID, dialogID)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	if limit := wazzup.TextLimit(ch.Transport); wazzup.TextLen(text) > limit {
+		return nil, problem.New(problem.Invalid, "text_too_long", "%s accepts at most %d characters; this message has %d",
+			transportTitle(d.ChatType), limit, wazzup.TextLen(text))
+	}
+	if ch.State != "active" {
+		return nil, problem.New(problem.Conflict, "channel_unavailable", "the channel %s cannot send now (state: %s)", ch.Name, ch.State)
+	}
+	var out *store.Message
+	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		m := &store.Message{PortalID: portalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "out", ClientID: nullString(clientID),
+			Kind: "text", Text: text, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
+		stored, inserted, err := store.InsertMessage(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		out = stored
+		if !inserted {
+			return nil // a repeated request: the first one's message
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2 WHERE id = $1 AND responsible_id IS NULL`, d.ID, author.ID); err != nil {
+			return fmt.Errorf("taking the dialog: %w", err)
+		}
+		if _, err := s.o.Jobs.Enqueue(ctx, tx, JobSend, map[string]int64{"message_id": stored.ID}, jobs.Options{
+			PortalID: portalID, UniqueKey: "send:" + itoa(stored.ID), MaxAttempts: 12}); err != nil {
+			return err
+		}
+		return s.afterMessage(ctx, tx, d, stored)
+	})
+	return out, err
+}
+
+// sendJob sends one accepted reply through its channel: exactly once, or it
+// ends in status error with the reason.
+func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		MessageID int64 `json:"message_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	m, err := s.o.Store.MessageByID(ctx, p.MessageID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Status != "pending" {
+		return nil // sent (its echo may have told us first) or failed
+	}
+	d, err := s.o.Store.DialogByID(ctx, m.PortalID, m.DialogID)
+	if err != nil {
+		return err
+	}
+	ch, err := s.o.Store.ChannelByID(ctx, m.PortalID, m.ChannelID)
+	if err != nil {
+		return err
+	}
+	g, err := s.o.Store.GatewayByID(ctx, ch.GatewayID)
+	if err != nil {
+		return err
+	}
+	log := s.o.Log.With(slog.Int64("portal_id", m.PortalID), slog.Int64("message_id", m.ID))
+	if g.State == "disconnected" {
+		return s.failSend(ctx, m, "the channel was disconnected", log)
+	}
+	cred, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
+	if err != nil {
+		return s.failSend(ctx, m, "the channel's credentials cannot be read", log)
+	}
+	// What the previous attempt left: nothing (it never started), "retry"
+	// (the gateway said it did not take the message), or an attempt with no
+	// recorded outcome — a crash, or a timeout — after which the message may
+	// have left.
+	prevStarted, prevOutcome := m.SendStartedAt.Valid, m.Error.String
+	// Record the attempt before anything leaves.
+	first, err := s.o.Store.StartSend(ctx, m.ID, s.o.Now())
+	if err != nil {
+		return err
+	}
+	switch g.Provider {
+	case "wazzup":
+		// Wazzup refuses a repeated crmMessageId for 60 s: inside that
+		// window a retry cannot send twice.
+		return s.sendWazzup(ctx, m, d, ch, cred, first, log)
+	case "telegram":
+		if prevStarted && prevOutcome != sendRetry {
+			// Telegram has no idempotency key: a send that may have left is
+			// not repeated; the salesperson sees why and may resend.
+			return s.failSend(ctx, m, "delivery is uncertain after an interruption; check the chat and resend if needed", log)
+		}
+		return s.sendTelegram(ctx, m, d, cred, log)
+	}
+	return s.failSend(ctx, m, "unknown provider "+g.Provider, log)
+}
+
+func (s *Service) sendWazzup(ctx context.Context, m *store.Message, d *store.Dialog, ch *store.Channel, apiKey string, first time.Time, log *slog.Logger) error {
+	req := wazzup.SendRequest{ChannelID: ch.ExternalID, ChatType: d.ChatType, ChatID: d.ChatID, Text: m.Text,
+		CrmMessageID: "relay24-" + itoa(m.ID)}
+	if m.AuthorID.Valid {
+		req.CrmUserID = itoa(m.AuthorID.Int64)
+	}
+	res, err := s.wazzup(apiKey).Send(ctx, req)
+	switch {
+	case err == nil:
+		return s.markSent(ctx, m, res.MessageID)
+	case wazzup.IsDuplicate(err):
+		// An earlier attempt got through; its echo will bring the id.
+		log.InfoContext(ctx, "send was already accepted by Wazzup")
+		return s.markSent(ctx, m, "")
+	case wazzup.Temporary(err):
+		if s.o.Now().Sub(first) > dedupeWindow {
+			return s.failSend(ctx, m, "Wazzup did not confirm the message in time; check the chat and resend if needed", log)
+		}
+		return fmt.Errorf("sending through Wazzup: %w", err)
+	default:
+		return s.failSend(ctx, m, sendError(err), log)
+	}
+}
+
+func (s *Service) sendTelegram(ctx context.Context, m *store.Message, d *store.Dialog, token string, log *slog.Logger) error {
+	chatID, err := strconv.ParseInt(d.ChatID, 10, 64)
+	if err != nil {
+		return s.failSend(ctx, m, "a Telegram bot can only write to a chat that wrote to it first", log)
+	}
+	res, err := s.telegram(token).SendMessage(ctx, chatID, m.Text)
+	if err == nil {
+		return s.markSent(ctx, m, strconv.FormatInt(chatID, 10)+":"+strconv.FormatInt(res.MessageID, 10))
+	}
+	var te *telegram.Error
+	if errors.As(err, &te) && (te.Code == 429 || te.Code >= 500) {
+		// Telegram answered: the message did not leave.
+		if err := s.o.Store.MarkSendOutcome(ctx, m.ID, sendRetry); err != nil {
+			return err
+		}
+		if te.RetryAfter > 0 {
+			return jobs.RetryAfter(time.Duration(te.RetryAfter)*time.Second, err)
+		}
+		return fmt.Errorf("sending through Telegram: %w", err)
+	}
+	if !errors.As(err, &te) {
+		// No answer: the message may or may not have left.
+		return s.failSend(ctx, m, "Telegram did not answer; check the chat and resend if needed", log)
+	}
+	return s.failSend(ctx, m, sendError(err), log)
+}
+
+func sendError(err error) string {
+	var we *wazzup.Error
+	if errors.As(err, &we) {
+		return strings.TrimSpace(we.Code + ": " + we.Description)
+	}
+	var te *telegram.Error
+	if errors.As(err, &te) {
+		return te.Description
+	}
+	return err.Error()
+}
+
+func (s *Service) markSent(ctx context.Context, m *store.Message, providerID string) error {
+	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		if providerID != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL
+				AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = $3 AND provider_message_id = $2)`, m.ID, providerID, m.ChannelID); err != nil {
+				return fmt.Errorf("recording the sent message: %w", err)
+			}
+		}
+		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, "sent", "")
+		if err != nil || upd == nil {
+			return err
+		}
+		return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	})
+}
+
+// failSend ends a reply in status error (visible in the chat); the dialog
+// waits for an answer again.
+func (s *Service) failSend(ctx context.Context, m *store.Message, reason string, log *slog.Logger) error {
+	log.WarnContext(ctx, "reply not sent", slog.String("reason", reason))
+	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, "error", reason)
+		if err != nil || upd == nil {
+			return err
+		}
+		if _, err := store.RecomputeDialog(ctx, tx, m.DialogID); err != nil {
+			return err
+		}
+		if err := store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID}); err != nil {
+			return err
+		}
+		return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: m.DialogID})
+	})
+}
+
+// NoReplyNeeded ends a dialog's wait without an answer.
+func (s *Service) NoReplyNeeded(ctx context.Context, portalID, dialogID int64) (*store.Dialog, error) {
+	if _, err := s.o.Store.DialogByID(ctx, portalID, dialogID); err != nil {
+		return nil, err
+	}
+	var out *store.Dialog
+	err := s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.MarkNoReplyNeeded(ctx, tx, dialogID, s.o.Now()); err != nil {
+			return err
+		}
+		d, err := store.RecomputeDialog(ctx, tx, dialogID)
+		if err != nil {
+			return err
+		}
+		out = d
+		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: dialogID})
+	})
+	return out, err
+}
+
+// CreateDialog opens (or finds) the dialog of a CRM contact on a channel:
+// "Create dialog". Without chat_id the contact's phone or account for that
+// messenger is used.
+func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channelID int64, chatID string) (*store.Dialog, error) {
+	ch, err := s.o.Store.ChannelByID(ctx, portalID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	contact, err := s.o.Store.ContactByID(ctx, portalID, contactID)
+	if err != nil {
+		return nil, err
+	}
+	chatType := wazzup.ChatTypeFor(ch.Transport)
+	if ch.Provider == "telegram" {
+		chatType = "telegram"
+	}
+	chatID = strings.TrimSpace(chatID)
+	if chatID == "" {
+		chatID, err = s.chatIDFor(ctx, portalID, contactID, chatType)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if chatType == "whatsapp" || chatType == "viber" {
+		if p := identity.NormalizePhone(chatID); p != "" {
+			chatID = p
+		} else {
+			return nil, problem.New(problem.Invalid, "bad_chat_id", "%q is not a phone number", chatID)
+		}
+	}
+	var out *store.Dialog
+	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		d, _, err := store.UpsertDialog(ctx, tx, portalID, store.DialogKey{ChannelID: ch.ID, ChatType: chatType, ChatID: chatID},
+			store.ClientInfo{Name: contact.Name})
+		if err != nil {
+			return err
+		}
+		if !d.ClientResolved {
+			deal, _ := s.o.Store.OpenDealOf(ctx, portalID, contactID)
+			resp, _ := s.o.Store.AssigneeOf(ctx, portalID, "contact", contactID)
+			if err := store.ResolveDialog(ctx, tx, d.ID, contactID, 0, deal, resp); err != nil {
+				return err
+			}
+		}
+		out, err = store.LockDialog(ctx, tx, d.ID)
+		if err != nil {
+			return err
+		}
+		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
+	})
+	return out, err
+}
+
+// chatIDFor picks the contact's identity for a messenger.
+func (s *Service) chatIDFor(ctx context.Context, portalID, contactID int64, chatType string) (string, error) {
+	ids, err := s.o.Store.IdentitiesOf(ctx, portalID, "contact", contactID)
+	if err != nil {
+		return "", err
+	}
+	want := map[string]string{"whatsapp": identity.Phone, "viber": identity.Phone, "telegram": identity.Telegram,
+		"instagram": identity.Instagram, "vk": identity.VK}[chatType]
+	for _, id := range ids {
+		if id.Kind == want {
+			return id.Value, nil
+		}
+	}
+	if chatType == "telegram" {
+		// Wazzup's Telegram can start a chat by phone; a bot cannot.
+		for _, id := range ids {
+			if id.Kind == identity.Phone {
+				return id.Value, nil
+			}
+		}
+	}
+	return "", problem.New(problem.Invalid, "no_chat_id", "the contact has no %s identity; give chat_id", chatType)
+}
+
+// EntityContacts are the contacts of a CRM card for its individual chat. A
+// deal's contacts are read from the portal first (the mirror only learns the
+// secondary ones from deal events); if the portal does not answer, the mirror
+// serves.
+func (s *Service) EntityContacts(ctx context.Context, portalID int64, entity string, id int64) ([]store.ContactRow, error) {
+	if entity == "deal" || entity == "lead" {
+		if c, err := s.o.Portals.Client(ctx, portalID); err == nil {
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := s.o.Sync.FetchRecord(fctx, c, portalID, entity, id); err != nil {
+				s.o.Log.WarnContext(ctx, "card not refreshed from the portal", slog.String("entity", entity), slog.Int64("id", id), slog.String("error", err.Error()))
+			}
+			cancel()
+		}
+	}
+	return s.o.Store.EntityContacts(ctx, portalID, entity, id)
+}

@@ -1,0 +1,611 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/relay24/relay24/identity"
+	"github.com/relay24/relay24/problem"
+)
+
+// Gateway is a connected messaging account: a Wazzup API key or a Telegram bot.
+type Gateway struct {
+	ID             int64        `db:"id"`
+	PortalID       int64        `db:"portal_id"`
+	Provider       string       `db:"provider"`
+	Credentials    []byte       `db:"credentials"`
+	WebhookKey     []byte       `db:"webhook_key"`
+	WebhookSecret  []byte       `db:"webhook_secret"`
+	AccountID      string       `db:"account_id"`
+	State          string       `db:"state"`
+	ConnectedAt    time.Time    `db:"connected_at"`
+	DisconnectedAt sql.NullTime `db:"disconnected_at"`
+}
+
+const gatewayColumns = `id, portal_id, provider, credentials, webhook_key, webhook_secret, account_id, state, connected_at, disconnected_at`
+
+// CreateGateway stores a new gateway.
+func (s *Store) CreateGateway(ctx context.Context, g *Gateway) error {
+	err := s.db.GetContext(ctx, &g.ID, `INSERT INTO gateways (portal_id, provider, credentials, webhook_key, webhook_secret, account_id, state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		g.PortalID, g.Provider, g.Credentials, g.WebhookKey, g.WebhookSecret, g.AccountID, g.State)
+	if err != nil {
+		return fmt.Errorf("store: create gateway: %w", err)
+	}
+	return nil
+}
+
+// SetGatewayState records a gateway's state (active, connecting, failed, disconnected).
+func (s *Store) SetGatewayState(ctx context.Context, id int64, state string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE gateways SET state = $2,
+		disconnected_at = CASE WHEN $2 = 'disconnected' THEN now() ELSE NULL END WHERE id = $1`, id, state)
+	if err != nil {
+		return fmt.Errorf("store: gateway state: %w", err)
+	}
+	return nil
+}
+
+// DeleteGateway removes a gateway that never finished connecting.
+func (s *Store) DeleteGateway(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM gateways WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("store: delete gateway: %w", err)
+	}
+	return nil
+}
+
+// GatewayByKey finds a gateway by its webhook key's digest.
+func (s *Store) GatewayByKey(ctx context.Context, provider string, key []byte) (*Gateway, error) {
+	var g Gateway
+	err := s.db.GetContext(ctx, &g, `SELECT `+gatewayColumns+` FROM gateways WHERE webhook_key = $1 AND provider = $2`, key, provider)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway by key: %w", notFound(err, "gateway"))
+	}
+	return &g, nil
+}
+
+// GatewayByID finds a gateway.
+func (s *Store) GatewayByID(ctx context.Context, id int64) (*Gateway, error) {
+	var g Gateway
+	err := s.db.GetContext(ctx, &g, `SELECT `+gatewayColumns+` FROM gateways WHERE id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway: %w", notFound(err, "gateway"))
+	}
+	return &g, nil
+}
+
+// Channel is one messenger account of a gateway (a WhatsApp number, an
+// Instagram account, a Telegram bot).
+type Channel struct {
+	ID          int64     `db:"id" json:"id"`
+	PortalID    int64     `db:"portal_id" json:"-"`
+	GatewayID   int64     `db:"gateway_id" json:"-"`
+	ExternalID  string    `db:"external_id" json:"external_id"`
+	Provider    string    `db:"provider" json:"provider"`
+	Transport   string    `db:"transport" json:"transport"`
+	Name        string    `db:"name" json:"name"`
+	PlainID     string    `db:"plain_id" json:"plain_id"`
+	State       string    `db:"state" json:"state"`
+	StateDetail string    `db:"state_detail" json:"state_detail,omitempty"`
+	StateAt     time.Time `db:"state_at" json:"state_at"`
+}
+
+const channelColumns = `id, portal_id, gateway_id, external_id, provider, transport, name, plain_id, state, state_detail, state_at`
+
+// UpsertChannel stores a channel as the gateway lists it.
+func (s *Store) UpsertChannel(ctx context.Context, ext sqlx.ExtContext, c *Channel) error {
+	err := sqlx.GetContext(ctx, ext, &c.ID, `
+		INSERT INTO channels (portal_id, gateway_id, external_id, provider, transport, name, plain_id, state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (gateway_id, external_id) DO UPDATE SET transport = EXCLUDED.transport,
+			name = CASE WHEN EXCLUDED.name = '' THEN channels.name ELSE EXCLUDED.name END,
+			plain_id = CASE WHEN EXCLUDED.plain_id = '' THEN channels.plain_id ELSE EXCLUDED.plain_id END,
+			state = EXCLUDED.state,
+			state_at = CASE WHEN channels.state = EXCLUDED.state THEN channels.state_at ELSE now() END
+		RETURNING id`, c.PortalID, c.GatewayID, c.ExternalID, c.Provider, c.Transport, c.Name, c.PlainID, c.State)
+	if err != nil {
+		return fmt.Errorf("store: upsert channel: %w", err)
+	}
+	return nil
+}
+
+// SetChannelState records a state change the gateway reported.
+func (s *Store) SetChannelState(ctx context.Context, gatewayID int64, externalID, state, detail string, at time.Time) (*Channel, error) {
+	var c Channel
+	err := s.db.GetContext(ctx, &c, `UPDATE channels SET state = $3, state_detail = $4, state_at = $5
+		WHERE gateway_id = $1 AND external_id = $2 AND state_at <= $5 RETURNING `+channelColumns, gatewayID, externalID, state, detail, at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: channel state: %w", err)
+	}
+	return &c, nil
+}
+
+// ChannelByExternal finds a gateway's channel by the provider's id.
+func (s *Store) ChannelByExternal(ctx context.Context, gatewayID int64, externalID string) (*Channel, error) {
+	var c Channel
+	err := s.db.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM channels WHERE gateway_id = $1 AND external_id = $2`, gatewayID, externalID)
+	if err != nil {
+		return nil, fmt.Errorf("store: channel: %w", notFound(err, "channel"))
+	}
+	return &c, nil
+}
+
+// ChannelByID finds a portal's channel.
+func (s *Store) ChannelByID(ctx context.Context, portalID, id int64) (*Channel, error) {
+	var c Channel
+	err := s.db.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM channels WHERE portal_id = $1 AND id = $2`, portalID, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: channel: %w", notFound(err, "channel"))
+	}
+	return &c, nil
+}
+
+// Channels lists a portal's channels of connected gateways.
+func (s *Store) Channels(ctx context.Context, portalID int64) ([]Channel, error) {
+	var cs []Channel
+	err := s.db.SelectContext(ctx, &cs, `SELECT `+prefixed("c.", channelColumns)+` FROM channels c
+		JOIN gateways g ON g.id = c.gateway_id AND g.state <> 'disconnected'
+		WHERE c.portal_id = $1 ORDER BY c.id`, portalID)
+	if err != nil {
+		return nil, fmt.Errorf("store: channels: %w", err)
+	}
+	return cs, nil
+}
+
+// Dialog is one conversation of one client identity on one channel.
+type Dialog struct {
+	ID              int64         `db:"id"`
+	PortalID        int64         `db:"portal_id"`
+	ChannelID       int64         `db:"channel_id"`
+	ChatType        string        `db:"chat_type"`
+	ChatID          string        `db:"chat_id"`
+	ClientName      string        `db:"client_name"`
+	ClientUsername  string        `db:"client_username"`
+	ClientPhone     string        `db:"client_phone"`
+	ContactID       sql.NullInt64 `db:"contact_id"`
+	LeadID          sql.NullInt64 `db:"lead_id"`
+	DealID          sql.NullInt64 `db:"deal_id"`
+	ResponsibleID   sql.NullInt64 `db:"responsible_id"`
+	LastInAt        sql.NullTime  `db:"last_in_at"`
+	LastOutAt       sql.NullTime  `db:"last_out_at"`
+	NoReplyAt       sql.NullTime  `db:"no_reply_at"`
+	UnansweredSince sql.NullTime  `db:"unanswered_since"`
+	Unanswered      bool          `db:"unanswered"`
+	LastMessageID   sql.NullInt64 `db:"last_message_id"`
+	LastMessageAt   sql.NullTime  `db:"last_message_at"`
+	NotifiedAt      sql.NullTime  `db:"notified_at"`
+	ClientResolved  bool          `db:"client_resolved"`
+	CreatedAt       time.Time     `db:"created_at"`
+	UpdatedAt       time.Time     `db:"updated_at"`
+}
+
+const dialogColumns = `id, portal_id, channel_id, chat_type, chat_id, client_name, client_username, client_phone,
+	contact_id, lead_id, deal_id, responsible_id, last_in_at, last_out_at, no_reply_at, unanswered_since, unanswered,
+	last_message_id, last_message_at, notified_at, client_resolved, created_at, updated_at`
+
+// DialogKey identifies a dialog on a channel.
+type DialogKey struct {
+	ChannelID int64
+	ChatType  string
+	ChatID    string
+}
+
+// ClientInfo is what the gateway says about the client.
+type ClientInfo struct {
+	Name, Username, Phone string
+}
+
+// UpsertDialog finds or creates the dialog of a chat, refreshing what the
+// gateway tells of the client.
+func UpsertDialog(ctx context.Context, tx *sqlx.Tx, portalID int64, k DialogKey, info ClientInfo) (*Dialog, bool, error) {
+	var d struct {
+		Dialog
+		Created bool `db:"created"`
+	}
+	err := tx.GetContext(ctx, &d, `
+		INSERT INTO dialogs (portal_id, channel_id, chat_type, chat_id, client_name, client_username, client_phone)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (channel_id, chat_type, chat_id) DO UPDATE SET
+			client_name = CASE WHEN EXCLUDED.client_name = '' THEN dialogs.client_name ELSE EXCLUDED.client_name END,
+			client_username = CASE WHEN EXCLUDED.client_username = '' THEN dialogs.client_username ELSE EXCLUDED.client_username END,
+			client_phone = CASE WHEN EXCLUDED.client_phone = '' THEN dialogs.client_phone ELSE EXCLUDED.client_phone END
+		RETURNING `+dialogColumns+`, (xmax = 0) AS created`, portalID, k.ChannelID, k.ChatType, k.ChatID, info.Name, info.Username, info.Phone)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: upsert dialog: %w", err)
+	}
+	return &d.Dialog, d.Created, nil
+}
+
+// DialogByID finds a portal's dialog.
+func (s *Store) DialogByID(ctx context.Context, portalID, id int64) (*Dialog, error) {
+	var d Dialog
+	err := s.db.GetContext(ctx, &d, `SELECT `+dialogColumns+` FROM dialogs WHERE portal_id = $1 AND id = $2`, portalID, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: dialog: %w", notFound(err, "dialog"))
+	}
+	return &d, nil
+}
+
+// LockDialog reads a dialog for update inside tx.
+func LockDialog(ctx context.Context, tx *sqlx.Tx, id int64) (*Dialog, error) {
+	var d Dialog
+	err := tx.GetContext(ctx, &d, `SELECT `+dialogColumns+` FROM dialogs WHERE id = $1 FOR UPDATE`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: lock dialog: %w", notFound(err, "dialog"))
+	}
+	return &d, nil
+}
+
+// Message is one message of a dialog.
+type Message struct {
+	ID                int64           `db:"id"`
+	PortalID          int64           `db:"portal_id"`
+	DialogID          int64           `db:"dialog_id"`
+	ChannelID         int64           `db:"channel_id"`
+	Direction         string          `db:"direction"`
+	ProviderMessageID sql.NullString  `db:"provider_message_id"`
+	ClientID          sql.NullString  `db:"client_id"`
+	Kind              string          `db:"kind"`
+	Text              string          `db:"text"`
+	Attachments       json.RawMessage `db:"attachments"`
+	AuthorID          sql.NullInt64   `db:"author_id"`
+	AuthorName        string          `db:"author_name"`
+	Status            string          `db:"status"`
+	Error             sql.NullString  `db:"error"`
+	SentAt            time.Time       `db:"sent_at"`
+	SendStartedAt     sql.NullTime    `db:"send_started_at"`
+	TimelineID        sql.NullInt64   `db:"timeline_id"`
+	CreatedAt         time.Time       `db:"created_at"`
+	UpdatedAt         time.Time       `db:"updated_at"`
+}
+
+const messageColumns = `id, portal_id, dialog_id, channel_id, direction, provider_message_id, client_id, kind, text, attachments,
+	author_id, author_name, status, error, sent_at, send_started_at, timeline_id, created_at, updated_at`
+
+// InsertMessage stores a message once: a provider id or client id seen
+// before returns the stored message and false.
+func InsertMessage(ctx context.Context, tx *sqlx.Tx, m *Message) (*Message, bool, error) {
+	if len(m.Attachments) == 0 {
+		m.Attachments = json.RawMessage("[]")
+	}
+	var out Message
+	err := tx.GetContext(ctx, &out, `
+		INSERT INTO messages (portal_id, dialog_id, channel_id, direction, provider_message_id, client_id, kind, text,
+			attachments, author_id, author_name, status, error, sent_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT DO NOTHING
+		RETURNING `+messageColumns,
+		m.PortalID, m.DialogID, m.ChannelID, m.Direction, m.ProviderMessageID, m.ClientID, m.Kind, m.Text,
+		[]byte(m.Attachments), m.AuthorID, m.AuthorName, m.Status, m.Error, m.SentAt)
+	if err == nil {
+		return &out, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, false, fmt.Errorf("store: insert message: %w", err)
+	}
+	// A duplicate: return what is stored.
+	if m.ProviderMessageID.Valid {
+		err = tx.GetContext(ctx, &out, `SELECT `+messageColumns+` FROM messages WHERE channel_id = $1 AND provider_message_id = $2`,
+			m.ChannelID, m.ProviderMessageID)
+	} else {
+		err = tx.GetContext(ctx, &out, `SELECT `+messageColumns+` FROM messages WHERE dialog_id = $1 AND client_id = $2`,
+			m.DialogID, m.ClientID)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: read duplicate message: %w", err)
+	}
+	return &out, false, nil
+}
+
+// MessageByID reads a message.
+func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
+	var m Message
+	if err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id); err != nil {
+		return nil, fmt.Errorf("store: message: %w", notFound(err, "message"))
+	}
+	return &m, nil
+}
+
+// AdoptEcho links the echo of a message we sent to it when the send answer
+// has not recorded the provider id yet (or a retry could not learn it).
+func AdoptEcho(ctx context.Context, tx *sqlx.Tx, dialogID int64, providerID, text string) (*Message, error) {
+	var m Message
+	err := tx.GetContext(ctx, &m, `
+		UPDATE messages SET provider_message_id = $2, updated_at = now()
+		WHERE id = (SELECT id FROM messages WHERE dialog_id = $1 AND direction = 'out' AND provider_message_id IS NULL
+			AND client_id IS NOT NULL AND text = $3 AND status IN ('pending', 'sent') ORDER BY id LIMIT 1 FOR UPDATE)
+		RETURNING `+messageColumns, dialogID, providerID, text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: adopt echo: %w", err)
+	}
+	return &m, nil
+}
+
+// statusRank orders delivery statuses: a late "sent" never overwrites "read".
+var statusRank = map[string]int{"pending": 0, "sent": 1, "delivered": 2, "read": 3, "error": 1}
+
+// UpdateMessageStatus moves a message's status forward (an error may follow
+// sent, not read). It returns the message when it changed, nil when it was
+// already there or further, and NotFound when no such message is stored.
+func UpdateMessageStatus(ctx context.Context, ext sqlx.ExtContext, where string, args []any, status, errText string) (*Message, error) {
+	var m Message
+	err := sqlx.GetContext(ctx, ext, &m, `SELECT `+messageColumns+` FROM messages WHERE `+where+` FOR UPDATE`, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, problem.New(problem.NotFound, "message_not_found", "no such message")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message for status: %w", err)
+	}
+	cur, next := statusRank[m.Status], statusRank[status]
+	if m.Status == status || (status != "error" && next <= cur) || (status == "error" && cur >= statusRank["delivered"]) || m.Direction != "out" {
+		return nil, nil
+	}
+	var e sql.NullString
+	if status == "error" {
+		e = sql.NullString{String: errText, Valid: true}
+	}
+	err = sqlx.GetContext(ctx, ext, &m, `UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1 RETURNING `+messageColumns,
+		m.ID, status, e)
+	if err != nil {
+		return nil, fmt.Errorf("store: update status: %w", err)
+	}
+	return &m, nil
+}
+
+// RecomputeDialog derives a dialog's unanswered state and last message from
+// its messages (by provider time, so late or reordered deliveries land where
+// they belong) and returns it.
+func RecomputeDialog(ctx context.Context, tx *sqlx.Tx, dialogID int64) (*Dialog, error) {
+	var d Dialog
+	err := tx.GetContext(ctx, &d, `
+		WITH last AS (
+			SELECT id, sent_at FROM messages WHERE dialog_id = $1 ORDER BY sent_at DESC, id DESC LIMIT 1
+		), io AS (
+			SELECT max(sent_at) FILTER (WHERE direction = 'in') AS last_in,
+			       max(sent_at) FILTER (WHERE direction = 'out' AND status <> 'error') AS last_out
+			FROM messages WHERE dialog_id = $1
+		)
+		UPDATE dialogs d SET
+			last_in_at = io.last_in, last_out_at = io.last_out,
+			last_message_id = (SELECT id FROM last), last_message_at = (SELECT sent_at FROM last),
+			unanswered_since = (SELECT min(m.sent_at) FROM messages m WHERE m.dialog_id = $1 AND m.direction = 'in'
+				AND m.sent_at > GREATEST(COALESCE(io.last_out, '-infinity'), COALESCE(d.no_reply_at, '-infinity'))),
+			updated_at = now()
+		FROM io WHERE d.id = $1
+		RETURNING `+prefixed("d.", dialogColumns), dialogID)
+	if err != nil {
+		return nil, fmt.Errorf("store: recompute dialog: %w", err)
+	}
+	return &d, nil
+}
+
+// MarkNoReplyNeeded ends the dialog's wait as of now.
+func MarkNoReplyNeeded(ctx context.Context, tx *sqlx.Tx, dialogID int64, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET no_reply_at = GREATEST(COALESCE(no_reply_at, '-infinity'), $2, COALESCE(last_in_at, $2)) WHERE id = $1`, dialogID, at)
+	if err != nil {
+		return fmt.Errorf("store: no reply needed: %w", err)
+	}
+	return nil
+}
+
+// Event is what the live stream tells browsers (through LISTEN/NOTIFY, so
+// every instance behind a load balancer hears it).
+type Event struct {
+	PortalID  int64  `json:"portal_id"`
+	Type      string `json:"type"`
+	DialogID  int64  `json:"dialog_id"`
+	MessageID int64  `json:"message_id,omitempty"`
+}
+
+// EventChannel is the NOTIFY channel.
+const EventChannel = "relay24_events"
+
+// Notify queues an event to be delivered when tx commits.
+func Notify(ctx context.Context, ext sqlx.ExecerContext, e Event) error {
+	b, _ := json.Marshal(e)
+	if _, err := ext.ExecContext(ctx, `SELECT pg_notify($1, $2)`, EventChannel, string(b)); err != nil {
+		return fmt.Errorf("store: notify: %w", err)
+	}
+	return nil
+}
+
+func prefixed(prefix, cols string) string {
+	out := []byte{}
+	start := true
+	for i := 0; i < len(cols); i++ {
+		c := cols[i]
+		if start && c != ' ' && c != '\n' && c != '\t' {
+			out = append(out, prefix...)
+			start = false
+		}
+		out = append(out, c)
+		if c == ',' {
+			start = true
+		}
+	}
+	return string(out)
+}
+
+// GatewayByAccount finds a portal's gateway of one account (API key or bot).
+func (s *Store) GatewayByAccount(ctx context.Context, portalID int64, provider, accountID string) (*Gateway, error) {
+	var g Gateway
+	err := s.db.GetContext(ctx, &g, `SELECT `+gatewayColumns+` FROM gateways WHERE portal_id = $1 AND provider = $2 AND account_id = $3
+		ORDER BY id LIMIT 1`, portalID, provider, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway by account: %w", notFound(err, "gateway"))
+	}
+	return &g, nil
+}
+
+// UpdateGatewaySecrets stores new credentials and webhook secrets.
+func (s *Store) UpdateGatewaySecrets(ctx context.Context, g *Gateway) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE gateways SET credentials = $2, webhook_key = $3, webhook_secret = $4,
+		state = 'connecting', connected_at = now(), disconnected_at = NULL WHERE id = $1`,
+		g.ID, g.Credentials, g.WebhookKey, g.WebhookSecret)
+	if err != nil {
+		return fmt.Errorf("store: gateway secrets: %w", err)
+	}
+	return nil
+}
+
+// SetDialogClient records CRM records created for a dialog's client as soon
+// as they exist (0 keeps what is stored).
+func (s *Store) SetDialogClient(ctx context.Context, dialogID, contactID, leadID, dealID int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE dialogs SET
+		contact_id = COALESCE(NULLIF($2, 0), contact_id), lead_id = COALESCE(NULLIF($3, 0), lead_id),
+		deal_id = COALESCE(NULLIF($4, 0), deal_id), updated_at = now() WHERE id = $1`, dialogID, contactID, leadID, dealID)
+	if err != nil {
+		return fmt.Errorf("store: dialog client: %w", err)
+	}
+	return nil
+}
+
+// ResolveDialog records the dialog's client and responsible person.
+func ResolveDialog(ctx context.Context, tx *sqlx.Tx, dialogID, contactID, leadID, dealID, responsible int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET contact_id = NULLIF($2, 0), lead_id = NULLIF($3, 0),
+		deal_id = NULLIF($4, 0), responsible_id = COALESCE(NULLIF($5, 0), responsible_id), client_resolved = true, updated_at = now()
+		WHERE id = $1`, dialogID, contactID, leadID, dealID, responsible)
+	if err != nil {
+		return fmt.Errorf("store: resolve dialog: %w", err)
+	}
+	return nil
+}
+
+// OpenDealOf is the newest open deal of a contact (0 when none).
+func (s *Store) OpenDealOf(ctx context.Context, portalID, contactID int64) (int64, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT COALESCE(max(d.id), 0) FROM deal_contacts dc
+		JOIN deals d ON d.portal_id = dc.portal_id AND d.id = dc.deal_id
+		WHERE dc.portal_id = $1 AND dc.contact_id = $2 AND NOT d.closed`, portalID, contactID)
+	if err != nil {
+		return 0, fmt.Errorf("store: open deal: %w", err)
+	}
+	return id, nil
+}
+
+// AssigneeOf is a CRM record's responsible user, if active.
+func (s *Store) AssigneeOf(ctx context.Context, portalID int64, entity string, id int64) (int64, error) {
+	table := map[string]string{"contact": "contacts", "lead": "leads", "deal": "deals"}[entity]
+	if table == "" {
+		return 0, fmt.Errorf("store: assignee: unknown entity %q", entity)
+	}
+	var uid int64
+	err := s.db.GetContext(ctx, &uid, `SELECT COALESCE((SELECT r.assigned_by_id FROM `+table+` r
+		JOIN users u ON u.portal_id = r.portal_id AND u.id = r.assigned_by_id AND u.active
+		WHERE r.portal_id = $1 AND r.id = $2), 0)`, portalID, id)
+	if err != nil {
+		return 0, fmt.Errorf("store: assignee: %w", err)
+	}
+	return uid, nil
+}
+
+// SetTimelineID records the timeline comment written for a message.
+func (s *Store) SetTimelineID(ctx context.Context, messageID, timelineID int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET timeline_id = $2 WHERE id = $1`, messageID, timelineID); err != nil {
+		return fmt.Errorf("store: timeline id: %w", err)
+	}
+	return nil
+}
+
+// MarkNotified records that the dialog's wait was notified.
+func (s *Store) MarkNotified(ctx context.Context, dialogID int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE dialogs SET notified_at = now() WHERE id = $1`, dialogID); err != nil {
+		return fmt.Errorf("store: mark notified: %w", err)
+	}
+	return nil
+}
+
+// Receivers are the active employees who receive new clients.
+func (s *Store) Receivers(ctx context.Context, portalID int64) ([]int64, error) {
+	var ids []int64
+	err := s.db.SelectContext(ctx, &ids, `
+		SELECT u.id FROM users u LEFT JOIN user_access a ON a.portal_id = u.portal_id AND a.user_id = u.id
+		WHERE u.portal_id = $1 AND u.active AND u.user_type = 'employee'
+		  AND COALESCE(a.receives_new_clients, NOT u.is_admin) AND COALESCE(a.visibility, 'own') <> 'none'
+		ORDER BY u.id`, portalID)
+	if err != nil {
+		return nil, fmt.Errorf("store: receivers: %w", err)
+	}
+	return ids, nil
+}
+
+// WhoGetNotifications keeps the users (active, notifications on) of ids.
+func (s *Store) WhoGetNotifications(ctx context.Context, portalID int64, ids []int64) ([]int64, error) {
+	var out []int64
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT u.id FROM users u LEFT JOIN user_access a ON a.portal_id = u.portal_id AND a.user_id = u.id
+		WHERE u.portal_id = $1 AND u.id = ANY($2) AND u.active AND COALESCE(a.notify, true) ORDER BY u.id`,
+		portalID, pq.Int64Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: notified users: %w", err)
+	}
+	return out, nil
+}
+
+// StartSend records a send attempt (clearing the last one's outcome) and
+// returns the time of the first.
+func (s *Store) StartSend(ctx context.Context, messageID int64, now time.Time) (time.Time, error) {
+	var t time.Time
+	err := s.db.GetContext(ctx, &t, `UPDATE messages SET send_started_at = COALESCE(send_started_at, $2), error = NULL
+		WHERE id = $1 RETURNING send_started_at`,
+		messageID, now)
+	if err != nil {
+		return t, fmt.Errorf("store: start send: %w", err)
+	}
+	return t, nil
+}
+
+// MarkSendOutcome notes, on a pending message, how its last attempt ended.
+func (s *Store) MarkSendOutcome(ctx context.Context, messageID int64, outcome string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET error = $2 WHERE id = $1 AND status = 'pending'`, messageID, outcome); err != nil {
+		return fmt.Errorf("store: send outcome: %w", err)
+	}
+	return nil
+}
+
+// ContactByID reads a mirrored contact.
+func (s *Store) ContactByID(ctx context.Context, portalID, id int64) (*ContactRow, error) {
+	var c ContactRow
+	err := s.db.GetContext(ctx, &c, `SELECT id, name, assigned_by_id FROM contacts WHERE portal_id = $1 AND id = $2`, portalID, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: contact: %w", notFound(err, "contact"))
+	}
+	return &c, nil
+}
+
+// ContactRow is a mirrored contact as the chat shows it.
+type ContactRow struct {
+	ID           int64         `db:"id" json:"id"`
+	Name         string        `db:"name" json:"name"`
+	AssignedByID sql.NullInt64 `db:"assigned_by_id" json:"-"`
+}
+
+// IdentitiesOf lists a record's identities.
+func (s *Store) IdentitiesOf(ctx context.Context, portalID int64, ownerType string, id int64) ([]identity.ID, error) {
+	var rows []struct {
+		Kind  string `db:"kind"`
+		Value string `db:"value"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT kind, value FROM client_identities WHERE portal_id = $1 AND owner_type = $2 AND owner_id = $3
+		ORDER BY kind, value`, portalID, ownerType, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: identities: %w", err)
+	}
+	out := make([]identity.ID, len(rows))
+	for i, r := range rows {
+		out[i] = identity.ID{Kind: r.Kind, Value: r.Value}
+	}
+	return out, nil
+}
