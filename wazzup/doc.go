@@ -1,0 +1,13 @@
+// Package wazzup speaks the Wazzup public API v3 (https://api.wazzup24.com/v3):
+// a client for the routes relay24 calls (channels, webhook settings, sending,
+// users/contacts/deals upserts), typed API errors, and a parser for the
+// webhooks Wazzup POSTs to relay24.
+//
+// The client is deliberately thin: it never retries (the caller's job queue
+// does, with crmMessageId as the idempotency key of a send) but classifies
+// every failure with Temporary and IsDuplicate. Decoding is lenient where the
+// documentation and live observations disagree: ids may come as strings or
+// numbers, booleans as true or "true", error codes in either spelling.
+//
+// The subpackage wztest is an in-process emulator of the service.
+package wazzup
