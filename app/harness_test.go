@@ -39,7 +39,11 @@ type env struct {
 	http  *http.Client
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWorkers(t, -1) }
+
+// newEnvWorkers boots with job workers running (-1: none; tests then drive
+// the queue with drain).
+func newEnvWorkers(t testing.TB, workers int) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +70,7 @@ func newEnv(t testing.TB) *env {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
-	a, err := app.New(context.Background(), cfg, app.Options{Log: log, Listener: ln, Workers: -1, RetryBase: 5 * time.Millisecond})
+	a, err := app.New(context.Background(), cfg, app.Options{Log: log, Listener: ln, Workers: workers, RetryBase: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,9 +25,11 @@ type relayEnv struct {
 	chans    map[string]int64 // external id → relay24 channel id
 }
 
-func newRelayEnv(t *testing.T) *relayEnv {
+func newRelayEnv(t testing.TB) *relayEnv { return newRelayEnvWorkers(t, -1) }
+
+func newRelayEnvWorkers(t testing.TB, workers int) *relayEnv {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnvWorkers(t, workers)
 	p := e.installedPortal()
 	e.App.Sync.Coalesce = time.Millisecond
 	e.App.Relay.SetNotifyDelay(time.Millisecond)
