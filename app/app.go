@@ -182,9 +182,12 @@ func (a *App) Start(ctx context.Context) {
 	if a.workers > 0 {
 		// Filing webhooks and sending replies never wait behind work paced
 		// by the portal's rate limit.
-		a.done.Go(func() { a.Jobs.RunKinds(ctx, a.workers, relay.LocalKinds) })
+		// Two suffice: filing is milliseconds, and the CPU they leave keeps
+		// the webhook acknowledgements fast under a burst.
+		a.done.Go(func() { a.Jobs.RunKinds(ctx, min(a.workers, 2), relay.LocalKinds) })
 		a.done.Go(func() { a.Jobs.Run(ctx, a.workers) })
 	}
+	a.Relay.Start(ctx, 4)
 	a.done.Go(func() {
 		if err := a.Stream.Run(ctx); err != nil {
 			a.Log.Error("event stream listener", slog.String("error", err.Error()))

@@ -42,7 +42,7 @@ func BenchmarkInbound(b *testing.B) {
 	r := newRelayEnvWorkers(b, benchWorkers)
 	hook := r.Acc.Webhook()
 	ctx := context.Background()
-	const conc = 16
+	const conc = 64
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
 	var seq atomic.Int64
 	post := func(chat string) (time.Duration, string, error) {
@@ -82,6 +82,25 @@ func BenchmarkInbound(b *testing.B) {
 		}
 		wg.Wait()
 		rawRate := n / time.Since(start).Seconds()
+
+		// Second baseline: the same HTTP round trips doing nothing (/healthz),
+		// to show how much of the cost is HTTP on this 2-core machine.
+		next.Store(0)
+		start = time.Now()
+		for range conc {
+			wg.Go(func() {
+				for next.Add(1) <= n {
+					res, err := client.Get(r.URL + "/healthz")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					res.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		httpRate := n / time.Since(start).Seconds()
 
 		// relay24: acknowledged webhooks per second, same concurrency.
 		next.Store(0)
@@ -138,6 +157,7 @@ func BenchmarkInbound(b *testing.B) {
 		b.ReportMetric(rawRate, "raw-inserts/s")
 		b.ReportMetric(hookRate, "webhooks/s")
 		b.ReportMetric(hookRate/rawRate, "webhooks/raw")
+		b.ReportMetric(httpRate, "empty-http/s")
 		b.ReportMetric(float64(pct(lat, 0.50).Microseconds())/1000, "ack-p50-ms")
 		b.ReportMetric(float64(pct(lat, 0.99).Microseconds())/1000, "ack-p99-ms")
 		b.ReportMetric(float64(len(lat))/5, "ack-rate/s")
@@ -219,4 +239,4 @@ func (r *relayEnv) streamLatency(ctx context.Context, b *testing.B, post func(st
 	return out
 }
 
-var benchWorkers = -1
+var benchWorkers = 4

@@ -136,7 +136,7 @@ func (q *Queue) Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, p
 	var id int64
 	err = sqlx.GetContext(ctx, ext, &id, `
 		INSERT INTO jobs (kind, portal_id, payload, unique_key, run_at, max_attempts) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (unique_key) DO UPDATE SET
+		ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET
 			state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'ready' ELSE jobs.state END,
 			-- running now: it may have read the old state, so it runs once more after
 			rerun = jobs.state = 'running',
@@ -320,4 +320,59 @@ func (q *Queue) ByKey(ctx context.Context, key string) (*State, error) {
 		return nil, fmt.Errorf("jobs: by key: %w", err)
 	}
 	return &s, nil
+}
+
+// Spec is one job for EnqueueMany.
+type Spec struct {
+	Kind    string
+	Payload any
+	Options
+}
+
+// EnqueueMany adds several jobs in one statement (same rules as Enqueue);
+// unique keys must differ from each other.
+func (q *Queue) EnqueueMany(ctx context.Context, ext sqlx.ExtContext, specs []Spec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	n := len(specs)
+	kinds, payloads, keys := make([]string, n), make([]string, n), make([]sql.NullString, n)
+	portals, maxes := make([]int64, n), make([]int64, n)
+	runAts := make([]time.Time, n)
+	now := time.Now()
+	for i, sp := range specs {
+		b, err := json.Marshal(sp.Payload)
+		if err != nil {
+			return fmt.Errorf("jobs: encoding %s payload: %w", sp.Kind, err)
+		}
+		kinds[i], payloads[i], portals[i] = sp.Kind, string(b), sp.PortalID
+		if sp.UniqueKey != "" {
+			keys[i] = sql.NullString{String: sp.UniqueKey, Valid: true}
+		}
+		runAts[i] = sp.RunAt
+		if runAts[i].IsZero() {
+			runAts[i] = now
+		}
+		maxes[i] = int64(sp.MaxAttempts)
+		if maxes[i] == 0 {
+			maxes[i] = 25
+		}
+	}
+	_, err := ext.ExecContext(ctx, `
+		INSERT INTO jobs (kind, portal_id, payload, unique_key, run_at, max_attempts)
+		SELECT k, NULLIF(p, 0), b::jsonb, u, r, m
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS t(k, p, b, u, r, m)
+		ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET
+			state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'ready' ELSE jobs.state END,
+			rerun = jobs.state = 'running',
+			attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
+			payload = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.payload ELSE jobs.payload END,
+			run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.run_at ELSE jobs.run_at END,
+			updated_at = now()`,
+		pq.Array(kinds), pq.Array(portals), pq.Array(payloads), pq.Array(keys), pq.Array(runAts), pq.Array(maxes))
+	if err != nil {
+		return fmt.Errorf("jobs: enqueue %d jobs: %w", n, err)
+	}
+	q.Wake()
+	return nil
 }

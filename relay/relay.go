@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/relay24/relay24/crmsync"
@@ -58,7 +59,24 @@ type Options struct {
 
 // Service relays messages.
 type Service struct {
-	o Options
+	o        Options
+	intake   *jobs.Intake
+	gateways sync.Map // webhook key digest → cachedGateway
+	channels sync.Map // "gateway:external id" → *store.Channel
+}
+
+// cachedGateway spares the webhook intake a query per webhook; a gateway
+// disconnected or re-keyed stops being served within gatewayTTL.
+type cachedGateway struct {
+	g  *store.Gateway
+	at time.Time
+}
+
+const gatewayTTL = 10 * time.Second
+
+// Start begins the webhook intake (group-committing writers).
+func (s *Service) Start(ctx context.Context, writers int) {
+	s.intake = s.o.Jobs.NewIntake(ctx, writers)
 }
 
 // New makes the service.

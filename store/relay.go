@@ -412,10 +412,14 @@ type Event struct {
 // EventChannel is the NOTIFY channel.
 const EventChannel = "relay24_events"
 
-// Notify queues an event to be delivered when tx commits.
-func Notify(ctx context.Context, ext sqlx.ExecerContext, e Event) error {
-	b, _ := json.Marshal(e)
-	if _, err := ext.ExecContext(ctx, `SELECT pg_notify($1, $2)`, EventChannel, string(b)); err != nil {
+// Notify queues events to be delivered when tx commits, in one statement.
+func Notify(ctx context.Context, ext sqlx.ExecerContext, events ...Event) error {
+	payloads := make([]string, len(events))
+	for i, e := range events {
+		b, _ := json.Marshal(e)
+		payloads[i] = string(b)
+	}
+	if _, err := ext.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p)`, EventChannel, pq.Array(payloads)); err != nil {
 		return fmt.Errorf("store: notify: %w", err)
 	}
 	return nil
