@@ -18,6 +18,7 @@ import (
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/store/storetest"
+	"github.com/relay24/relay24/telegram/tgtest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -33,6 +34,7 @@ type env struct {
 	ctx   context.Context
 	OAuth *b24test.OAuth
 	WZ    *wztest.Server
+	TG    *tgtest.Server
 	App   *app.App
 	URL   string
 	DBURL string
@@ -54,12 +56,14 @@ func newEnvWorkers(t testing.TB, workers int) *env {
 	t.Cleanup(oauth.Close)
 	wz := wztest.NewServer()
 	t.Cleanup(wz.Close)
+	tg := tgtest.NewServer()
+	t.Cleanup(tg.Close)
 	dbURL := storetest.URL(t)
 	cfg, err := config.Parse(func(k string) string {
 		return map[string]string{
 			"DATABASE_URL": dbURL, "PUBLIC_URL": public, "B24_CLIENT_ID": testClientID, "B24_CLIENT_SECRET": testClientSecret,
 			"B24_OAUTH_URL": oauth.URL(), "B24_ALLOW_HTTP": "1", "SECRET_KEY": strings.Repeat("ab", 32),
-			"WAZZUP_API_URL": wz.URL(),
+			"WAZZUP_API_URL": wz.URL(), "TELEGRAM_API_URL": tg.URL(),
 		}[k]
 	}, false, "")
 	if err != nil {
@@ -82,7 +86,7 @@ func newEnvWorkers(t testing.TB, workers int) *env {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &env{t: t, ctx: ctx, OAuth: oauth, WZ: wz, App: a, URL: public, DBURL: dbURL,
+	return &env{t: t, ctx: ctx, OAuth: oauth, WZ: wz, TG: tg, App: a, URL: public, DBURL: dbURL,
 		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -102,6 +102,47 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	return nil
 }
 
+// resolveLocally attaches a dialog to the contact (or lead) the identity
+// index knows, with its open deal and responsible person, without asking the
+// portal; an unknown client is left to resolveClientJob.
+func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dialog) (*store.Dialog, error) {
+	var res resolution
+	for _, id := range candidates(d) {
+		owners, err := s.o.Store.OwnersOf(ctx, d.PortalID, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range owners {
+			if o.Type == "contact" && res.contactID == 0 {
+				res.contactID = o.ID
+			}
+			if o.Type == "lead" && res.leadID == 0 {
+				res.leadID = o.ID
+			}
+		}
+		if res.contactID > 0 {
+			res.leadID = 0
+			break
+		}
+	}
+	if res.contactID == 0 && res.leadID == 0 {
+		return d, nil
+	}
+	res, err := s.withAssignee(ctx, d.PortalID, res)
+	if err != nil {
+		return nil, err
+	}
+	if res.contactID > 0 {
+		if res.dealID, err = s.o.Store.OpenDealOf(ctx, d.PortalID, res.contactID); err != nil {
+			return nil, err
+		}
+	}
+	if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
+		return nil, err
+	}
+	return store.LockDialog(ctx, tx, d.ID)
+}
+
 type resolution struct {
 	contactID, leadID, dealID, responsible int64
 	created                                bool

@@ -263,6 +263,13 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 		if err != nil {
 			return err
 		}
+		if !d.ClientResolved {
+			// A client the mirror knows is attached now, in this transaction:
+			// the very first event already reaches only those who may see him.
+			if d, err = s.resolveLocally(ctx, tx, d); err != nil {
+				return err
+			}
+		}
 		if in.Edited || in.Deleted {
 			return s.applyEdit(ctx, tx, ch, d, in)
 		}

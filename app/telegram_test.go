@@ -1,0 +1,80 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/relay24/relay24/telegram/tgtest"
+)
+
+func TestTelegramBot(t *testing.T) {
+	r := newRelayEnv(t)
+	const token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
+	bot := r.TG.AddBot(token, "relay24_shop_bot")
+	var res struct {
+		Channels []struct {
+			ID        int64  `json:"id"`
+			Transport string `json:"transport"`
+			Name      string `json:"name"`
+		} `json:"channels"`
+	}
+	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": token}, &res); s != http.StatusCreated {
+		t.Fatalf("connect bot: %d", s)
+	}
+	if len(res.Channels) != 1 || res.Channels[0].Name != "@relay24_shop_bot" {
+		t.Fatalf("bot channel %+v", res.Channels)
+	}
+	url, secret := bot.Webhook()
+	if !strings.HasPrefix(url, r.URL+"/webhooks/telegram/") || secret == "" {
+		t.Fatalf("webhook %q secret %q", url, secret)
+	}
+	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": "12:bad"}, nil); s != http.StatusBadRequest {
+		t.Fatalf("malformed token: %d", s)
+	}
+	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"}, nil); s != http.StatusBadRequest {
+		t.Fatalf("unknown token: %d", s)
+	}
+
+	client := tgtest.User{ID: 555001, FirstName: "Олег", LastName: "Клиентов", Username: "oleg_client"}
+	if _, err := bot.UserWrites(r.ctx, client, "Добрый день, бот!"); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	ds := r.dialogs(r.Admin)
+	if len(ds) != 1 || ds[0].ChatType != "telegram" || ds[0].ChatID != "555001" || !ds[0].Unanswered || ds[0].Contact == nil {
+		t.Fatalf("telegram dialog %+v", ds)
+	}
+	// The created contact carries the Telegram account, so the next message finds it.
+	c, ok := r.P.Contact(int(ds[0].Contact.ID))
+	if !ok || len(c.IMs) != 1 || !strings.Contains(strings.ToLower(c.IMs[0].Value), "oleg_client") {
+		t.Fatalf("contact %+v", c)
+	}
+	if s, _ := r.reply(r.Admin, ds[0].ID, "Здравствуйте, Олег!", "tg-1"); s != http.StatusAccepted {
+		t.Fatalf("reply: %d", s)
+	}
+	r.settle()
+	sent := bot.Sent()
+	if len(sent) != 1 || sent[0].ChatID != 555001 || sent[0].Text != "Здравствуйте, Олег!" {
+		t.Fatalf("bot sent %+v", sent)
+	}
+	if ms := r.messages(r.Admin, ds[0].ID); len(ms) != 2 || ms[1].Status != "sent" {
+		t.Fatalf("history %+v", ms)
+	}
+	// A blocked bot: the reply ends in a visible error.
+	bot.Block(555001)
+	r.reply(r.Admin, ds[0].ID, "Вы тут?", "tg-2")
+	r.settle()
+	ms := r.messages(r.Admin, ds[0].ID)
+	if last := ms[len(ms)-1]; last.Status != "error" || last.Error == nil || !strings.Contains(*last.Error, "blocked") {
+		t.Fatalf("blocked reply: %+v", last)
+	}
+	// A forged update (wrong secret header) changes nothing.
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"update_id":1,"message":{"message_id":9,"date":1,"chat":{"id":1,"type":"private"},"text":"x"}}`))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "wrong")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged update: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
