@@ -470,3 +470,27 @@ func TestWazzupConnectErrorsAndAdminOnly(t *testing.T) {
 		}
 	}
 }
+
+// Wazzup learns the CRM side: employees, the contacts it talks to, their deals.
+func TestWazzupLearnsTheCRMSide(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550199", "Здравствуйте")
+	r.settle()
+	if _, err := r.App.Store.DB().Exec(`UPDATE jobs SET run_at = now() WHERE kind = 'wazzup.crm'`); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	users := r.Acc.Users()
+	if len(users) < 2 {
+		t.Fatalf("wazzup users %+v", users)
+	}
+	contacts := r.Acc.Contacts()
+	if len(contacts) != 1 || len(contacts[0].ContactData) != 1 || contacts[0].ContactData[0].ChatID != "79995550199" ||
+		contacts[0].ResponsibleUserID == "" || !strings.Contains(contacts[0].URI, "/crm/contact/details/") {
+		t.Fatalf("wazzup contacts %+v", contacts)
+	}
+	deals := r.Acc.Deals()
+	if len(deals) != 1 || len(deals[0].Contacts) != 1 || deals[0].Contacts[0] != contacts[0].ID || deals[0].Closed {
+		t.Fatalf("wazzup deals %+v", deals)
+	}
+}

@@ -97,6 +97,11 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
+	if ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID); err == nil && ch.Provider == "wazzup" {
+		if err := s.scheduleWazzupCRM(ctx, portalID, ch.GatewayID); err != nil {
+			return err
+		}
+	}
 	log.InfoContext(ctx, "dialog client resolved", slog.Int64("contact_id", res.contactID), slog.Int64("lead_id", res.leadID),
 		slog.Int64("deal_id", res.dealID), slog.Bool("created", res.created))
 	return nil

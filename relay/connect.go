@@ -110,6 +110,9 @@ func (s *Service) connectWazzup(ctx context.Context, portalID int64, apiKey stri
 	if err := s.o.Store.SetGatewayState(ctx, g.ID, "active"); err != nil {
 		return nil, err
 	}
+	if err := s.scheduleWazzupCRM(ctx, portalID, g.ID); err != nil {
+		return nil, err
+	}
 	s.o.Log.InfoContext(ctx, "wazzup connected", slog.Int64("portal_id", portalID), slog.Int64("gateway_id", g.ID), slog.Int("channels", len(out)))
 	return out, nil
 }

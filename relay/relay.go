@@ -103,6 +103,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobResolveClient, s.resolveClientJob)
 	q.Handle(JobTimeline, s.timelineJob)
 	q.Handle(JobNotify, s.notifyJob)
+	q.Handle(JobWazzupCRM, s.wazzupCRMJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
 }
 

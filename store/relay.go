@@ -613,3 +613,65 @@ func (s *Store) IdentitiesOf(ctx context.Context, portalID int64, ownerType stri
 	}
 	return out, nil
 }
+
+// GatewayContact is a contact with its chats on one gateway.
+type GatewayContact struct {
+	ID            int64
+	Name          string
+	ResponsibleID int64
+	Chats         [][2]string // chat type, chat id
+}
+
+// GatewayContacts lists the contacts that have dialogs on a gateway's channels.
+func (s *Store) GatewayContacts(ctx context.Context, gatewayID int64) ([]GatewayContact, error) {
+	var rows []struct {
+		ID       int64  `db:"id"`
+		Name     string `db:"name"`
+		Assigned int64  `db:"assigned"`
+		ChatType string `db:"chat_type"`
+		ChatID   string `db:"chat_id"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT c.id, c.name, COALESCE(c.assigned_by_id, d.responsible_id, 0) AS assigned, d.chat_type, d.chat_id
+		FROM dialogs d JOIN channels ch ON ch.id = d.channel_id
+		JOIN contacts c ON c.portal_id = d.portal_id AND c.id = d.contact_id
+		WHERE ch.gateway_id = $1 ORDER BY c.id, d.id`, gatewayID)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway contacts: %w", err)
+	}
+	var out []GatewayContact
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].ID != r.ID {
+			out = append(out, GatewayContact{ID: r.ID, Name: r.Name, ResponsibleID: r.Assigned})
+		}
+		last := &out[len(out)-1]
+		last.Chats = append(last.Chats, [2]string{r.ChatType, r.ChatID})
+	}
+	return out, nil
+}
+
+// GatewayDeal is an open deal of a contact with dialogs on a gateway.
+type GatewayDeal struct {
+	ID            int64         `db:"id"`
+	Title         string        `db:"title"`
+	ResponsibleID int64         `db:"responsible"`
+	Closed        bool          `db:"closed"`
+	ContactIDs    pq.Int64Array `db:"contact_ids"`
+}
+
+// GatewayDeals lists the open deals of the contacts a gateway talks to.
+func (s *Store) GatewayDeals(ctx context.Context, gatewayID int64) ([]GatewayDeal, error) {
+	var out []GatewayDeal
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT dl.id, dl.title, COALESCE(dl.assigned_by_id, 0) AS responsible, dl.closed,
+			array_agg(DISTINCT dc.contact_id ORDER BY dc.contact_id) AS contact_ids
+		FROM dialogs d JOIN channels ch ON ch.id = d.channel_id
+		JOIN deal_contacts dc ON dc.portal_id = d.portal_id AND dc.contact_id = d.contact_id
+		JOIN deals dl ON dl.portal_id = dc.portal_id AND dl.id = dc.deal_id
+		WHERE ch.gateway_id = $1 AND NOT dl.closed
+		GROUP BY dl.id, dl.title, dl.assigned_by_id, dl.closed ORDER BY dl.id`, gatewayID)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway deals: %w", err)
+	}
+	return out, nil
+}
