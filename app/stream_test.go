@@ -75,7 +75,11 @@ func TestEventStreamFollowsAccessRules(t *testing.T) {
 	if _, err := r.P.FireEvent(r.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": itoaInt(mine.ID)}}, 1); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); r.count(`SELECT count(*) FROM contacts WHERE id = $1`, mine.ID) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the contact was never mirrored")
+		}
+	}
 	salesStream := r.openStream(r.Sales)
 	otherStream := r.openStream(other)
 	adminStream := r.openStream(r.Admin)
