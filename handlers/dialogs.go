@@ -242,6 +242,24 @@ func (h *Handlers) visibleDialog(c echo.Context) (*store.DialogView, error) {
 	return v, nil
 }
 
+// writableDialog loads a dialog the caller may act in: hidden is 404, seen
+// but read-only (a quality controller) is 403.
+func (h *Handlers) writableDialog(c echo.Context) (*store.DialogView, error) {
+	v, err := h.visibleDialog(c)
+	if err != nil {
+		return nil, err
+	}
+	cl := caller(c)
+	ok, err := h.Access.CanWrite(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, problem.New(problem.Forbidden, "read_only", "you may read this dialog but not write to it")
+	}
+	return v, nil
+}
+
 // history pages back through a dialog.
 func (h *Handlers) history(c echo.Context) error {
 	v, err := h.visibleDialog(c)
@@ -271,16 +289,11 @@ type sendBody struct {
 
 // send accepts a reply (202); a worker sends it.
 func (h *Handlers) send(c echo.Context) error {
-	v, err := h.visibleDialog(c)
+	v, err := h.writableDialog(c)
 	if err != nil {
 		return err
 	}
 	cl := caller(c)
-	if ok, err := h.Access.CanWrite(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog); err != nil {
-		return err
-	} else if !ok {
-		return problem.New(problem.Forbidden, "read_only", "you may read this dialog but not write to it")
-	}
 	var b sendBody
 	if err := bindJSON(c, &b); err != nil {
 		return err
@@ -298,16 +311,11 @@ func (h *Handlers) send(c echo.Context) error {
 
 // noReplyNeeded ends the dialog's wait.
 func (h *Handlers) noReplyNeeded(c echo.Context) error {
-	v, err := h.visibleDialog(c)
+	v, err := h.writableDialog(c)
 	if err != nil {
 		return err
 	}
 	cl := caller(c)
-	if ok, err := h.Access.CanWrite(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog); err != nil {
-		return err
-	} else if !ok {
-		return problem.New(problem.Forbidden, "read_only", "you may read this dialog but not act on it")
-	}
 	if _, err := h.Relay.NoReplyNeeded(c.Request().Context(), cl.Portal.ID, v.ID); err != nil {
 		return err
 	}

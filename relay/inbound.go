@@ -133,19 +133,28 @@ type Attachment struct {
 	Name string `json:"name"`
 }
 
-func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
+// storedWebhook reads a webhook job: its gateway and the body as received.
+func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gateway, []byte, error) {
 	var p webhookPayload
 	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
+		return nil, nil, jobs.Permanent(err)
 	}
 	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
 	if problem.Is(err, problem.NotFound) {
-		return jobs.Permanent(err)
+		return nil, nil, jobs.Permanent(err)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, p.Body, nil
+}
+
+func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
+	g, body, err := s.storedWebhook(ctx, j)
 	if err != nil {
 		return err
 	}
-	w, err := wazzup.ParseWebhook(p.Body)
+	w, err := wazzup.ParseWebhook(body)
 	if err != nil {
 		// Stored, acknowledged, and not ours to understand: keep it for
 		// support and move on.
@@ -423,18 +432,11 @@ func (s *Service) channelFor(ctx context.Context, g *store.Gateway, in inbound) 
 }
 
 func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {
-	var p webhookPayload
-	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
-	}
-	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
-	if problem.Is(err, problem.NotFound) {
-		return jobs.Permanent(err)
-	}
+	g, body, err := s.storedWebhook(ctx, j)
 	if err != nil {
 		return err
 	}
-	u, err := telegram.ParseUpdate(p.Body)
+	u, err := telegram.ParseUpdate(body)
 	if err != nil {
 		return jobs.Permanent(fmt.Errorf("stored update does not parse: %w", err))
 	}
