@@ -145,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 
 	a.Access = &access.Rules{Store: st}
 	a.Relay = relay.New(relay.Options{
-		Store: st, Portals: a.Portals, Sync: a.Sync, Jobs: q, Keys: keys, Log: log, PublicURL: cfg.PublicURL,
+		Store: st, Portals: a.Portals, Sync: a.Sync, Access: a.Access, Jobs: q, Keys: keys, Log: log, PublicURL: cfg.PublicURL,
 		WazzupAPIURL: cfg.WazzupAPIURL, TelegramAPIURL: cfg.TelegramAPIURL, HTTP: o.HTTP, Now: o.Now,
 	})
 	a.Relay.Register(q)

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/relay24/relay24/problem"
@@ -75,6 +77,28 @@ func bindJSON(c echo.Context, v any) error {
 	}
 	if dec.More() {
 		return problem.New(problem.Invalid, "malformed_json", "the body has data after the JSON object")
+	}
+	return nil
+}
+
+// bindJSONTwice decodes the body strictly into v and also into a map, so a
+// handler can tell an absent field from an explicit null.
+func bindJSONTwice(c echo.Context, v any, raw *map[string]any) error {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return problem.Wrap(err, problem.Invalid, "unreadable_body", "the body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return problem.Wrap(err, problem.Invalid, "malformed_json", "the body is not the expected JSON: "+err.Error())
+	}
+	if err := json.Unmarshal(b, raw); err != nil {
+		return problem.Wrap(err, problem.Invalid, "malformed_json", "the body is not a JSON object")
 	}
 	return nil
 }

@@ -84,6 +84,13 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/channels", h.channels)
 	api.GET("/events", h.eventStream)
 	api.POST("/channels", h.connectChannel, h.adminOnly)
+	api.DELETE("/channels/:id", h.disconnectChannel, h.adminOnly)
+	api.GET("/settings", h.getSettings, h.adminOnly)
+	api.PUT("/settings", h.putSettings, h.adminOnly)
+	api.POST("/settings/repair", h.repairPlacements, h.adminOnly)
+	api.GET("/users", h.users, h.adminOnly)
+	api.GET("/access/:user_id", h.getAccess, h.adminOnly)
+	api.PUT("/access/:user_id", h.putAccess, h.adminOnly)
 }
 
 // limitBody refuses bodies over n bytes with 413, before anything parses them.

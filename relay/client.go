@@ -256,7 +256,16 @@ func (s *Service) responsibleFor(ctx context.Context, portalID int64, res resolu
 	case "first_answer":
 		return 0, nil
 	}
-	return s.o.Store.NextInTurn(ctx, portalID)
+	next, err := s.o.Store.NextInTurn(ctx, portalID)
+	if err != nil || next > 0 {
+		return next, err
+	}
+	// Nobody receives new clients: the first admin, so the client is seen.
+	admins, err := s.o.Store.Admins(ctx, portalID)
+	if err != nil || len(admins) == 0 {
+		return 0, err
+	}
+	return admins[0], nil
 }
 
 // createClient creates the contact and the lead or deal of an unknown client.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
@@ -141,6 +142,12 @@ func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
 		return err
 	}
 	if len(to) == 0 {
+		// Nobody responsible and nobody receiving new clients: the admins.
+		if to, err = s.o.Store.Admins(ctx, portalID); err != nil {
+			return err
+		}
+	}
+	if len(to) == 0 {
 		return s.o.Store.MarkNotified(ctx, d.ID)
 	}
 	c, err := s.o.Portals.Client(ctx, portalID)
@@ -156,22 +163,102 @@ func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
 		return err
 	}
 	msg := s.notificationText(d, ch, p2.Lang)
+	if err := s.sendNotifications(ctx, c, d, to, msg); err != nil {
+		return err
+	}
+	if settings.EscalateAfterMinutes > 0 && d.UnansweredSince.Valid {
+		if _, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), JobEscalate, map[string]int64{"dialog_id": d.ID}, jobs.Options{
+			PortalID: portalID, UniqueKey: "escalate:" + itoa(d.ID),
+			RunAt: d.UnansweredSince.Time.Add(time.Duration(settings.EscalateAfterMinutes) * time.Minute)}); err != nil {
+			return err
+		}
+	}
+	return s.o.Store.MarkNotified(ctx, d.ID)
+}
+
+// sendNotifications sends one system notification to each user in one batch.
+// They are written before the dialog is marked: a crash in between repeats a
+// notification (replaced in place thanks to its TAG) rather than lose it.
+func (s *Service) sendNotifications(ctx context.Context, c *bitrix.Client, d *store.Dialog, to []int64, msg string) error {
 	cmds := make([]bitrix.Command, 0, len(to))
 	for _, uid := range to {
 		cmds = append(cmds, bitrix.Command{Key: "u" + itoa(uid), Method: "im.notify.system.add", Params: bitrix.Params{
 			"USER_ID": uid, "MESSAGE": msg, "TAG": "relay24|dialog|" + itoa(d.ID),
 		}})
 	}
-	// Notifications are written before marking: a crash in between repeats a
-	// notification (replaced in place thanks to its TAG) rather than lose it.
-	res, err := c.Batch(ctx, cmds, false)
+	for len(cmds) > 0 {
+		n := min(len(cmds), bitrix.MaxBatch)
+		res, err := c.Batch(ctx, cmds[:n], false)
+		if err != nil {
+			return remote(fmt.Errorf("notifying: %w", err))
+		}
+		for k, e := range res.Errors {
+			s.o.Log.WarnContext(ctx, "notification refused", slog.String("to", strings.TrimPrefix(k, "u")), slog.String("error", e.Error()))
+		}
+		cmds = cmds[n:]
+	}
+	return nil
+}
+
+// JobEscalate tells everyone who may see a dialog that its client still waits.
+const JobEscalate = "escalate.dialog"
+
+// escalateJob runs when the admin's delay after the start of a wait has
+// passed (by the service's clock, so tests drive it): if the client still
+// waits, everyone whose access shows the dialog is notified, once per wait.
+func (s *Service) escalateJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		DialogID int64 `json:"dialog_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	portalID := j.PortalID.Int64
+	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	}
 	if err != nil {
-		return remote(fmt.Errorf("notifying: %w", err))
+		return err
 	}
-	for k, e := range res.Errors {
-		s.o.Log.WarnContext(ctx, "notification refused", slog.String("to", strings.TrimPrefix(k, "u")), slog.String("error", e.Error()))
+	if !d.Unanswered || !d.UnansweredSince.Valid || (d.EscalatedAt.Valid && !d.EscalatedAt.Time.Before(d.UnansweredSince.Time)) {
+		return nil
 	}
-	return s.o.Store.MarkNotified(ctx, d.ID)
+	settings, err := s.o.Store.Settings(ctx, portalID)
+	if err != nil || settings.EscalateAfterMinutes <= 0 || !settings.Notify {
+		return err
+	}
+	due := d.UnansweredSince.Time.Add(time.Duration(settings.EscalateAfterMinutes) * time.Minute)
+	if wait := due.Sub(s.o.Now()); wait > 0 {
+		return jobs.RetryAfter(wait, errors.New("not due yet"))
+	}
+	to, err := s.o.Access.Who(ctx, portalID, d)
+	if err != nil {
+		return err
+	}
+	if to, err = s.o.Store.WhoGetNotifications(ctx, portalID, to); err != nil {
+		return err
+	}
+	if len(to) > 0 {
+		c, err := s.o.Portals.Client(ctx, portalID)
+		if err != nil {
+			return remote(err)
+		}
+		p2, err := s.o.Store.PortalByID(ctx, portalID)
+		if err != nil {
+			return err
+		}
+		ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID)
+		if err != nil {
+			return err
+		}
+		minutes := int(s.o.Now().Sub(d.UnansweredSince.Time).Minutes())
+		msg := fmt.Sprintf(texts(p2.Lang).escalation, minutes) + " " + s.notificationText(d, ch, p2.Lang)
+		if err := s.sendNotifications(ctx, c, d, to, msg); err != nil {
+			return err
+		}
+	}
+	return s.o.Store.MarkEscalated(ctx, d.ID, s.o.Now())
 }
 
 func (s *Service) notificationText(d *store.Dialog, ch *store.Channel, lang string) string {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
@@ -43,6 +44,7 @@ type Options struct {
 	Store          *store.Store
 	Portals        *portal.Service
 	Sync           *crmsync.Syncer
+	Access         *access.Rules
 	Jobs           *jobs.Queue
 	Keys           *secret.Keys
 	Log            *slog.Logger
@@ -104,6 +106,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobTimeline, s.timelineJob)
 	q.Handle(JobNotify, s.notifyJob)
 	q.Handle(JobWazzupCRM, s.wazzupCRMJob)
+	q.Handle(JobEscalate, s.escalateJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
 }
 
@@ -131,3 +134,6 @@ func (s *Service) log(ctx context.Context) *slog.Logger { return s.o.Log }
 
 // SetNotifyDelay changes how long a burst is gathered before notifying (tests).
 func (s *Service) SetNotifyDelay(d time.Duration) { s.o.NotifyDelay = d }
+
+// SetClock replaces the service's clock (tests of delays).
+func (s *Service) SetClock(now func() time.Time) { s.o.Now = now }

@@ -3,14 +3,15 @@ package relay
 // words are what relay24 writes into the portal (timeline, notifications),
 // in the portal's language.
 type words struct {
-	fromClient, toClient, manager, openDialog, notification string
-	placeholders                                            map[string]string
+	fromClient, toClient, manager, openDialog, notification, escalation string
+	placeholders                                                        map[string]string
 }
 
 var catalogue = map[string]words{
 	"ru": {
 		fromClient: "←", toClient: "→", manager: "Менеджер", openDialog: "Открыть диалог",
 		notification: "Новое сообщение от клиента %s (%s, %s). [url=%s]%s[/url]",
+		escalation:   "Клиент ждёт ответа %d мин.",
 		placeholders: map[string]string{
 			"image": "[Изображение]", "video": "[Видео]", "audio": "[Аудио]", "voice": "[Голосовое сообщение]",
 			"document": "[Документ]", "vcard": "[Контакт]", "geo": "[Геопозиция]", "sticker": "[Стикер]",
@@ -21,6 +22,7 @@ var catalogue = map[string]words{
 	"en": {
 		fromClient: "←", toClient: "→", manager: "Manager", openDialog: "Open dialog",
 		notification: "New message from client %s (%s, %s). [url=%s]%s[/url]",
+		escalation:   "A client has waited %d min for an answer.",
 		placeholders: map[string]string{
 			"image": "[Image]", "video": "[Video]", "audio": "[Audio]", "voice": "[Voice message]",
 			"document": "[Document]", "vcard": "[Contact card]", "geo": "[Location]", "sticker": "[Sticker]",

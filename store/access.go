@@ -134,3 +134,24 @@ func (s *Store) FilterDialogsOfContact(ctx context.Context, portalID, contactID 
 	}
 	return ids, nil
 }
+
+// Departments lists a portal's departments.
+func (s *Store) Departments(ctx context.Context, portalID int64) ([]Department, error) {
+	var out []Department
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, name, parent_id, head_id, sort, path FROM departments WHERE portal_id = $1
+		ORDER BY array_length(path, 1), sort, id`, portalID); err != nil {
+		return nil, fmt.Errorf("store: departments: %w", err)
+	}
+	return out, nil
+}
+
+// AllUsers lists a portal's employees, active or not.
+func (s *Store) AllUsers(ctx context.Context, portalID int64) ([]User, error) {
+	var us []User
+	err := s.db.SelectContext(ctx, &us, `SELECT portal_id, id, name, is_admin, active, departments, lang, updated_at
+		FROM users WHERE portal_id = $1 AND user_type = 'employee' ORDER BY NOT active, name, id`, portalID)
+	if err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	return us, nil
+}

@@ -115,8 +115,8 @@ type SyncedUser struct {
 	Departments []int64
 }
 
-// UpsertSyncedUsers stores listed users; is_admin stays as the user's own
-// login established it.
+// UpsertSyncedUsers stores listed users (is_admin stays as the user's own
+// login established it) and frees the dialogs of those now deactivated.
 func (s *Store) UpsertSyncedUsers(ctx context.Context, portalID int64, users []SyncedUser) error {
 	if len(users) == 0 {
 		return nil
@@ -151,6 +151,18 @@ func (s *Store) DeactivateUsersNotIn(ctx context.Context, portalID int64, ids []
 		WHERE portal_id = $1 AND active AND NOT (id = ANY($2))`, portalID, pq.Int64Array(ids))
 	if err != nil {
 		return fmt.Errorf("store: deactivate users: %w", err)
+	}
+	return s.ReleaseInactiveDialogs(ctx, portalID)
+}
+
+// ReleaseInactiveDialogs frees the dialogs of deactivated employees: with no
+// responsible person they are seen by those who receive new clients (and,
+// failing them, the admins), so a waiting client always reaches someone.
+func (s *Store) ReleaseInactiveDialogs(ctx context.Context, portalID int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = NULL, updated_at = now()
+		FROM users u WHERE d.portal_id = $1 AND u.portal_id = $1 AND u.id = d.responsible_id AND NOT u.active`, portalID)
+	if err != nil {
+		return fmt.Errorf("store: release dialogs: %w", err)
 	}
 	return nil
 }

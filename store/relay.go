@@ -186,11 +186,12 @@ type Dialog struct {
 	ClientResolved  bool          `db:"client_resolved"`
 	CreatedAt       time.Time     `db:"created_at"`
 	UpdatedAt       time.Time     `db:"updated_at"`
+	EscalatedAt     sql.NullTime  `db:"escalated_at"`
 }
 
 const dialogColumns = `id, portal_id, channel_id, chat_type, chat_id, client_name, client_username, client_phone,
 	contact_id, lead_id, deal_id, responsible_id, last_in_at, last_out_at, no_reply_at, unanswered_since, unanswered,
-	last_message_id, last_message_at, notified_at, client_resolved, created_at, updated_at`
+	last_message_id, last_message_at, notified_at, client_resolved, created_at, updated_at, escalated_at`
 
 // DialogKey identifies a dialog on a channel.
 type DialogKey struct {
@@ -674,4 +675,22 @@ func (s *Store) GatewayDeals(ctx context.Context, gatewayID int64) ([]GatewayDea
 		return nil, fmt.Errorf("store: gateway deals: %w", err)
 	}
 	return out, nil
+}
+
+// Admins lists a portal's active administrators (the last resort of a
+// waiting client).
+func (s *Store) Admins(ctx context.Context, portalID int64) ([]int64, error) {
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, `SELECT id FROM users WHERE portal_id = $1 AND active AND is_admin ORDER BY id`, portalID); err != nil {
+		return nil, fmt.Errorf("store: admins: %w", err)
+	}
+	return ids, nil
+}
+
+// MarkEscalated records that a dialog's wait was escalated.
+func (s *Store) MarkEscalated(ctx context.Context, dialogID int64, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE dialogs SET escalated_at = $2 WHERE id = $1`, dialogID, at); err != nil {
+		return fmt.Errorf("store: mark escalated: %w", err)
+	}
+	return nil
 }

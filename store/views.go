@@ -29,7 +29,7 @@ type DialogView struct {
 
 const dialogViewSelect = `SELECT ` + `d.id, d.portal_id, d.channel_id, d.chat_type, d.chat_id, d.client_name, d.client_username, d.client_phone,
 	d.contact_id, d.lead_id, d.deal_id, d.responsible_id, d.last_in_at, d.last_out_at, d.no_reply_at, d.unanswered_since, d.unanswered,
-	d.last_message_id, d.last_message_at, d.notified_at, d.client_resolved, d.created_at, d.updated_at,
+	d.last_message_id, d.last_message_at, d.notified_at, d.client_resolved, d.created_at, d.updated_at, d.escalated_at,
 	c.provider, c.transport, c.name AS channel_name, ct.name AS contact_name,
 	m.text AS last_text, m.kind AS last_kind, m.direction AS last_direction
 	FROM dialogs d
