@@ -78,3 +78,39 @@ func TestTelegramBot(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// A photo from a Telegram client is stored with a placeholder and served
+// through relay24 (the bot's token never reaches the browser).
+func TestTelegramPhoto(t *testing.T) {
+	r := newRelayEnv(t)
+	const token = "223456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
+	bot := r.TG.AddBot(token, "photo_bot")
+	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": token}, nil); s != http.StatusCreated {
+		t.Fatal(s)
+	}
+	if _, err := bot.UserSendsPhoto(r.ctx, tgtest.User{ID: 777, FirstName: "Фото"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	d := r.dialogs(r.Admin)[0]
+	var out struct {
+		Messages []struct {
+			Kind        string              `json:"kind"`
+			Text        string              `json:"text"`
+			Attachments []map[string]string `json:"attachments"`
+		} `json:"messages"`
+	}
+	r.api("GET", "/api/v1/dialogs/"+itoa64(d.ID)+"/messages", r.Admin, nil, &out)
+	if len(out.Messages) != 1 || out.Messages[0].Kind != "image" || out.Messages[0].Text != "[Изображение]" ||
+		len(out.Messages[0].Attachments) != 1 || strings.Contains(out.Messages[0].Attachments[0]["url"], token) {
+		t.Fatalf("photo message %+v", out.Messages)
+	}
+	res, err := http.Get(r.URL + out.Messages[0].Attachments[0]["url"] + "?session=" + r.Admin)
+	if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("attachment: %v %+v", err, res)
+	}
+	res.Body.Close()
+	if res, _ := http.Get(r.URL + out.Messages[0].Attachments[0]["url"]); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("attachment without a session: %d", res.StatusCode)
+	}
+}

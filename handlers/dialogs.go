@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -101,6 +102,12 @@ func dialogJSON(v *store.DialogView, lang string) Dialog {
 func messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
 	out := Message{ID: m.ID, DialogID: m.DialogID, Direction: m.Direction, Kind: m.Kind, Text: m.Text,
 		Attachments: m.AttachmentList(), Status: m.Status, CreatedAt: m.SentAt.UTC()}
+	for i, a := range out.Attachments {
+		// Files are served through relay24 (a bot's files need its token).
+		if strings.HasPrefix(a["url"], "tg-file:") {
+			a["url"] = "/api/v1/messages/" + strconv.FormatInt(m.ID, 10) + "/attachments/" + strconv.Itoa(i)
+		}
+	}
 	if out.Text == "" && m.Kind != "text" {
 		out.Text = relay.Placeholder(m.Kind, lang)
 	}
@@ -400,4 +407,42 @@ func (h *Handlers) contactMessages(c echo.Context) error {
 		out[i] = messageJSON(&msgs[i], cl.lang(), true)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"messages": out, "next": nullable(next)})
+}
+
+// attachment serves a message's file (?session= works, for <img src>).
+func (h *Handlers) attachment(c echo.Context) error {
+	cl := caller(c)
+	ctx := c.Request().Context()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil {
+		return problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
+	}
+	m, err := h.Store.MessageViewByID(ctx, cl.Portal.ID, id)
+	if err != nil {
+		return err
+	}
+	d, err := h.Store.DialogByID(ctx, cl.Portal.ID, m.DialogID)
+	if err != nil {
+		return err
+	}
+	if ok, err := h.Access.CanSee(ctx, cl.Portal.ID, cl.User, d); err != nil {
+		return err
+	} else if !ok {
+		return problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
+	}
+	media, err := h.Relay.OpenAttachment(ctx, &m.Message, n)
+	if err != nil {
+		return err
+	}
+	if media.Redirect != "" {
+		return c.Redirect(http.StatusFound, media.Redirect)
+	}
+	defer media.Body.Close()
+	c.Response().Header().Set("Cache-Control", "private, max-age=86400")
+	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	return c.Stream(http.StatusOK, media.ContentType, media.Body)
 }

@@ -81,6 +81,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.POST("/dialogs/:id/messages", h.send)
 	api.POST("/dialogs/:id/no-reply-needed", h.noReplyNeeded)
 	api.GET("/contacts/:id/messages", h.contactMessages)
+	api.GET("/messages/:id/attachments/:n", h.attachment)
 	api.GET("/channels", h.channels)
 	api.GET("/events", h.eventStream)
 	api.POST("/channels", h.connectChannel, h.adminOnly)

@@ -456,7 +456,7 @@ func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {
 	in := inbound{
 		ProviderID: strconv.FormatInt(msg.Chat.ID, 10) + ":" + strconv.FormatInt(msg.MessageID, 10),
 		ChannelExt: g.AccountID, ChatType: "telegram", ChatID: strconv.FormatInt(msg.Chat.ID, 10),
-		At: msg.Date, Kind: msg.MediaKind(), Text: msg.Text, Edited: edited,
+		At: msg.Date, Kind: telegramKind(msg.MediaKind()), Text: msg.Text, Edited: edited,
 		Client: store.ClientInfo{Name: strings.TrimSpace(msg.Chat.FirstName + " " + msg.Chat.LastName), Username: msg.Chat.Username},
 	}
 	if in.Text == "" {
@@ -466,4 +466,22 @@ func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {
 		in.Attachments = []Attachment{{URL: "tg-file:" + fid, Type: in.Kind, Name: in.Kind}}
 	}
 	return s.fileMessage(ctx, g, in, log)
+}
+
+// telegramKind names Bot API media in the gateways' common vocabulary (the
+// one Wazzup uses), so placeholders and the chat treat them alike.
+func telegramKind(k string) string {
+	switch k {
+	case "photo":
+		return "image"
+	case "animation", "video_note":
+		return "video"
+	case "contact":
+		return "vcard"
+	case "location":
+		return "geo"
+	case "":
+		return "unsupported"
+	}
+	return k
 }
