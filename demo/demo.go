@@ -13,10 +13,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/relay24/relay24/app"
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/config"
+	"github.com/relay24/relay24/wazzup/wztest"
 )
 
 // MemberID is the demo portal's fixed identity: every demo start re-installs
@@ -43,6 +45,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Wr
 	portal := oauth.NewPortal(b24test.PortalOptions{MemberID: MemberID, Lang: "ru"})
 	defer portal.Close()
 	Seed(portal)
+	cast := SeedCast(portal)
+	// The sandbox channel: an emulated Wazzup account with a WhatsApp and an
+	// Instagram channel, whose clients write into relay24's webhook.
+	wz := wztest.NewServer()
+	defer wz.Close()
+	cfg.WazzupAPIURL = wz.URL()
+	world := NewWorld(wz, cast)
 
 	cfg.B24OAuthURL = oauth.URL()
 	cfg.B24ClientID = oauth.App().ClientID
@@ -56,6 +65,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Wr
 		ln.Close()
 		return err
 	}
+	Sandbox(a.Echo, portal, 1, []int{cast.Deal.ID, 1, 2})
 	a.Start(ctx)
 	r, err := portal.PostInstall(ctx, cfg.PublicURL+"/b24/install", 1)
 	if err != nil || r.Status != http.StatusOK {
@@ -63,12 +73,34 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Wr
 		return fmt.Errorf("demo: installing into the emulated portal: %v (status %d)", err, r.Status)
 	}
 	portal.InstallFinish()
+	p, err := a.Store.PortalByMemberID(ctx, MemberID)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("demo: the installed portal: %w", err)
+	}
+	if !waitMirrored(ctx, a, p.ID, []int{cast.Anna.ID, cast.Boris.ID}, 30*time.Second) {
+		log.Warn("demo: the first sync is slow; the demo clients may get new contacts")
+	}
+	if err := world.Connect(ctx, a, p.ID); err != nil {
+		a.Close()
+		return fmt.Errorf("demo: connecting the sandbox Wazzup account: %w", err)
+	}
+	if err := world.SeedDialogs(ctx, a, p.ID); err != nil {
+		log.Warn("demo: seeding dialogs", slog.String("error", err.Error()))
+	}
+	simDone := make(chan struct{})
+	go func() {
+		defer close(simDone)
+		world.Simulate(ctx, log, 40*time.Second, 200)
+	}()
 
 	fmt.Fprintf(stdout, "\nrelay24 demo is running.\n\n"+
+		"  Sandbox (the portal imitation with both chats): %s/demo\n\n"+
 		"  Open %s/login?portal=%s\n"+
 		"  (you log in to the emulated portal %s as its administrator)\n\n"+
-		"Stop with Ctrl+C.\n\n", cfg.PublicURL, url.QueryEscape(portal.Domain()), portal.Domain())
+		"Stop with Ctrl+C.\n\n", cfg.PublicURL, cfg.PublicURL, url.QueryEscape(portal.Domain()), portal.Domain())
 	<-ctx.Done()
+	<-simDone
 	return a.Close()
 }
 

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -73,6 +74,43 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `name="relay24-session"`) || !strings.Contains(string(body), "Общий чат") {
 		t.Fatalf("login ended with %d:\n%s", res.StatusCode, body)
 	}
+
+	// The sandbox: the banner names it, it shows the portal's menu, and its
+	// frames carry real sessions that see the seeded dialogs.
+	sandbox := regexp.MustCompile(`Sandbox[^:]*: (http://\S+/demo)`).FindStringSubmatch(out.String())
+	if sandbox == nil {
+		t.Fatalf("the banner names no sandbox:\n%s", out.String())
+	}
+	page := get(t, c, sandbox[1])
+	if !strings.Contains(page, "Общий чат") || !strings.Contains(page, "chat-button") {
+		t.Fatalf("sandbox page:\n%s", page)
+	}
+	frame := get(t, c, sandbox[1]+"/frame?placement=LEFT_MENU")
+	m := regexp.MustCompile(`<meta name="relay24-session" content="([^"]+)">`).FindStringSubmatch(frame)
+	if m == nil {
+		t.Fatalf("the sandbox frame carries no session:\n%s", frame)
+	}
+	base := strings.TrimSuffix(sandbox[1], "/demo")
+	var dialogs []any
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", base+"/api/v1/dialogs", nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Dialogs []any `json:"dialogs"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if dialogs = body.Dialogs; len(dialogs) >= 5 {
+			break
+		}
+	}
+	if len(dialogs) < 5 {
+		t.Fatalf("the demo seeded %d dialogs, want 5", len(dialogs))
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -82,4 +120,18 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop")
 	}
+}
+
+func get(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", url, res.StatusCode, b)
+	}
+	return string(b)
 }

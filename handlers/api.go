@@ -25,10 +25,15 @@ func (h *Handlers) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	rule, err := h.Access.For(c.Request().Context(), cl.Portal.ID, cl.User)
+	if err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{
 		"user":        meUser{ID: cl.User.ID, Name: cl.User.Name, IsAdmin: cl.User.IsAdmin},
 		"portal":      map[string]any{"domain": cl.Portal.Domain, "lang": cl.Portal.Lang},
 		"preferences": prefs,
+		"access":      map[string]any{"visibility": rule.Visibility, "can_write": rule.CanWrite},
 	})
 }
 

@@ -64,6 +64,7 @@ type Message struct {
 	Error       *string             `json:"error"`
 	CreatedAt   time.Time           `json:"created_at"`
 	Channel     *ChannelRef         `json:"channel,omitempty"`
+	ClientID    *string             `json:"client_id,omitempty"`
 }
 
 func dialogJSON(v *store.DialogView, lang string) Dialog {
@@ -124,6 +125,10 @@ func messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
 	if withChannel {
 		out.Channel = &ChannelRef{ID: m.ChannelID, Transport: m.Transport, Name: m.ChannelName}
 	}
+	if m.ClientID.Valid {
+		cid := m.ClientID.String
+		out.ClientID = &cid
+	}
 	return out
 }
 
@@ -174,11 +179,15 @@ func (h *Handlers) dialogs(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		waiting, err := h.Store.CountUnanswered(ctx, cl.Portal.ID, f)
+		if err != nil {
+			return err
+		}
 		out := make([]Dialog, len(list))
 		for i := range list {
 			out[i] = dialogJSON(&list[i], cl.lang())
 		}
-		return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "next": nullable(next)})
+		return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "next": nullable(next), "unanswered_count": waiting})
 	}
 	entityID, err := strconv.ParseInt(c.QueryParam("entity_id"), 10, 64)
 	if err != nil || entityID <= 0 {
@@ -265,6 +274,15 @@ func (h *Handlers) writableDialog(c echo.Context) (*store.DialogView, error) {
 		return nil, problem.New(problem.Forbidden, "read_only", "you may read this dialog but not write to it")
 	}
 	return v, nil
+}
+
+// dialog answers one dialog (a row refreshed after a live event).
+func (h *Handlers) dialog(c echo.Context) error {
+	v, err := h.visibleDialog(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(v, caller(c).lang())})
 }
 
 // history pages back through a dialog.

@@ -77,6 +77,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/sync", h.syncProgress, h.adminOnly)
 	api.GET("/dialogs", h.dialogs)
 	api.POST("/dialogs", h.createDialog)
+	api.GET("/dialogs/:id", h.dialog)
 	api.GET("/dialogs/:id/messages", h.history)
 	api.POST("/dialogs/:id/messages", h.send)
 	api.POST("/dialogs/:id/no-reply-needed", h.noReplyNeeded)

@@ -238,8 +238,18 @@ func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID,
 	default:
 		return nil // "edited" and unknown statuses change nothing we show
 	}
-	m, err := store.UpdateMessageStatus(ctx, s.o.Store.DB(),
-		`provider_message_id = $1 AND channel_id IN (SELECT id FROM channels WHERE gateway_id = $2)`, []any{providerID, g.ID}, status, errText)
+	// In a transaction: the row lock orders concurrent statuses of one
+	// message (delivered and read arriving together must end at read).
+	var m *store.Message
+	err := s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		m, err = store.UpdateMessageStatus(ctx, tx,
+			`provider_message_id = $1 AND channel_id IN (SELECT id FROM channels WHERE gateway_id = $2)`, []any{providerID, g.ID}, status, errText)
+		if err != nil || m == nil {
+			return err
+		}
+		return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	})
 	if problem.Is(err, problem.NotFound) {
 		if attempt < 5 {
 			return jobs.RetryAfter(2*time.Second, fmt.Errorf("%w: %s", errStatusEarly, providerID))
@@ -247,10 +257,7 @@ func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID,
 		log.WarnContext(ctx, "status for an unknown message dropped", slog.String("message", providerID), slog.String("status", status))
 		return nil
 	}
-	if err != nil || m == nil {
-		return err
-	}
-	return store.Notify(ctx, s.o.Store.DB(), store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	return err
 }
 
 // fileMessage stores one message into its dialog exactly once and schedules

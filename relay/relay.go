@@ -65,7 +65,12 @@ type Service struct {
 	intake   *jobs.Intake
 	gateways sync.Map // webhook key digest → cachedGateway
 	channels sync.Map // "gateway:external id" → *store.Channel
+	cards    sync.Map // "portal:entity:id" → when the card was last read from the portal
 }
+
+// cardTTL is how long a CRM card read for an individual chat is trusted
+// before the portal is asked again (events keep it fresher in between).
+const cardTTL = 30 * time.Second
 
 // cachedGateway spares the webhook intake a query per webhook; a gateway
 // disconnected or re-keyed stops being served within gatewayTTL.

@@ -352,7 +352,13 @@ func (s *Service) chatIDFor(ctx context.Context, portalID, contactID int64, chat
 // secondary ones from deal events); if the portal does not answer, the mirror
 // serves.
 func (s *Service) EntityContacts(ctx context.Context, portalID int64, entity string, id int64) ([]store.ContactRow, error) {
-	if entity == "deal" || entity == "lead" {
+	key := fmt.Sprintf("%d:%s:%d", portalID, entity, id)
+	fresh := false
+	if v, ok := s.cards.Load(key); ok && s.o.Now().Sub(v.(time.Time)) < cardTTL {
+		fresh = true // the page re-reads the list on every live event
+	}
+	if (entity == "deal" || entity == "lead") && !fresh {
+		s.cards.Store(key, s.o.Now())
 		if c, err := s.o.Portals.Client(ctx, portalID); err == nil {
 			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := s.o.Sync.FetchRecord(fctx, c, portalID, entity, id); err != nil {

@@ -260,3 +260,17 @@ func (m *Message) AttachmentList() []map[string]string {
 	}
 	return a
 }
+
+// CountUnanswered counts the waiting dialogs a filter shows (the page title).
+func (s *Store) CountUnanswered(ctx context.Context, portalID int64, f DialogFilter) (int, error) {
+	q := `SELECT count(*) FROM dialogs d WHERE d.portal_id = $1 AND d.unanswered AND $2::int IS NOT NULL`
+	if f.Visible != "" {
+		q += " AND (" + f.Visible + ")"
+	}
+	var n int
+	args := append([]any{portalID, 0}, f.Args...)
+	if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
+		return 0, fmt.Errorf("store: count unanswered: %w", err)
+	}
+	return n, nil
+}

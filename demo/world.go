@@ -1,0 +1,217 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/relay24/relay24/app"
+	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/relay"
+	"github.com/relay24/relay24/wazzup/wztest"
+)
+
+// WazzupKey is the demo Wazzup account's API key.
+const WazzupKey = "de0de0de0de0de0de0de0de0de0de024"
+
+// Client is a demo client: who writes, from which chat of which channel.
+type Client struct {
+	Name      string
+	Channel   wztest.Channel
+	ChatType  string
+	ChatID    string
+	ContactID int // the portal contact, 0 when relay24 is to create one
+}
+
+// World is the demo's messaging side: a Wazzup account with a WhatsApp and
+// an Instagram channel, connected to relay24, and clients who write.
+type World struct {
+	Acc     *wztest.Account
+	WA, IG  wztest.Channel
+	Clients []Client
+	// FeaturedDeal is a deal with two contacts who both write.
+	FeaturedDeal int
+}
+
+// Cast are the portal's named clients the demo's conversations use: a deal
+// with two contacts, added to the portal before the install so the first
+// sync mirrors them.
+type Cast struct {
+	Anna, Boris b24test.Contact
+	Deal        b24test.Deal
+}
+
+// SeedCast adds the named clients and their deal to the portal.
+func SeedCast(p *b24test.Portal) Cast {
+	var c Cast
+	c.Anna = p.AddContact(b24test.Contact{Name: "Анна", LastName: "Морозова", AssignedByID: 2,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "+7 916 123-45-01"}}})
+	c.Boris = p.AddContact(b24test.Contact{Name: "Борис", LastName: "Орлов", AssignedByID: 2,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "+7 916 123-45-02"}}})
+	c.Deal = p.AddDeal(b24test.Deal{Title: "Поставка мебели в офис «Ромашка»", StageID: "PREPARATION", AssignedByID: 2,
+		ContactIDs: []int{c.Anna.ID, c.Boris.ID}})
+	return c
+}
+
+// NewWorld makes the Wazzup account of the demo on wz.
+func NewWorld(wz *wztest.Server, cast Cast) *World {
+	w := &World{Acc: wz.AddAccount(WazzupKey), FeaturedDeal: cast.Deal.ID}
+	w.WA = w.Acc.AddChannel("whatsapp", "79001234567", "WhatsApp отдела продаж")
+	w.IG = w.Acc.AddChannel("instagram", "relay24.shop", "Instagram магазина")
+	w.Clients = []Client{
+		{Name: "Анна Морозова", Channel: w.WA, ChatType: "whatsapp", ChatID: "79161234501", ContactID: cast.Anna.ID},
+		{Name: "Борис Орлов", Channel: w.WA, ChatType: "whatsapp", ChatID: "79161234502", ContactID: cast.Boris.ID},
+		{Name: "Светлана", Channel: w.WA, ChatType: "whatsapp", ChatID: "79035550123"},
+		{Name: "sweet_home_decor", Channel: w.IG, ChatType: "instagram", ChatID: "sweet_home_decor"},
+		{Name: "Anna M.", Channel: w.IG, ChatType: "instagram", ChatID: "anna.morozova"},
+	}
+	return w
+}
+
+// Connect connects the account to relay24 for the portal.
+func (w *World) Connect(ctx context.Context, a *app.App, portalID int64) error {
+	_, err := a.Relay.Connect(ctx, portalID, relay.ConnectRequest{Provider: "wazzup", APIKey: WazzupKey})
+	return err
+}
+
+// Write makes a client write.
+func (w *World) Write(ctx context.Context, c Client, text string) error {
+	_, err := w.Acc.ClientWrites(ctx, c.Channel.ChannelID, c.ChatType, c.ChatID, wztest.Incoming{Text: text, ContactName: c.Name})
+	return err
+}
+
+// SeedDialogs starts a few conversations; one of them gets an answer.
+func (w *World) SeedDialogs(ctx context.Context, a *app.App, portalID int64) error {
+	first := []string{
+		"Здравствуйте! Хочу уточнить, когда приедет доставка по нашему заказу?",
+		"Добрый день. Счёт получил, оплатим завтра до обеда.",
+		"Подскажите, есть ли в наличии синий диван из каталога?",
+		"Hi! Do you ship to Kazakhstan? 🙂",
+		"Это снова Анна, пишу из инстаграма — можно фото образцов ткани?",
+	}
+	for i, c := range w.Clients {
+		if err := w.Write(ctx, c, first[i%len(first)]); err != nil {
+			return fmt.Errorf("demo: client %s writes: %w", c.Name, err)
+		}
+	}
+	// Борис got his answer: his dialog is answered, the others wait.
+	var dialogID int64
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		err := a.Store.DB().GetContext(ctx, &dialogID, `SELECT id FROM dialogs WHERE portal_id = $1 AND chat_id = $2`, portalID, w.Clients[1].ChatID)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if dialogID == 0 {
+		return fmt.Errorf("demo: the seeded messages were not filed in time")
+	}
+	_, err := a.Relay.Send(ctx, portalID, relay.Author{ID: 2, Name: "Мария Смирнова"}, dialogID,
+		"Спасибо, Борис! Как только оплата поступит, начнём сборку.", "demo-seed-1")
+	return err
+}
+
+var (
+	clientLines = []string{
+		"А можно поподробнее?",
+		"Подскажите, пожалуйста, сроки.",
+		"Хорошо, жду от вас информацию.",
+		"Скиньте, пожалуйста, счёт на почту.",
+		"Есть ли скидка при заказе от двух штук?",
+		"Добрый вечер! Актуально ещё предложение?",
+		"Когда можно подъехать посмотреть?",
+	}
+	answerLines = []string{
+		"Спасибо!",
+		"Отлично, договорились 👍",
+		"Понял, спасибо за ответ.",
+		"Хорошо, тогда жду.",
+		"А если доставить в субботу?",
+	}
+)
+
+// Simulate runs the clients until ctx ends: now and then one of them writes,
+// and every reply relay24 sends gets an answer a few seconds later. It writes
+// at most budget messages.
+func (w *World) Simulate(ctx context.Context, log *slog.Logger, every time.Duration, budget int) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 24))
+	seen := len(w.Acc.Sent())
+	type due struct {
+		at   time.Time
+		c    Client
+		text string
+	}
+	var pending []due
+	next := time.Now().Add(every + time.Duration(rng.Int64N(int64(every))))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for budget > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		sent := w.Acc.Sent()
+		for _, s := range sent[seen:] {
+			for _, c := range w.Clients {
+				if c.Channel.ChannelID == s.Request.ChannelID && c.ChatID == s.ChatID {
+					pending = append(pending, due{at: time.Now().Add(3*time.Second + time.Duration(rng.IntN(3000))*time.Millisecond),
+						c: c, text: answerLines[rng.IntN(len(answerLines))]})
+				}
+			}
+		}
+		seen = len(sent)
+		now := time.Now()
+		rest := pending[:0]
+		for _, d := range pending {
+			if now.Before(d.at) || budget <= 0 {
+				rest = append(rest, d)
+				continue
+			}
+			if err := w.Write(ctx, d.c, d.text); err != nil {
+				log.Warn("demo: simulated client", slog.String("error", err.Error()))
+			}
+			budget--
+		}
+		pending = rest
+		if now.After(next) && budget > 0 {
+			c := w.Clients[rng.IntN(len(w.Clients))]
+			if err := w.Write(ctx, c, clientLines[rng.IntN(len(clientLines))]); err != nil {
+				log.Warn("demo: simulated client", slog.String("error", err.Error()))
+			}
+			budget--
+			next = now.Add(every + time.Duration(rng.Int64N(int64(every))))
+		}
+	}
+}
+
+// waitMirrored waits until the first sync has mirrored the contacts (so the
+// demo's known clients are recognised when they write).
+func waitMirrored(ctx context.Context, a *app.App, portalID int64, contactIDs []int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		n := 0
+		for _, id := range contactIDs {
+			var one int
+			if err := a.Store.DB().GetContext(ctx, &one, `SELECT count(*) FROM contacts WHERE portal_id = $1 AND id = $2`, portalID, int64(id)); err == nil && one == 1 {
+				n++
+			}
+		}
+		if n == len(contactIDs) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return false
+}

@@ -1,0 +1,83 @@
+package uitest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relay24/relay24/config"
+	"github.com/relay24/relay24/demo"
+	"github.com/relay24/relay24/store/storetest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// What a newcomer sees after `relay24 demo`: the sandbox URL in the banner,
+// the general chat with the seeded dialogs, and a deal card whose chat
+// button opens the individual chat of its two contacts.
+func TestDemoSandboxInBrowser(t *testing.T) {
+	needBrowser(t)
+	dbURL := storetest.URL(t)
+	cfg, err := config.Parse(func(k string) string {
+		return map[string]string{"DATABASE_URL": dbURL, "LISTEN_ADDR": "127.0.0.1:0"}[k]
+	}, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- demo.Run(ctx, cfg, slog.New(slog.DiscardHandler), out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("demo: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the demo did not stop")
+		}
+	})
+	re := regexp.MustCompile(`Sandbox[^:]*: (http://\S+/demo)`)
+	var url string
+	for deadline := time.Now().Add(wait); url == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatalf("the demo printed no sandbox URL:\n%s", out.String())
+	}
+	tb := openTab(t, url, 1440, 900)
+	tb.waitJS(`(() => { const d = document.querySelector("#frame-general").contentDocument; return d && d.querySelectorAll(".dialog-row").length >= 5 && d.querySelector(".msg") })()`)
+	tb.shot("demo-sandbox")
+	tb.click(".menu-deal")
+	tb.click(".deal-card:not([hidden]) .chat-button")
+	tb.waitJS(`(() => { const d = document.querySelector("#frame-deal").contentDocument; const n = d && d.querySelector("#client-name"); return n && n.textContent === "Анна Морозова" && d.querySelector(".msg") })()`)
+	tb.shot("demo-deal-chat")
+
+	// A deal whose client never wrote: the chat opens on the contact, and
+	// «Создать диалог» is one click away.
+	tb.click("#slider-close")
+	tb.str(`(document.querySelectorAll(".menu-deal")[1].click(), "")`)
+	tb.click(".deal-card:not([hidden]) .chat-button")
+	tb.waitJS(`(() => { const d = document.querySelector("#frame-deal").contentDocument; const n = d && d.querySelector('#app[data-ready="true"] #client-name'); return n && n.textContent !== "" && n.textContent !== "Анна Морозова" && !n.disabled })()`)
+	tb.str(`(document.querySelector("#frame-deal").contentDocument.querySelector("#channels-toggle").click(), "")`)
+	tb.waitJS(`document.querySelector("#frame-deal").contentDocument.querySelector("#create-dialog-btn") !== null`)
+	tb.shot("demo-deal-without-dialogs")
+}

@@ -1,0 +1,1229 @@
+// relay24 chat: the general chat (every dialog the employee may see) and the
+// individual chat (the dialogs of one deal's, lead's or contact's clients),
+// both inside the Bitrix24 iframe. Plain JavaScript, no build step.
+//
+// Client text is text: everything a client or an employee wrote goes into the
+// page through textContent or DOM properties, never through innerHTML.
+(function () {
+  "use strict";
+
+  // ---- page inputs -------------------------------------------------------
+
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.getAttribute("content") || "" : "";
+  }
+
+  var SESSION = meta("relay24-session");
+  var LANG = meta("relay24-lang") || "ru";
+  var ENTITY = (function () {
+    var v = meta("relay24-entity");
+    if (!v) return null;
+    var i = v.indexOf(":");
+    return { type: v.slice(0, i), id: parseInt(v.slice(i + 1), 10) };
+  })();
+  var TEXTS = {};
+  try {
+    TEXTS = JSON.parse(document.getElementById("relay24-texts").textContent || "{}") || {};
+  } catch (e) {
+    TEXTS = {};
+  }
+  function T(key) {
+    return Object.prototype.hasOwnProperty.call(TEXTS, key) ? TEXTS[key] : key;
+  }
+
+  var HISTORY_PAGE = 30;
+  var LIST_PAGE = 50;
+
+  // ---- state -------------------------------------------------------------
+
+  var state = {
+    mode: ENTITY ? "individual" : "general",
+    me: null,
+    prefs: { send_key: "enter", sound: true, show_preview: true, rich_links: true },
+    dialogs: [], // the list shown on the left, in the server's order
+    next: null, // general chat: cursor of the list's next page
+    contacts: [], // individual chat: the entity's contacts
+    byId: {}, // every dialog seen, by id
+    lastSeen: null, // dialog id → last_message.at, for the new-message sound
+    view: null, // {kind: "dialog", id} | {kind: "all", contactId} | {kind: "contact", contactId}
+    messages: [], // of the open view, oldest → newest
+    msgNext: null, // cursor of the older page
+    loadingOlder: false,
+    inflight: 0, // POSTs of messages under way
+    refreshAfterSend: false,
+    retried: {}, // message ids already retried
+    viewSeq: 0 // bumps on every view change so late answers are dropped
+  };
+
+  // ---- helpers -----------------------------------------------------------
+
+  function el(tag, attrs) {
+    var n = document.createElement(tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (!Object.prototype.hasOwnProperty.call(attrs, k)) continue;
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) continue;
+        if (k === "class") n.className = v;
+        else if (k === "text") n.textContent = v;
+        else if (k.slice(0, 2) === "on") n.addEventListener(k.slice(2), v);
+        else if (k === "hidden") n.hidden = !!v;
+        else n.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (var i = 2; i < arguments.length; i++) append(n, arguments[i]);
+    return n;
+  }
+
+  function append(n, c) {
+    if (c === null || c === undefined || c === false) return;
+    if (Array.isArray(c)) {
+      c.forEach(function (x) { append(n, x); });
+      return;
+    }
+    if (typeof c === "string" || typeof c === "number") {
+      n.appendChild(document.createTextNode(String(c)));
+      return;
+    }
+    n.appendChild(c);
+  }
+
+  function clear(n) {
+    while (n.firstChild) n.removeChild(n.firstChild);
+  }
+
+  var SVGNS = "http://www.w3.org/2000/svg";
+
+  // svg builds an icon from shapes: [tag, {attr: value}].
+  function svg(cls, viewBox, shapes) {
+    var s = document.createElementNS(SVGNS, "svg");
+    s.setAttribute("viewBox", viewBox);
+    s.setAttribute("class", "icon " + cls);
+    s.setAttribute("aria-hidden", "true");
+    s.setAttribute("focusable", "false");
+    shapes.forEach(function (sh) {
+      var e = document.createElementNS(SVGNS, sh[0]);
+      for (var k in sh[1]) e.setAttribute(k, sh[1][k]);
+      s.appendChild(e);
+    });
+    return s;
+  }
+
+  function transportIcon(transport) {
+    switch (transport) {
+      case "whatsapp":
+        return svg("tr tr-whatsapp", "0 0 24 24", [
+          ["circle", { cx: "12", cy: "12", r: "12", fill: "#25d366" }],
+          ["path", { fill: "#fff", d: "M12 5.2a6.8 6.8 0 0 0-5.9 10.2L5.2 18.8l3.5-.9A6.8 6.8 0 1 0 12 5.2zm0 1.3a5.5 5.5 0 1 1-2.9 10.2l-.2-.1-2 .5.5-2-.1-.2A5.5 5.5 0 0 1 12 6.5z" }],
+          ["path", { fill: "#fff", d: "M9.6 8.7c.2 0 .3 0 .4.3l.6 1.3c0 .2 0 .3-.1.4l-.4.5c-.1.1-.1.2 0 .4.5.9 1.2 1.6 2.1 2.1.2.1.3.1.4 0l.5-.6c.1-.1.3-.2.4-.1l1.3.6c.2.1.3.2.2.4-.1.8-.8 1.4-1.6 1.4-2.1-.2-4.4-2.4-4.6-4.5 0-.8.5-1.5 1.3-1.6z" }]
+        ]);
+      case "instagram":
+        return svg("tr tr-instagram", "0 0 24 24", [
+          ["rect", { x: "0", y: "0", width: "24", height: "24", rx: "7", fill: "#d6249f" }],
+          ["rect", { x: "5", y: "5", width: "14", height: "14", rx: "4", fill: "none", stroke: "#fff", "stroke-width": "1.8" }],
+          ["circle", { cx: "12", cy: "12", r: "3.2", fill: "none", stroke: "#fff", "stroke-width": "1.8" }],
+          ["circle", { cx: "16.2", cy: "7.8", r: "1", fill: "#fff" }]
+        ]);
+      case "telegram":
+        return svg("tr tr-telegram", "0 0 24 24", [
+          ["circle", { cx: "12", cy: "12", r: "12", fill: "#2aabee" }],
+          ["path", { fill: "#fff", d: "M5.4 11.7l11.3-4.4c.5-.2 1 .1.8.9l-1.9 9c-.1.6-.5.8-1 .5l-2.9-2.1-1.4 1.3c-.2.2-.3.3-.6.3l.2-3 5.4-4.9c.2-.2 0-.3-.3-.1l-6.7 4.2-2.9-.9c-.6-.2-.6-.6.1-.8z" }]
+        ]);
+      case "vk":
+        return svg("tr tr-vk", "0 0 24 24", [
+          ["circle", { cx: "12", cy: "12", r: "12", fill: "#0077ff" }],
+          ["path", { fill: "#fff", d: "M6 8.5h2c.2 0 .3.1.4.3.7 1.8 1.7 3.3 2.1 3.3.2 0 .2-.1.2-.5V9.3c0-.5-.3-.6-.3-.8 0-.1.1-.2.3-.2h2.4c.3 0 .4.1.4.4v3c0 .3.1.4.2.4.2 0 .4-.1.8-.5.9-1.1 1.6-2.6 1.6-2.6.1-.2.2-.3.5-.3h2c.4 0 .5.2.4.5-.3 1.2-2.6 3.9-2.6 3.9-.2.3-.2.4 0 .7.3.4 1.9 1.9 2.2 2.7.1.3 0 .5-.3.5h-2c-.3 0-.5-.1-.8-.5-.7-.8-1.1-1.3-1.5-1.3-.3 0-.4.2-.4.6v.8c0 .3-.1.4-.8.4-1.8 0-3.7-1.1-5-3.2C6.8 11.8 6 9.6 6 9c0-.3.1-.5.4-.5z" }]
+        ]);
+      default:
+        return svg("tr tr-other", "0 0 24 24", [
+          ["circle", { cx: "12", cy: "12", r: "12", fill: "#a8adb4" }],
+          ["path", { fill: "#fff", d: "M6 7.5h12v7.5h-7l-3 2.5V15H6z" }]
+        ]);
+    }
+  }
+
+  function envelopeIcon(waiting) {
+    var shapes = [
+      ["rect", { x: "2", y: "5", width: "17", height: "12", rx: "2", fill: waiting ? "#ff5752" : "#c3c7cc" }],
+      ["path", { d: "M3 6.5l7.5 5.5 7.5-5.5", fill: "none", stroke: "#fff", "stroke-width": "1.6", "stroke-linejoin": "round" }]
+    ];
+    if (!waiting) {
+      shapes.push(["circle", { cx: "18.5", cy: "16.5", r: "5", fill: "#fff" }]);
+      shapes.push(["path", { d: "M15.6 16.6l2 2 3.6-4", fill: "none", stroke: "#7bd500", "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" }]);
+    }
+    return svg("envelope " + (waiting ? "envelope-waiting" : "envelope-idle"), "0 0 24 24", shapes);
+  }
+
+  function chevronIcon() {
+    return svg("chevron", "0 0 16 16", [["path", { d: "M4 6l4 4 4-4", fill: "none", stroke: "currentColor", "stroke-width": "1.8", "stroke-linecap": "round" }]]);
+  }
+  function burgerIcon() {
+    return svg("burger", "0 0 20 20", [["path", { d: "M3 5h14M3 10h14M3 15h14", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round" }]]);
+  }
+  function backIcon() {
+    return svg("back", "0 0 20 20", [["path", { d: "M12.5 4l-6 6 6 6", fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" }]]);
+  }
+  function gearIcon() {
+    return svg("gear", "0 0 20 20", [
+      ["circle", { cx: "10", cy: "10", r: "2.8", fill: "none", stroke: "currentColor", "stroke-width": "1.7" }],
+      ["path", { d: "M10 1.8v2.4M10 15.8v2.4M1.8 10h2.4M15.8 10h2.4M4.2 4.2l1.7 1.7M14.1 14.1l1.7 1.7M4.2 15.8l1.7-1.7M14.1 5.9l1.7-1.7", stroke: "currentColor", "stroke-width": "1.7", "stroke-linecap": "round" }]
+    ]);
+  }
+  function sendIcon() {
+    return svg("send-icon", "0 0 20 20", [["path", { d: "M2.5 10L17.5 3l-3.5 14-4-5.5z M10 11.5l7.5-8.5", fill: "currentColor" }]]);
+  }
+
+  function randomID() {
+    var b = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+
+  function sameDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  }
+
+  function clock(d) { return pad(d.getHours()) + ":" + pad(d.getMinutes()); }
+
+  function shortWhen(iso) {
+    if (!iso) return "";
+    var d = new Date(iso), now = new Date();
+    if (sameDay(d, now)) return clock(d);
+    var y = new Date(now.getTime() - 864e5);
+    if (sameDay(d, y)) return T("yesterday");
+    return pad(d.getDate()) + "." + pad(d.getMonth() + 1) + "." + String(d.getFullYear()).slice(-2);
+  }
+
+  function dayLabel(d) {
+    var now = new Date();
+    if (sameDay(d, now)) return T("today");
+    if (sameDay(d, new Date(now.getTime() - 864e5))) return T("yesterday");
+    return pad(d.getDate()) + "." + pad(d.getMonth() + 1) + "." + d.getFullYear();
+  }
+
+  function waited(iso) {
+    if (!iso) return "";
+    var s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+    if (s < 60) return T("just_now");
+    if (s < 3600) return Math.floor(s / 60) + " " + T("min");
+    if (s < 86400) return Math.floor(s / 3600) + " " + T("hour");
+    return Math.floor(s / 86400) + " " + T("day");
+  }
+
+  function clientName(d) {
+    if (!d) return "";
+    return (d.contact && d.contact.name) || d.client_name || d.chat_id || "";
+  }
+
+  function safeURL(u) {
+    try {
+      var p = new URL(u, location.href);
+      return p.protocol === "http:" || p.protocol === "https:" ? p.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // ---- API ---------------------------------------------------------------
+
+  function ApiError(status, code, message) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+  }
+
+  function api(method, path, body) {
+    var opts = { method: method, headers: { Authorization: "Bearer " + SESSION, Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(path, opts).then(function (res) {
+      return res.text().then(function (txt) {
+        var data = null;
+        try { data = txt ? JSON.parse(txt) : null; } catch (e) { data = null; }
+        if (!res.ok) {
+          var err = (data && data.error) || {};
+          if (res.status === 401) showBanner(T("session_expired") !== "session_expired" ? T("session_expired") : T("error"));
+          throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText);
+        }
+        return data;
+      });
+    }, function (e) {
+      throw new ApiError(0, "network", String(e && e.message || e));
+    });
+  }
+
+  // ---- shell -------------------------------------------------------------
+
+  var ui = {};
+
+  function buildShell() {
+    var app = document.getElementById("app");
+    clear(app);
+    var individual = state.mode === "individual";
+
+    ui.listTitle = el("h1", { class: "list-title", text: individual ? T("contacts") : T("general_chat") });
+    ui.count = el("span", { class: "list-count", id: "waiting-count", hidden: true });
+    ui.list = el("div", { class: "dialog-list", id: "dialog-list", role: "list" });
+    ui.listMore = el("div", { class: "list-more", hidden: true, text: T("loading") });
+    ui.sidebar = el("aside", { class: "sidebar", id: "sidebar" },
+      el("header", { class: "sidebar-head" },
+        ui.listTitle, ui.count,
+        el("button", { type: "button", class: "icon-btn prefs-toggle", title: T("settings"), "aria-label": T("settings"), onclick: togglePrefs }, gearIcon())),
+      ui.list, ui.listMore);
+    ui.list.addEventListener("scroll", onListScroll);
+
+    ui.back = el("button", { type: "button", class: "icon-btn back-btn", id: "back-btn", title: T("back"), "aria-label": T("back"), onclick: goBack }, backIcon());
+    ui.burger = individual ? el("button", { type: "button", class: "icon-btn hamburger", id: "hamburger", title: T("menu"), "aria-label": T("menu"), "aria-expanded": "false", onclick: toggleList }, burgerIcon()) : null;
+    ui.clientName = el("button", { type: "button", class: "client-name", id: "client-name", title: T("open_card"), onclick: openCard });
+    ui.channelsToggle = el("button", { type: "button", class: "icon-btn channels-toggle", id: "channels-toggle", title: T("channels"), "aria-label": T("channels"), "aria-expanded": "false", onclick: toggleChannelsMenu }, chevronIcon());
+    ui.convSub = el("div", { class: "conv-sub", id: "conv-sub" });
+    ui.channelsMenu = el("div", { class: "menu channels-menu", id: "channels-menu", role: "menu", hidden: true });
+    ui.convHead = el("header", { class: "conv-head" },
+      ui.back, ui.burger,
+      el("div", { class: "conv-title" },
+        el("div", { class: "conv-title-line" }, ui.clientName, ui.channelsToggle),
+        ui.convSub),
+      individual ? el("button", { type: "button", class: "icon-btn prefs-toggle", title: T("settings"), "aria-label": T("settings"), onclick: togglePrefs }, gearIcon()) : null,
+      ui.channelsMenu);
+
+    ui.messages = el("div", { class: "messages", id: "messages", "aria-live": "polite" });
+    ui.messages.addEventListener("scroll", onMessagesScroll);
+    ui.empty = el("div", { class: "conv-empty", id: "conv-empty", text: T("loading") });
+
+    ui.input = el("textarea", { id: "composer-input", class: "composer-input", rows: "1", placeholder: T("placeholder"), "aria-label": T("placeholder") });
+    ui.input.addEventListener("keydown", onComposerKey);
+    // Some keyboards (and synthetic input) deliver the Enter's character
+    // apart from its keydown: after a send, swallow that line break.
+    ui.input.addEventListener("beforeinput", function (e) {
+      if (swallowBreak && (e.inputType === "insertLineBreak" || e.inputType === "insertParagraph")) e.preventDefault();
+    });
+    ui.input.addEventListener("keypress", function (e) { if (swallowBreak && e.key === "Enter") e.preventDefault(); });
+    ui.input.addEventListener("keyup", function (e) { if (e.key === "Enter") swallowBreak = false; });
+    ui.input.addEventListener("input", autoGrow);
+    ui.noReply = el("button", { type: "button", class: "no-reply", id: "no-reply", onclick: onNoReply });
+    ui.send = el("button", { type: "button", class: "send-btn", id: "send-btn", title: T("send"), "aria-label": T("send"), onclick: function () { sendFromComposer(); } }, sendIcon());
+    ui.hint = el("div", { class: "composer-hint", id: "composer-hint" });
+    ui.composerNote = el("div", { class: "composer-note", id: "composer-note", hidden: true });
+    ui.composer = el("footer", { class: "composer", id: "composer" },
+      ui.composerNote,
+      el("div", { class: "composer-row" }, ui.input, ui.noReply, ui.send),
+      ui.hint);
+
+    ui.conv = el("section", { class: "conversation", id: "conversation" }, ui.convHead, ui.empty, ui.messages, ui.composer);
+
+    ui.banner = el("div", { class: "banner", id: "banner", role: "alert", hidden: true });
+    ui.toast = el("div", { class: "toast", id: "toast", role: "status", hidden: true });
+    ui.prefs = buildPrefs();
+    ui.modal = el("div", { class: "modal-backdrop", id: "create-dialog", hidden: true, onclick: function (e) { if (e.target === ui.modal) closeModal(); } });
+    ui.scrim = el("div", { class: "scrim", onclick: function () { setListOpen(false); } });
+
+    append(app, [ui.banner, ui.sidebar, ui.scrim, ui.conv, ui.prefs, ui.modal, ui.toast]);
+    document.addEventListener("click", onDocumentClick);
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { closeChannelsMenu(); closeModal(); ui.prefs.hidden = true; }
+    });
+    showConversation(false);
+    renderHeader();
+    renderComposer();
+  }
+
+  function showBanner(text) {
+    if (!ui.banner) return;
+    ui.banner.textContent = text || "";
+    ui.banner.hidden = !text;
+  }
+
+  var toastTimer = null;
+  function toast(text) {
+    ui.toast.textContent = text;
+    ui.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { ui.toast.hidden = true; }, 4000);
+  }
+
+  // Phone: the list and the conversation are two screens.
+  function showConversation(on) {
+    document.getElementById("app").classList.toggle("show-conv", !!on);
+  }
+
+  function goBack() {
+    if (state.mode === "individual") {
+      setListOpen(true);
+      return;
+    }
+    showConversation(false);
+  }
+
+  function setListOpen(on) {
+    var app = document.getElementById("app");
+    app.classList.toggle("list-open", !!on);
+    if (ui.burger) ui.burger.setAttribute("aria-expanded", on ? "true" : "false");
+  }
+
+  function toggleList() {
+    setListOpen(!document.getElementById("app").classList.contains("list-open"));
+  }
+
+  // ---- the dialog list ---------------------------------------------------
+
+  function remember(list) {
+    list.forEach(function (d) { state.byId[d.id] = d; });
+  }
+
+  function loadList() {
+    if (state.mode === "individual") {
+      return api("GET", "/api/v1/dialogs?entity_type=" + encodeURIComponent(ENTITY.type) + "&entity_id=" + ENTITY.id).then(function (r) {
+        state.dialogs = r.dialogs || [];
+        state.contacts = r.contacts || [];
+        remember(state.dialogs);
+        afterList();
+        return r;
+      });
+    }
+    var limit = Math.min(200, Math.max(LIST_PAGE, state.dialogs.length));
+    return api("GET", "/api/v1/dialogs?limit=" + limit).then(function (r) {
+      state.dialogs = r.dialogs || [];
+      state.next = r.next || null;
+      remember(state.dialogs);
+      afterList();
+      return r;
+    });
+  }
+
+  function loadMoreList() {
+    if (state.mode !== "general" || !state.next || state.listLoading) return;
+    state.listLoading = true;
+    ui.listMore.hidden = false;
+    api("GET", "/api/v1/dialogs?limit=" + LIST_PAGE + "&after=" + encodeURIComponent(state.next)).then(function (r) {
+      var seen = {};
+      state.dialogs.forEach(function (d) { seen[d.id] = true; });
+      (r.dialogs || []).forEach(function (d) { if (!seen[d.id]) state.dialogs.push(d); });
+      state.next = r.next || null;
+      remember(r.dialogs || []);
+      afterList();
+    }).catch(function () {}).then(function () {
+      state.listLoading = false;
+      ui.listMore.hidden = true;
+    });
+  }
+
+  function onListScroll() {
+    if (ui.list.scrollTop + ui.list.clientHeight > ui.list.scrollHeight - 80) loadMoreList();
+  }
+
+  function afterList() {
+    maybeBeep();
+    renderList();
+    updateTitle();
+    renderHeader();
+    renderComposer();
+  }
+
+  // maybeBeep plays the sound when a client wrote since the last look.
+  function maybeBeep() {
+    var seen = {};
+    var fresh = false;
+    state.dialogs.forEach(function (d) {
+      var at = d.last_message ? d.last_message.at : "";
+      seen[d.id] = at;
+      if (state.lastSeen && d.last_message && d.last_message.direction === "in" && state.lastSeen[d.id] !== at &&
+          (!state.lastSeen[d.id] || timeKey(at) > timeKey(state.lastSeen[d.id]))) {
+        fresh = true;
+      }
+    });
+    state.lastSeen = seen;
+    if (fresh && state.prefs.sound) beep();
+  }
+
+  function waitingCount() {
+    var n = 0;
+    state.dialogs.forEach(function (d) { if (d.unanswered) n++; });
+    return n;
+  }
+
+  function updateTitle() {
+    var n = waitingCount();
+    var base = state.mode === "individual" ? T("individual_chat") : T("general_chat");
+    var title = (n > 0 ? "(" + n + ") " : "") + base;
+    document.title = title;
+    ui.count.textContent = String(n);
+    ui.count.hidden = n === 0;
+    ui.count.title = T("unanswered");
+    try { if (window.relay24Frame && relay24Frame.inFrame()) relay24Frame.setTitle(title); } catch (e) { /* outside the portal */ }
+  }
+
+  function renderRow(d) {
+    var active = state.view && state.view.kind === "dialog" && state.view.id === d.id;
+    var preview = state.prefs.show_preview && d.last_message ? d.last_message.text : "";
+    var row = el("div", {
+      class: "dialog-row" + (d.unanswered ? " unanswered" : "") + (active ? " active" : ""),
+      role: "listitem", tabindex: "0", "data-dialog-id": d.id, "data-unanswered": d.unanswered ? "true" : "false",
+      onclick: function () { openDialog(d.id); },
+      onkeydown: function (e) { if (e.key === "Enter") openDialog(d.id); }
+    },
+      el("div", { class: "row-avatar" }, transportIcon(d.channel.transport)),
+      el("div", { class: "row-main" },
+        el("div", { class: "row-top" },
+          el("span", { class: "row-name", text: clientName(d) }),
+          el("span", { class: "row-time", text: d.last_message ? shortWhen(d.last_message.at) : "" })),
+        el("div", { class: "row-channel" }, el("span", { class: "row-channel-name", text: d.channel.name || d.channel.transport })),
+        preview ? el("div", { class: "row-preview" },
+          d.last_message.direction === "out" ? el("span", { class: "row-you", text: T("you") + ": " }) : null,
+          el("span", { class: "row-preview-text", text: preview })) : null),
+      d.unanswered ? el("div", { class: "row-wait", title: T("unanswered") },
+        envelopeIcon(true),
+        el("span", { class: "row-waited", "data-since": d.unanswered_since || "", text: waited(d.unanswered_since) })) : null);
+    return row;
+  }
+
+  function renderList() {
+    var keep = ui.list.scrollTop;
+    clear(ui.list);
+    if (state.mode === "individual") {
+      var byContact = {};
+      var orphans = [];
+      state.dialogs.forEach(function (d) {
+        if (d.contact) (byContact[d.contact.id] = byContact[d.contact.id] || []).push(d);
+        else orphans.push(d);
+      });
+      state.contacts.forEach(function (c) {
+        var current = state.view && state.view.contactId === c.id;
+        var group = el("div", { class: "contact-group", "data-contact-id": c.id },
+          el("button", { type: "button", class: "contact-head" + (current ? " active" : ""), "data-contact-id": c.id,
+            onclick: function () { openContact(c.id); } }, el("span", { class: "contact-name", text: c.name })));
+        (byContact[c.id] || []).forEach(function (d) { group.appendChild(renderRow(d)); });
+        if (!(byContact[c.id] || []).length) group.appendChild(el("div", { class: "list-empty small", text: T("no_dialogs_contact") }));
+        ui.list.appendChild(group);
+      });
+      orphans.forEach(function (d) { ui.list.appendChild(renderRow(d)); });
+      if (!state.contacts.length && !orphans.length) ui.list.appendChild(el("div", { class: "list-empty", text: T("no_dialogs") }));
+    } else {
+      state.dialogs.forEach(function (d) { ui.list.appendChild(renderRow(d)); });
+      if (!state.dialogs.length) ui.list.appendChild(el("div", { class: "list-empty", text: T("no_dialogs") }));
+    }
+    ui.list.scrollTop = keep;
+  }
+
+  function tickWaits() {
+    Array.prototype.forEach.call(document.querySelectorAll(".row-waited"), function (s) {
+      s.textContent = waited(s.getAttribute("data-since"));
+    });
+  }
+
+  // ---- the conversation --------------------------------------------------
+
+  function currentDialog() {
+    return state.view && state.view.kind === "dialog" ? state.byId[state.view.id] || null : null;
+  }
+
+  function currentContactId() {
+    if (!state.view) return null;
+    if (state.view.kind === "dialog") {
+      var d = currentDialog();
+      return d && d.contact ? d.contact.id : null;
+    }
+    return state.view.contactId;
+  }
+
+  function contactName(id) {
+    for (var i = 0; i < state.contacts.length; i++) if (state.contacts[i].id === id) return state.contacts[i].name;
+    for (var k in state.byId) {
+      var d = state.byId[k];
+      if (d.contact && d.contact.id === id) return d.contact.name;
+    }
+    return "";
+  }
+
+  function setView(v) {
+    state.view = v;
+    state.viewSeq++;
+    state.messages = [];
+    state.msgNext = null;
+    state.loadingOlder = false;
+    closeChannelsMenu();
+    renderList();
+    renderHeader();
+    renderComposer();
+    renderMessages(true);
+    showConversation(true);
+    if (state.mode === "individual") setListOpen(false);
+  }
+
+  function openDialog(id) {
+    setView({ kind: "dialog", id: id });
+    loadHistory(true);
+    if (state.view && !isPhone()) ui.input.focus();
+  }
+
+  function openContact(contactId) {
+    var first = null;
+    state.dialogs.forEach(function (d) { if (!first && d.contact && d.contact.id === contactId) first = d; });
+    if (first) { openDialog(first.id); return; }
+    setView({ kind: "contact", contactId: contactId });
+    ui.empty.textContent = T("no_dialogs_contact");
+  }
+
+  function openAll(contactId) {
+    setView({ kind: "all", contactId: contactId });
+    loadHistory(true);
+  }
+
+  function isPhone() {
+    return window.matchMedia && window.matchMedia("(max-width: 700px)").matches;
+  }
+
+  function renderHeader() {
+    var v = state.view;
+    var d = currentDialog();
+    clear(ui.convSub);
+    ui.channelsToggle.hidden = !v;
+    ui.clientName.disabled = false;
+    if (!v) {
+      ui.clientName.textContent = state.mode === "individual" ? T("individual_chat") : T("general_chat");
+      ui.clientName.disabled = true;
+      return;
+    }
+    if (v.kind === "dialog") {
+      ui.clientName.textContent = d ? clientName(d) : "";
+      ui.clientName.disabled = !(d && (d.contact || d.lead_id));
+      if (d) {
+        append(ui.convSub, [transportIcon(d.channel.transport),
+          el("span", { class: "conv-channel", text: d.channel.name || d.channel.transport }),
+          d.chat_id && d.chat_id !== clientName(d) ? el("span", { class: "conv-chat-id", text: d.chat_id }) : null]);
+      }
+    } else {
+      ui.clientName.textContent = contactName(v.contactId);
+      append(ui.convSub, el("span", { class: "conv-channel", text: v.kind === "all" ? T("all_dialogs_hint") : T("no_dialogs_contact") }));
+    }
+  }
+
+  function openCard() {
+    var path = null;
+    var v = state.view;
+    if (!v) return;
+    var cid = currentContactId();
+    if (cid) path = "/crm/contact/details/" + cid + "/";
+    else {
+      var d = currentDialog();
+      if (d && d.lead_id) path = "/crm/lead/details/" + d.lead_id + "/";
+    }
+    if (path && window.relay24Frame) window.relay24Frame.openPath(path);
+  }
+
+  function renderComposer() {
+    var d = currentDialog();
+    var show = !!d;
+    ui.composer.hidden = !show;
+    ui.hint.textContent = state.prefs.send_key === "ctrl_enter" ? T("hint_ctrl_enter") : T("hint_enter");
+    clear(ui.noReply);
+    var waiting = !!(d && d.unanswered);
+    ui.noReply.className = "no-reply " + (waiting ? "waiting" : "idle");
+    ui.noReply.setAttribute("data-state", waiting ? "waiting" : "idle");
+    ui.noReply.disabled = !waiting;
+    ui.noReply.title = waiting ? T("no_reply_needed") : T("nothing_waits");
+    ui.noReply.setAttribute("aria-label", ui.noReply.title);
+    append(ui.noReply, envelopeIcon(waiting));
+  }
+
+  function historyURL(before) {
+    var v = state.view;
+    var q = "?limit=" + HISTORY_PAGE + (before ? "&before=" + encodeURIComponent(before) : "");
+    if (v.kind === "all") return "/api/v1/contacts/" + v.contactId + "/messages" + q;
+    return "/api/v1/dialogs/" + v.id + "/messages" + q;
+  }
+
+  // timeKey makes RFC 3339 UTC times comparable as strings (the fraction
+  // has a varying number of digits).
+  function timeKey(iso) {
+    var m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(iso || "");
+    if (!m) return new Date(iso).toISOString().replace("Z", "000000");
+    return m[1] + "." + ((m[2] || "") + "000000000").slice(0, 9);
+  }
+
+  // sortMessages keeps the server's order: time, then id; a message being
+  // sent comes after the ones the server knows.
+  function sortMessages() {
+    state.messages.sort(function (a, b) {
+      var ka = timeKey(a.created_at), kb = timeKey(b.created_at);
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      if (!!a.local !== !!b.local) return a.local ? 1 : -1;
+      if (a.local) return 0;
+      return a.id - b.id;
+    });
+  }
+
+  // merge puts server messages into the open view, replacing by id.
+  function merge(list) {
+    var idx = {};
+    state.messages.forEach(function (m, i) { idx[m.id] = i; });
+    list.forEach(function (m) {
+      if (Object.prototype.hasOwnProperty.call(idx, m.id)) state.messages[idx[m.id]] = m;
+      else { idx[m.id] = state.messages.length; state.messages.push(m); }
+    });
+    sortMessages();
+  }
+
+  function atBottom() {
+    return ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 80;
+  }
+
+  function scrollToBottom() {
+    ui.messages.scrollTop = ui.messages.scrollHeight;
+  }
+
+  // loadHistory loads (first) or refreshes the newest page of the open view.
+  function loadHistory(first) {
+    var v = state.view;
+    if (!v || v.kind === "contact") return Promise.resolve();
+    var seq = state.viewSeq;
+    var stick = first || atBottom();
+    return api("GET", historyURL(null)).then(function (r) {
+      if (seq !== state.viewSeq) return;
+      merge(r.messages || []);
+      if (first) state.msgNext = r.next || null;
+      renderMessages(stick);
+      if (first) fillUp();
+    }).catch(function (e) {
+      if (seq !== state.viewSeq) return;
+      if (first) {
+        ui.empty.hidden = false;
+        ui.empty.textContent = e.status === 404 ? T("no_messages") : T("load_failed");
+      }
+    });
+  }
+
+  // fillUp loads older pages until the list can scroll (so scrolling up works).
+  function fillUp() {
+    if (state.msgNext && ui.messages.scrollHeight <= ui.messages.clientHeight + 10) loadOlder();
+  }
+
+  function loadOlder() {
+    if (!state.msgNext || state.loadingOlder || !state.view) return;
+    var seq = state.viewSeq;
+    state.loadingOlder = true;
+    ui.messages.classList.add("loading-older");
+    api("GET", historyURL(state.msgNext)).then(function (r) {
+      if (seq !== state.viewSeq) return;
+      var before = ui.messages.scrollHeight, top = ui.messages.scrollTop;
+      merge(r.messages || []);
+      state.msgNext = r.next || null;
+      renderMessages(false);
+      ui.messages.scrollTop = top + (ui.messages.scrollHeight - before);
+    }).catch(function () {}).then(function () {
+      if (seq !== state.viewSeq) return;
+      state.loadingOlder = false;
+      ui.messages.classList.remove("loading-older");
+      fillUp();
+    });
+  }
+
+  function onMessagesScroll() {
+    if (ui.messages.scrollTop < 60) loadOlder();
+  }
+
+  var STATUS_MARK = { pending: "◷", sent: "✓", delivered: "✓✓", read: "✓✓", error: "!" };
+
+  var URL_RE = /\bhttps?:\/\/[^\s<>"'«»]+[^\s<>"'«».,;:!?)\]]/g;
+  var IMG_RE = /\.(png|jpe?g|gif|webp)(\?[^\s]*)?$/i;
+
+  // textWithLinks renders text as text nodes and anchors (hrefs are checked).
+  function textWithLinks(text, out) {
+    var last = 0, m, images = [];
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text))) {
+      if (m.index > last) out.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var href = safeURL(m[0]);
+      if (href) {
+        var a = el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] });
+        out.appendChild(a);
+        if (state.prefs.rich_links && IMG_RE.test(href)) images.push(href);
+      } else out.appendChild(document.createTextNode(m[0]));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) out.appendChild(document.createTextNode(text.slice(last)));
+    return images;
+  }
+
+  function renderMessage(m, showChannel) {
+    var out = m.direction === "out";
+    var body = el("div", { class: "msg-text" });
+    var images = textWithLinks(m.text || "", body);
+    var bubble = el("div", { class: "msg-bubble" });
+    if (showChannel && m.channel) {
+      bubble.appendChild(el("div", { class: "msg-channel", "data-channel-id": m.channel.id },
+        transportIcon(m.channel.transport), el("span", { text: m.channel.name || m.channel.transport })));
+    }
+    if (out && m.author && m.author.name) bubble.appendChild(el("div", { class: "msg-author", text: m.author.name }));
+    bubble.appendChild(body);
+    (m.attachments || []).forEach(function (a) {
+      var href = safeURL(a.url);
+      if (!href) return;
+      if (a.type === "image") {
+        bubble.appendChild(el("a", { class: "msg-att msg-att-image", href: href, target: "_blank", rel: "noopener noreferrer" },
+          el("img", { src: href, alt: a.name || T("attachment"), loading: "lazy" })));
+      } else {
+        bubble.appendChild(el("a", { class: "msg-att", href: href, target: "_blank", rel: "noopener noreferrer", text: a.name || T("attachment") }));
+      }
+    });
+    images.forEach(function (href) {
+      bubble.appendChild(el("a", { class: "msg-att msg-att-image rich", href: href, target: "_blank", rel: "noopener noreferrer" },
+        el("img", { src: href, alt: "", loading: "lazy" })));
+    });
+    var metaRow = el("div", { class: "msg-meta" }, el("span", { class: "msg-time", text: clock(new Date(m.created_at)) }));
+    if (out) {
+      metaRow.appendChild(el("span", { class: "msg-status status-" + m.status, "data-status": m.status, title: T("status_" + m.status), text: STATUS_MARK[m.status] || "" }));
+    }
+    bubble.appendChild(metaRow);
+    if (out && m.status === "error") {
+      var errRow = el("div", { class: "msg-error" }, el("span", { class: "msg-error-text", text: m.error || T("send_failed") }));
+      if (!state.retried[m.id] && state.view && state.view.kind === "dialog") {
+        errRow.appendChild(el("button", { type: "button", class: "retry-btn", text: T("retry"), onclick: function () { retry(m); } }));
+      }
+      bubble.appendChild(errRow);
+    }
+    return el("div", {
+      class: "msg msg-" + (out ? "out" : "in") + (m.local ? " msg-local" : ""),
+      "data-message-id": m.id, "data-status": m.status, "data-direction": m.direction, "data-kind": m.kind || "text"
+    }, bubble);
+  }
+
+  function renderMessages(stick) {
+    var v = state.view;
+    clear(ui.messages);
+    if (!v || v.kind === "contact") {
+      ui.messages.hidden = true;
+      ui.empty.hidden = false;
+      ui.empty.textContent = v ? T("no_dialogs_contact") : (state.dialogs.length ? T("choose_dialog") : T("no_dialogs"));
+      return;
+    }
+    ui.messages.hidden = false;
+    ui.empty.hidden = true;
+    if (state.msgNext) ui.messages.appendChild(el("button", { type: "button", class: "load-older", text: T("load_older"), onclick: loadOlder }));
+    if (!state.messages.length) {
+      ui.messages.appendChild(el("div", { class: "messages-empty", text: T("no_messages") }));
+    }
+    var lastDay = null;
+    state.messages.forEach(function (m) {
+      var d = new Date(m.created_at);
+      if (!lastDay || !sameDay(d, lastDay)) {
+        ui.messages.appendChild(el("div", { class: "day-sep" }, el("span", { text: dayLabel(d) })));
+        lastDay = d;
+      }
+      ui.messages.appendChild(renderMessage(m, v.kind === "all"));
+    });
+    if (stick) scrollToBottom();
+  }
+
+  // ---- sending -----------------------------------------------------------
+
+  var swallowBreak = false;
+
+  function onComposerKey(e) {
+    if (e.key !== "Enter" || e.isComposing || e.keyCode === 229) return;
+    var ctrl = e.ctrlKey || e.metaKey;
+    if (e.shiftKey) return; // a new line
+    if (state.prefs.send_key === "ctrl_enter" ? ctrl : true) {
+      e.preventDefault();
+      swallowBreak = true;
+      sendFromComposer();
+    }
+  }
+
+  function autoGrow() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = Math.min(ui.input.scrollHeight, 160) + "px";
+  }
+
+  function sendFromComposer() {
+    var d = currentDialog();
+    var text = ui.input.value;
+    if (!d || !text.trim()) return;
+    ui.input.value = "";
+    autoGrow();
+    sendText(d.id, text);
+  }
+
+  function sendText(dialogID, text) {
+    var cid = randomID();
+    var local = { id: "local-" + cid, local: true, dialog_id: dialogID, direction: "out", kind: "text", text: text, attachments: [],
+      author: state.me ? { id: state.me.user.id, name: state.me.user.name } : null, status: "pending", error: null,
+      created_at: new Date().toISOString() };
+    var seq = state.viewSeq;
+    state.messages.push(local);
+    renderMessages(true);
+    state.inflight++;
+    api("POST", "/api/v1/dialogs/" + dialogID + "/messages", { text: text, client_id: cid }).then(function (r) {
+      if (seq !== state.viewSeq) return;
+      removeLocal(local.id);
+      merge([r.message]);
+      renderMessages(true);
+    }).catch(function (e) {
+      if (seq !== state.viewSeq) return;
+      local.status = "error";
+      local.error = e.code === "read_only" ? T("read_only") : e.code === "text_too_long" ? T("too_long") : (e.message || T("send_failed"));
+      if (e.code === "read_only") showNote(T("read_only"));
+      renderMessages(atBottom());
+    }).then(function () {
+      state.inflight--;
+      if (state.inflight === 0 && state.refreshAfterSend) {
+        state.refreshAfterSend = false;
+        scheduleHistory();
+      }
+    });
+  }
+
+  function removeLocal(id) {
+    state.messages = state.messages.filter(function (m) { return m.id !== id; });
+  }
+
+  function retry(m) {
+    state.retried[m.id] = true;
+    if (m.local) removeLocal(m.id);
+    sendText(m.dialog_id, m.text);
+  }
+
+  function showNote(text) {
+    ui.composerNote.textContent = text;
+    ui.composerNote.hidden = !text;
+  }
+
+  function onNoReply() {
+    var d = currentDialog();
+    if (!d || !d.unanswered) return;
+    ui.noReply.disabled = true;
+    api("POST", "/api/v1/dialogs/" + d.id + "/no-reply-needed").then(function (r) {
+      if (r && r.dialog) {
+        var nd = r.dialog;
+        if (d.initial !== undefined) nd.initial = d.initial;
+        state.byId[nd.id] = nd;
+        state.dialogs = state.dialogs.map(function (x) { return x.id === nd.id ? nd : x; });
+      }
+      renderComposer();
+      scheduleList();
+      afterList();
+    }).catch(function (e) {
+      toast(e.code === "read_only" ? T("read_only") : (e.message || T("error")));
+      renderComposer();
+    });
+  }
+
+  // ---- the channels menu, "Create dialog", "View all dialogs" ------------
+
+  function toggleChannelsMenu(e) {
+    if (e) e.stopPropagation();
+    if (!ui.channelsMenu.hidden) { closeChannelsMenu(); return; }
+    openChannelsMenu();
+  }
+
+  function closeChannelsMenu() {
+    if (!ui.channelsMenu) return;
+    ui.channelsMenu.hidden = true;
+    ui.channelsToggle.setAttribute("aria-expanded", "false");
+  }
+
+  function onDocumentClick(e) {
+    if (!ui.channelsMenu.hidden && !ui.channelsMenu.contains(e.target) && !ui.channelsToggle.contains(e.target)) closeChannelsMenu();
+    if (!ui.prefs.hidden && !ui.prefs.contains(e.target) && !(e.target.closest && e.target.closest(".prefs-toggle"))) ui.prefs.hidden = true;
+  }
+
+  function openChannelsMenu() {
+    var cid = currentContactId();
+    clear(ui.channelsMenu);
+    ui.channelsMenu.hidden = false;
+    ui.channelsToggle.setAttribute("aria-expanded", "true");
+    ui.channelsMenu.appendChild(el("div", { class: "menu-head", text: T("client_channels") }));
+    var holder = el("div", { class: "menu-items" }, el("div", { class: "menu-note", text: T("loading") }));
+    ui.channelsMenu.appendChild(holder);
+    var fill = function (dialogs) {
+      clear(holder);
+      dialogs.forEach(function (d) {
+        var cur = state.view && state.view.kind === "dialog" && state.view.id === d.id;
+        holder.appendChild(el("button", { type: "button", role: "menuitem", class: "menu-item channel-item" + (cur ? " current" : ""), "data-dialog-id": d.id,
+          onclick: function () { closeChannelsMenu(); if (!state.byId[d.id]) state.byId[d.id] = d; openDialog(d.id); } },
+          transportIcon(d.channel.transport),
+          el("span", { class: "menu-item-text" }, el("span", { class: "menu-item-name", text: d.channel.name || d.channel.transport }),
+            el("span", { class: "menu-item-sub", text: d.chat_id })),
+          d.unanswered ? envelopeIcon(true) : null));
+      });
+      if (!dialogs.length) holder.appendChild(el("div", { class: "menu-note", text: T("no_dialogs_contact") }));
+    };
+    if (cid) {
+      ui.channelsMenu.appendChild(el("div", { class: "menu-sep" }));
+      ui.channelsMenu.appendChild(el("button", { type: "button", role: "menuitem", class: "menu-item menu-action", id: "create-dialog-btn",
+        onclick: function () { closeChannelsMenu(); openCreateDialog(cid); }, text: "+ " + T("create_dialog") }));
+      ui.channelsMenu.appendChild(el("button", { type: "button", role: "menuitem", class: "menu-item menu-action", id: "view-all-btn",
+        onclick: function () { closeChannelsMenu(); openAll(cid); }, text: T("view_all") }));
+      api("GET", "/api/v1/dialogs?entity_type=contact&entity_id=" + cid).then(function (r) {
+        remember(r.dialogs || []);
+        fill(r.dialogs || []);
+      }).catch(function () {
+        fill(state.dialogs.filter(function (d) { return d.contact && d.contact.id === cid; }));
+      });
+    } else {
+      var d = currentDialog();
+      fill(d ? [d] : []);
+      ui.channelsMenu.appendChild(el("div", { class: "menu-note", text: T("no_contact") }));
+    }
+  }
+
+  function closeModal() {
+    if (!ui.modal) return;
+    ui.modal.hidden = true;
+    clear(ui.modal);
+  }
+
+  function openCreateDialog(contactId) {
+    clear(ui.modal);
+    var chosen = null;
+    var list = el("div", { class: "channel-choices", role: "radiogroup" }, el("div", { class: "menu-note", text: T("loading") }));
+    var chatInput = el("input", { type: "text", class: "chat-id-input", id: "create-chat-id", placeholder: T("chat_id"), "aria-label": T("chat_id") });
+    var err = el("div", { class: "modal-error", id: "create-error", hidden: true });
+    var go = el("button", { type: "button", class: "btn btn-primary", id: "go-to-dialog", disabled: true, text: T("go_to_dialog") });
+    var box = el("div", { class: "modal", role: "dialog", "aria-modal": "true", "aria-label": T("create_dialog") },
+      el("h2", { class: "modal-title", text: T("create_dialog") }),
+      el("div", { class: "modal-sub", text: contactName(contactId) }),
+      el("p", { class: "modal-text", text: T("choose_channel") }),
+      list, chatInput, err,
+      el("div", { class: "modal-buttons" }, go, el("button", { type: "button", class: "btn", text: T("cancel"), onclick: closeModal })));
+    ui.modal.appendChild(box);
+    ui.modal.hidden = false;
+    api("GET", "/api/v1/channels").then(function (r) {
+      clear(list);
+      var chans = r.channels || [];
+      chans.forEach(function (c) {
+        var ok = !c.state || c.state === "active";
+        var input = el("input", { type: "radio", name: "channel", value: c.id, disabled: !ok });
+        input.addEventListener("change", function () { chosen = c; go.disabled = false; });
+        list.appendChild(el("label", { class: "channel-choice" + (ok ? "" : " inactive"), "data-channel-id": c.id },
+          input, transportIcon(c.transport),
+          el("span", { class: "choice-name", text: c.name || c.transport }),
+          ok ? null : el("span", { class: "choice-state", text: T("channel_inactive") })));
+      });
+      if (!chans.length) list.appendChild(el("div", { class: "menu-note", text: T("no_channels") }));
+    }).catch(function (e) {
+      clear(list);
+      list.appendChild(el("div", { class: "modal-error", text: e.message || T("error") }));
+    });
+    go.addEventListener("click", function () {
+      if (!chosen) return;
+      go.disabled = true;
+      err.hidden = true;
+      api("POST", "/api/v1/dialogs", { contact_id: contactId, channel_id: chosen.id, chat_id: chatInput.value.trim() }).then(function (r) {
+        closeModal();
+        var d = r.dialog;
+        state.byId[d.id] = d;
+        var known = state.dialogs.some(function (x) { return x.id === d.id; });
+        if (!known) state.dialogs.push(d);
+        afterList();
+        openDialog(d.id);
+        scheduleList();
+      }).catch(function (e) {
+        err.textContent = e.message || T("error");
+        err.hidden = false;
+        go.disabled = false;
+      });
+    });
+  }
+
+  // ---- preferences -------------------------------------------------------
+
+  function buildPrefs() {
+    var panel = el("div", { class: "prefs", id: "prefs-panel", role: "dialog", "aria-label": T("settings"), hidden: true });
+    panel.addEventListener("click", function (e) { e.stopPropagation(); });
+    return panel;
+  }
+
+  function renderPrefs() {
+    var p = state.prefs;
+    clear(ui.prefs);
+    var radio = function (value, label) {
+      var i = el("input", { type: "radio", name: "send_key", value: value, id: "pref-send-" + value });
+      i.checked = p.send_key === value;
+      i.addEventListener("change", function () { savePrefs({ send_key: value }); });
+      return el("label", { class: "pref-radio", for: "pref-send-" + value }, i, el("span", { text: label }));
+    };
+    var check = function (key) {
+      var i = el("input", { type: "checkbox", id: "pref-" + key, name: key });
+      i.checked = !!p[key];
+      i.addEventListener("change", function () { var o = {}; o[key] = i.checked; savePrefs(o); });
+      return el("label", { class: "pref-check", for: "pref-" + key }, i, el("span", { text: T(key) }));
+    };
+    append(ui.prefs, [
+      el("div", { class: "prefs-head" }, el("h2", { text: T("settings") }),
+        el("button", { type: "button", class: "icon-btn prefs-close", "aria-label": T("close"), title: T("close"), text: "×", onclick: function () { ui.prefs.hidden = true; } })),
+      el("fieldset", { class: "pref-group" }, el("legend", { text: T("send_key") }), radio("enter", T("send_enter")), radio("ctrl_enter", T("send_ctrl_enter"))),
+      check("sound"), check("show_preview"), check("rich_links")
+    ]);
+  }
+
+  function togglePrefs(e) {
+    if (e) e.stopPropagation();
+    if (ui.prefs.hidden) renderPrefs();
+    ui.prefs.hidden = !ui.prefs.hidden;
+  }
+
+  var prefsSeq = 0;
+
+  function savePrefs(change) {
+    var before = state.prefs;
+    var next = {};
+    for (var k in before) next[k] = before[k];
+    for (var c in change) next[c] = change[c];
+    state.prefs = next;
+    applyPrefs();
+    var seq = ++prefsSeq;
+    api("PUT", "/api/v1/me/preferences", next).then(function (p) {
+      if (seq !== prefsSeq) return; // a newer change is on its way
+      if (p) state.prefs = p;
+      applyPrefs();
+    }).catch(function (e) {
+      if (seq !== prefsSeq) return;
+      state.prefs = before;
+      applyPrefs();
+      renderPrefs();
+      toast(e.message || T("error"));
+    });
+  }
+
+  function applyPrefs() {
+    renderList();
+    renderComposer();
+    renderMessages(atBottom());
+    document.getElementById("app").setAttribute("data-send-key", state.prefs.send_key);
+  }
+
+  // ---- sound -------------------------------------------------------------
+
+  var audio = null;
+  function unlockAudio() {
+    if (audio) return;
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return;
+    try { audio = new AC(); } catch (e) { audio = null; }
+  }
+
+  function beep() {
+    if (!audio) return;
+    try {
+      if (audio.state === "suspended") audio.resume();
+      var o = audio.createOscillator(), g = audio.createGain();
+      o.type = "sine";
+      o.frequency.value = 880;
+      g.gain.setValueAtTime(0.0001, audio.currentTime);
+      g.gain.exponentialRampToValueAtTime(0.15, audio.currentTime + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+      o.connect(g);
+      g.connect(audio.destination);
+      o.start();
+      o.stop(audio.currentTime + 0.3);
+    } catch (e) { /* no sound, no harm */ }
+  }
+
+  // ---- live events -------------------------------------------------------
+
+  // serial runs a loader one at a time: a call while it runs makes it run
+  // once more afterwards, so an older answer never overwrites a newer one.
+  function serial(load) {
+    var running = false, again = false, timer = null;
+    function go() {
+      if (running) { again = true; return; }
+      running = true;
+      again = false;
+      Promise.resolve().then(load).catch(function () {}).then(function () {
+        running = false;
+        if (again) go();
+      });
+    }
+    return function () {
+      clearTimeout(timer);
+      timer = setTimeout(go, 100);
+    };
+  }
+  var scheduleList = serial(function () { return loadList(); });
+  var refreshHistory = serial(function () { return loadHistory(false); });
+  function scheduleHistory() {
+    if (state.inflight > 0) { state.refreshAfterSend = true; return; }
+    refreshHistory();
+  }
+
+  function concernsView(ev) {
+    var v = state.view;
+    if (!v || !ev) return false;
+    if (v.kind === "dialog") return ev.dialog_id === v.id;
+    if (v.kind === "all") {
+      var d = state.byId[ev.dialog_id];
+      return !d || (d.contact && d.contact.id === v.contactId);
+    }
+    return false;
+  }
+
+  function connectEvents() {
+    if (!window.EventSource) return;
+    var es = new EventSource("/api/v1/events?session=" + encodeURIComponent(SESSION));
+    var first = true;
+    es.addEventListener("ready", function () {
+      showBanner("");
+      document.getElementById("app").setAttribute("data-live", "true");
+      if (!first) { scheduleList(); if (state.view) scheduleHistory(); }
+      first = false;
+    });
+    var onEvent = function (e) {
+      var ev = null;
+      try { ev = JSON.parse(e.data); } catch (x) { return; }
+      scheduleList();
+      if (concernsView(ev)) scheduleHistory();
+    };
+    es.addEventListener("message.created", onEvent);
+    es.addEventListener("message.updated", onEvent);
+    es.addEventListener("dialog.updated", onEvent);
+    es.onerror = function () {
+      document.getElementById("app").setAttribute("data-live", "false");
+      if (es.readyState === EventSource.CLOSED) {
+        showBanner(T("offline"));
+        setTimeout(connectEvents, 5000);
+      } else {
+        showBanner(T("offline"));
+      }
+    };
+  }
+
+  // ---- start -------------------------------------------------------------
+
+  function start() {
+    buildShell();
+    document.addEventListener("pointerdown", unlockAudio, { once: true });
+    document.addEventListener("keydown", unlockAudio, { once: true });
+    var meP = api("GET", "/api/v1/me").then(function (me) {
+      state.me = me;
+      if (me && me.preferences) state.prefs = me.preferences;
+      document.getElementById("app").setAttribute("data-send-key", state.prefs.send_key);
+    }).catch(function () {});
+    Promise.all([meP, loadList()]).then(function () {
+      if (state.mode === "individual") {
+        var initial = null;
+        state.dialogs.forEach(function (d) { if (d.initial) initial = d; });
+        if (initial) openDialog(initial.id);
+        else if (state.contacts.length) openContact(state.contacts[0].id);
+        else { renderMessages(false); setListOpen(true); }
+      } else {
+        renderList();
+        renderMessages(false);
+        if (!isPhone() && state.dialogs.length) openDialog(state.dialogs[0].id);
+      }
+      document.getElementById("app").setAttribute("data-ready", "true");
+    }).catch(function (e) {
+      ui.empty.textContent = (e && e.message) || T("load_failed");
+      document.getElementById("app").setAttribute("data-ready", "error");
+    });
+    connectEvents();
+    setInterval(tickWaits, 30000);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
