@@ -134,9 +134,15 @@ func (h *Hub) dispatch(ctx context.Context, e store.Event) {
 		return
 	}
 	if e.Type == "access.changed" {
+		// Reload each stream's rule, and tell the pages to reload their
+		// lists: what a user sees may have changed under him.
 		for _, s := range subs {
 			if s.Invalidate != nil {
 				s.Invalidate()
+			}
+			select {
+			case s.C <- Event{Type: e.Type, Data: []byte("{}")}:
+			default:
 			}
 		}
 		return
