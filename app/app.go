@@ -182,9 +182,10 @@ func (a *App) Start(ctx context.Context) {
 	if a.workers > 0 {
 		// Filing webhooks and sending replies never wait behind work paced
 		// by the portal's rate limit.
-		// Two suffice: filing is milliseconds, and the CPU they leave keeps
-		// the webhook acknowledgements fast under a burst.
-		a.done.Go(func() { a.Jobs.RunKinds(ctx, min(a.workers, 2), relay.LocalKinds) })
+		// Two filing workers keep up with far more than a portal receives,
+		// and the CPU they leave keeps acknowledgements fast under a burst.
+		a.done.Go(func() { a.Jobs.RunKinds(ctx, 2, relay.FilingKinds) })
+		a.done.Go(func() { a.Jobs.RunKinds(ctx, min(a.workers, 2), relay.SendKinds) })
 		a.done.Go(func() { a.Jobs.Run(ctx, a.workers) })
 	}
 	a.Relay.Start(ctx, 4)

@@ -25,9 +25,14 @@ import (
 	"github.com/relay24/relay24/wazzup"
 )
 
-// LocalKinds are the jobs that touch only the database and the gateways:
-// they get workers of their own, never stuck behind the portal's rate limit.
-var LocalKinds = []string{JobWazzupWebhook, JobTelegramWebhook, JobSend}
+// FilingKinds file stored webhooks: database work only, milliseconds each.
+// They get workers of their own, never stuck behind the portal's rate limit
+// or a slow gateway.
+var FilingKinds = []string{JobWazzupWebhook, JobTelegramWebhook}
+
+// SendKinds talk to the gateways; their own workers keep a slow gateway from
+// delaying the filing of incoming messages.
+var SendKinds = []string{JobSend}
 
 // Job kinds.
 const (

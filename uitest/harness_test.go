@@ -136,6 +136,13 @@ type env struct {
 // WhatsApp channels.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with setup run on the emulated portal before the
+// install (more departments and employees, say), so the first sync sees it.
+func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
+	t.Helper()
 	needBrowser(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -174,6 +181,9 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(p.Close)
 	p.AddUser(b24test.User{ID: 2, Name: "Мария", LastName: "Смирнова", Active: true, Departments: []int{1}})
 	p.AddUser(b24test.User{ID: 3, Name: "John", LastName: "Smith", Active: true, Admin: true, Departments: []int{1}, Lang: "en"})
+	if setup != nil {
+		setup(p)
+	}
 	cast := demo.SeedCast(p)
 	demo.Sandbox(a.Echo, p, 1, []int{cast.Deal.ID})
 

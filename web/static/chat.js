@@ -170,6 +170,14 @@
       ["path", { d: "M10 1.8v2.4M10 15.8v2.4M1.8 10h2.4M15.8 10h2.4M4.2 4.2l1.7 1.7M14.1 14.1l1.7 1.7M4.2 15.8l1.7-1.7M14.1 5.9l1.7-1.7", stroke: "currentColor", "stroke-width": "1.7", "stroke-linecap": "round" }]
     ]);
   }
+  function slidersIcon() {
+    return svg("sliders", "0 0 20 20", [
+      ["path", { d: "M3 5h8M15 5h2M3 10h2M9 10h8M3 15h10M17 15h0", stroke: "currentColor", "stroke-width": "1.7", "stroke-linecap": "round" }],
+      ["circle", { cx: "13", cy: "5", r: "2", fill: "none", stroke: "currentColor", "stroke-width": "1.7" }],
+      ["circle", { cx: "7", cy: "10", r: "2", fill: "none", stroke: "currentColor", "stroke-width": "1.7" }],
+      ["circle", { cx: "15", cy: "15", r: "2", fill: "none", stroke: "currentColor", "stroke-width": "1.7" }]
+    ]);
+  }
   function sendIcon() {
     return svg("send-icon", "0 0 20 20", [["path", { d: "M2.5 10L17.5 3l-3.5 14-4-5.5z M10 11.5l7.5-8.5", fill: "currentColor" }]]);
   }
@@ -273,6 +281,8 @@
     ui.sidebar = el("aside", { class: "sidebar", id: "sidebar" },
       el("header", { class: "sidebar-head" },
         ui.listTitle, ui.count,
+        ui.adminBtn = el("button", { type: "button", class: "admin-settings-btn", id: "settings-btn", title: T("admin_settings_title"), hidden: true, onclick: openSettings },
+          slidersIcon(), el("span", { class: "admin-settings-label", text: T("admin_settings") })),
         el("button", { type: "button", class: "icon-btn prefs-toggle", title: T("settings"), "aria-label": T("settings"), onclick: togglePrefs }, gearIcon())),
       ui.list, ui.listMore);
     ui.list.addEventListener("scroll", onListScroll);
@@ -321,8 +331,9 @@
     ui.prefs = buildPrefs();
     ui.modal = el("div", { class: "modal-backdrop", id: "create-dialog", hidden: true, onclick: function (e) { if (e.target === ui.modal) closeModal(); } });
     ui.scrim = el("div", { class: "scrim", onclick: function () { setListOpen(false); } });
+    ui.settings = el("section", { class: "settings", id: "settings", "aria-label": T("admin_settings_title"), hidden: true });
 
-    append(app, [ui.banner, ui.sidebar, ui.scrim, ui.conv, ui.prefs, ui.modal, ui.toast]);
+    append(app, [ui.banner, ui.sidebar, ui.scrim, ui.conv, ui.prefs, ui.modal, ui.settings, ui.toast]);
     document.addEventListener("click", onDocumentClick);
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape") { closeChannelsMenu(); closeModal(); ui.prefs.hidden = true; }
@@ -1181,6 +1192,8 @@
     es.addEventListener("message.created", onEvent);
     es.addEventListener("message.updated", onEvent);
     es.addEventListener("dialog.updated", onEvent);
+    // An admin changed someone's rule: what this user sees may have changed.
+    es.addEventListener("access.changed", onAccessChanged);
     es.onerror = function () {
       document.getElementById("app").setAttribute("data-live", "false");
       if (es.readyState === EventSource.CLOSED) {
@@ -1192,14 +1205,75 @@
     };
   }
 
+  // onAccessChanged reloads what the rule decides: the list, the user's own
+  // access, and whether the open dialog is still his to see.
+  function onAccessChanged() {
+    scheduleList();
+    loadMe().catch(function () {});
+    var v = state.view;
+    if (!v || v.kind !== "dialog") return;
+    var seq = state.viewSeq;
+    api("GET", "/api/v1/dialogs/" + v.id).then(function () {
+      if (seq === state.viewSeq) scheduleHistory();
+    }).catch(function (e) {
+      if (seq !== state.viewSeq || (e.status !== 403 && e.status !== 404)) return;
+      closeView();
+    });
+  }
+
+  // closeView leaves a dialog the user may no longer see.
+  function closeView() {
+    state.view = null;
+    state.viewSeq++;
+    state.messages = [];
+    state.msgNext = null;
+    closeChannelsMenu();
+    renderList();
+    renderHeader();
+    renderComposer();
+    renderMessages(false);
+    showConversation(false);
+  }
+
+  function loadMe() {
+    return api("GET", "/api/v1/me").then(function (me) {
+      state.me = me;
+      ui.adminBtn.hidden = !(me && me.user && me.user.is_admin);
+      return me;
+    });
+  }
+
+  // ---- the admin's settings (settings.js) --------------------------------
+
+  function openSettings() {
+    if (!window.relay24Settings) return;
+    ui.prefs.hidden = true;
+    closeChannelsMenu();
+    ui.settings.hidden = false;
+    document.getElementById("app").classList.add("show-settings");
+    window.relay24Settings.open(ui.settings, { onClose: closeSettings });
+  }
+
+  function closeSettings() {
+    if (window.relay24Settings) window.relay24Settings.close();
+    ui.settings.hidden = true;
+    clear(ui.settings);
+    document.getElementById("app").classList.remove("show-settings");
+  }
+
+  // What settings.js borrows from the chat.
+  window.relay24Chat = {
+    api: api, T: T, el: el, append: append, clear: clear, svg: svg, transportIcon: transportIcon, toast: toast, backIcon: backIcon,
+    me: function () { return state.me; }
+  };
+
   // ---- start -------------------------------------------------------------
 
   function start() {
     buildShell();
     document.addEventListener("pointerdown", unlockAudio, { once: true });
     document.addEventListener("keydown", unlockAudio, { once: true });
-    var meP = api("GET", "/api/v1/me").then(function (me) {
-      state.me = me;
+    var meP = loadMe().then(function (me) {
       if (me && me.preferences) state.prefs = me.preferences;
       document.getElementById("app").setAttribute("data-send-key", state.prefs.send_key);
     }).catch(function () {});
