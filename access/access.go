@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/relay24/relay24/store"
 )
@@ -17,6 +19,31 @@ import (
 // Rules evaluates access against the store.
 type Rules struct {
 	Store *store.Store
+	// cache keeps computed rules briefly: a page and its API calls ask
+	// several times a second. Invalidate drops a portal's at once.
+	cache sync.Map // cacheKey → cachedRule
+}
+
+type cacheKey struct{ portal, user int64 }
+
+type cachedRule struct {
+	e      *Effective
+	active bool
+	at     time.Time
+}
+
+// ruleTTL bounds how long a change made elsewhere (another instance, the
+// sync) takes to apply; changes through this instance apply at once.
+const ruleTTL = 2 * time.Second
+
+// Invalidate forgets the cached rules of a portal (after an admin's change).
+func (r *Rules) Invalidate(portalID int64) {
+	r.cache.Range(func(k, _ any) bool {
+		if k.(cacheKey).portal == portalID {
+			r.cache.Delete(k)
+		}
+		return true
+	})
 }
 
 // Effective is a user's access with the defaults applied and, for
@@ -30,6 +57,20 @@ type Effective struct {
 
 // For computes a user's effective access. Deactivated users see nothing.
 func (r *Rules) For(ctx context.Context, portalID int64, u *store.User) (*Effective, error) {
+	key := cacheKey{portalID, u.ID}
+	if v, ok := r.cache.Load(key); ok {
+		if c := v.(cachedRule); time.Since(c.at) < ruleTTL && c.active == u.Active {
+			return c.e, nil
+		}
+	}
+	e, err := r.compute(ctx, portalID, u)
+	if err == nil {
+		r.cache.Store(key, cachedRule{e: e, active: u.Active, at: time.Now()})
+	}
+	return e, err
+}
+
+func (r *Rules) compute(ctx context.Context, portalID int64, u *store.User) (*Effective, error) {
 	a, err := r.Store.AccessOf(ctx, portalID, u)
 	if err != nil {
 		return nil, err

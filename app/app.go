@@ -150,6 +150,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	})
 	a.Relay.Register(q)
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
+	a.Stream.OnAccessChanged = a.Access.Invalidate
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,14 +55,9 @@ func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return problem.Wrap(err, problem.Unauthorized, "bad_session", "the session is invalid or expired; reopen relay24")
 		}
-		ctx := c.Request().Context()
-		p, err := h.Store.PortalByID(ctx, ss.PortalID)
-		if err != nil || !p.Active() {
-			return problem.New(problem.Unauthorized, "portal_uninstalled", "relay24 is no longer installed on this portal")
-		}
-		u, err := h.Store.UserByID(ctx, p.ID, ss.UserID)
+		p, u, err := h.sessionSubjects(c.Request().Context(), ss)
 		if err != nil {
-			return problem.New(problem.Unauthorized, "unknown_user", "the session's user is unknown")
+			return err
 		}
 		if !u.Active {
 			return problem.New(problem.Unauthorized, "user_deactivated", "the user is deactivated in Bitrix24")
@@ -147,4 +144,44 @@ func (h *Handlers) standaloneApp(c echo.Context) error {
 	}
 	// Re-issue so the page's token lives as long as a fresh session.
 	return h.chatPage(c, p, u, placement.Target{Placement: placement.Default}, lang)
+}
+
+// subjects caches a session's portal and user for a moment: a chat page
+// makes several API calls a second. An uninstall through this instance
+// clears it at once; elsewhere it applies within subjectsTTL.
+type subjects struct {
+	p  *store.Portal
+	u  *store.User
+	at time.Time
+}
+
+const subjectsTTL = 2 * time.Second
+
+func (h *Handlers) sessionSubjects(ctx context.Context, ss session.Session) (*store.Portal, *store.User, error) {
+	key := [2]int64{ss.PortalID, ss.UserID}
+	if v, ok := h.subjects.Load(key); ok {
+		if s := v.(subjects); time.Since(s.at) < subjectsTTL {
+			return s.p, s.u, nil
+		}
+	}
+	p, err := h.Store.PortalByID(ctx, ss.PortalID)
+	if err != nil || !p.Active() {
+		return nil, nil, problem.New(problem.Unauthorized, "portal_uninstalled", "relay24 is no longer installed on this portal")
+	}
+	u, err := h.Store.UserByID(ctx, p.ID, ss.UserID)
+	if err != nil {
+		return nil, nil, problem.New(problem.Unauthorized, "unknown_user", "the session's user is unknown")
+	}
+	h.subjects.Store(key, subjects{p: p, u: u, at: time.Now()})
+	return p, u, nil
+}
+
+// forgetPortal drops cached sessions of a portal (uninstall, rule changes).
+func (h *Handlers) forgetPortal(portalID int64) {
+	h.subjects.Range(func(k, _ any) bool {
+		if k.([2]int64)[0] == portalID {
+			h.subjects.Delete(k)
+		}
+		return true
+	})
 }

@@ -79,8 +79,12 @@ func (h *Handlers) events(c echo.Context) error {
 }
 
 func (h *Handlers) handleEvent(c echo.Context, form map[string]any) error {
-	if _, err := h.Portals.HandleEvent(c.Request().Context(), form); err != nil {
+	ev, err := h.Portals.HandleEvent(c.Request().Context(), form)
+	if err != nil {
 		return err
+	}
+	if ev.Name == "ONAPPUNINSTALL" {
+		h.forgetPortal(ev.Portal.ID)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "success"})
 }

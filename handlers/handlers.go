@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,6 +40,8 @@ type Handlers struct {
 	Metrics   http.Handler
 	// Ready checks what /readyz reports on (the database).
 	Ready func(ctx context.Context) error
+
+	subjects sync.Map // [portal, user] → subjects (see sessionSubjects)
 }
 
 // MaxBody is the largest request body accepted anywhere (the portal's forms

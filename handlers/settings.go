@@ -240,6 +240,7 @@ func (h *Handlers) putAccess(c echo.Context) error {
 	if err := h.Store.SaveAccess(ctx, cl.Portal.ID, u.ID, a); err != nil {
 		return err
 	}
+	h.Access.Invalidate(cl.Portal.ID)
 	if err := store.Notify(ctx, h.Store.DB(), store.Event{PortalID: cl.Portal.ID, Type: "access.changed"}); err != nil {
 		return err
 	}

@@ -261,14 +261,20 @@ func (m *Message) AttachmentList() []map[string]string {
 	return a
 }
 
-// CountUnanswered counts the waiting dialogs a filter shows (the page title).
+// MaxCounted caps the waiting count: past it the page shows "999+", and
+// counting stays an index walk of at most this many entries.
+const MaxCounted = 999
+
+// CountUnanswered counts the waiting dialogs a filter shows (the page
+// title), up to MaxCounted+1.
 func (s *Store) CountUnanswered(ctx context.Context, portalID int64, f DialogFilter) (int, error) {
-	q := `SELECT count(*) FROM dialogs d WHERE d.portal_id = $1 AND d.unanswered AND $2::int IS NOT NULL`
+	where := ""
 	if f.Visible != "" {
-		q += " AND (" + f.Visible + ")"
+		where = " AND (" + f.Visible + ")"
 	}
+	q := `SELECT count(*) FROM (SELECT 1 FROM dialogs d WHERE d.portal_id = $1 AND d.unanswered` + where + ` LIMIT $2::int + 1) t`
 	var n int
-	args := append([]any{portalID, 0}, f.Args...)
+	args := append([]any{portalID, MaxCounted}, f.Args...)
 	if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
 		return 0, fmt.Errorf("store: count unanswered: %w", err)
 	}

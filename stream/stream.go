@@ -45,6 +45,10 @@ type Hub struct {
 
 	mu   sync.RWMutex
 	subs map[int64]map[*Subscriber]struct{}
+
+	// OnAccessChanged is told when any instance changed a portal's access
+	// rules (caches elsewhere drop them).
+	OnAccessChanged func(portalID int64)
 }
 
 // New makes a hub listening on the database at url.
@@ -130,6 +134,9 @@ func (h *Hub) dispatch(ctx context.Context, e store.Event) {
 		subs = append(subs, s)
 	}
 	h.mu.RUnlock()
+	if e.Type == "access.changed" && h.OnAccessChanged != nil {
+		h.OnAccessChanged(e.PortalID)
+	}
 	if len(subs) == 0 {
 		return
 	}

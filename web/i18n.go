@@ -212,6 +212,8 @@ var uiRU = map[string]string{
 	"phase_done":                    "готово",
 	"phase_failed":                  "ошибка",
 	"s_skipped":                     "пропущено",
+	"s_connected":                   "Подключено",
+	"s_repaired":                    "Всё на месте",
 }
 
 var uiEN = map[string]string{
@@ -391,6 +393,8 @@ var uiEN = map[string]string{
 	"phase_done":                    "done",
 	"phase_failed":                  "failed",
 	"s_skipped":                     "skipped",
+	"s_connected":                   "Connected",
+	"s_repaired":                    "All in place",
 }
 
 // Lang picks a supported language from the portal's LANG; Russian by default.
