@@ -261,9 +261,9 @@ func (m *Message) AttachmentList() []map[string]string {
 	return a
 }
 
-// MaxCounted caps the waiting count: past it the page shows "999+", and
+// MaxCounted caps the waiting count: past it the page shows "99+", and
 // counting stays an index walk of at most this many entries.
-const MaxCounted = 999
+const MaxCounted = 99
 
 // CountUnanswered counts the waiting dialogs a filter shows (the page
 // title), up to MaxCounted+1.

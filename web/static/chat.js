@@ -399,6 +399,8 @@
     var limit = Math.min(200, Math.max(LIST_PAGE, state.dialogs.length));
     return api("GET", "/api/v1/dialogs?limit=" + limit).then(function (r) {
       state.dialogs = r.dialogs || [];
+      // The server counts every waiting dialog, not only the loaded rows.
+      state.waitingTotal = typeof r.unanswered_count === "number" ? r.unanswered_count : null;
       state.next = r.next || null;
       remember(state.dialogs);
       afterList();
@@ -454,15 +456,17 @@
   function waitingCount() {
     var n = 0;
     state.dialogs.forEach(function (d) { if (d.unanswered) n++; });
+    if (state.mode !== "individual" && state.waitingTotal != null && state.waitingTotal > n) n = state.waitingTotal;
     return n;
   }
 
   function updateTitle() {
     var n = waitingCount();
+    var shown = n > 99 ? "99+" : String(n);
     var base = state.mode === "individual" ? T("individual_chat") : T("general_chat");
-    var title = (n > 0 ? "(" + n + ") " : "") + base;
+    var title = (n > 0 ? "(" + shown + ") " : "") + base;
     document.title = title;
-    ui.count.textContent = String(n);
+    ui.count.textContent = shown;
     ui.count.hidden = n === 0;
     ui.count.title = T("unanswered");
     try { if (window.relay24Frame && relay24Frame.inFrame()) relay24Frame.setTitle(title); } catch (e) { /* outside the portal */ }
