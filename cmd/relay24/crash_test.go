@@ -4,21 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/relay24/relay24/bitrix/b24test"
-	"github.com/relay24/relay24/store/storetest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -28,89 +19,12 @@ func TestKill9AfterLastAcknowledgedWebhook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "relay24")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("building: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	public := "http://" + addr
-
-	oauth := b24test.NewOAuth(b24test.App{ClientID: "app.crash", ClientSecret: "crash-secret", RedirectURI: public + "/oauth/callback"})
-	defer oauth.Close()
-	portal := oauth.NewPortal(b24test.PortalOptions{})
-	wz := wztest.NewServer()
-	defer wz.Close()
-	acc := wz.AddAccount("crashkey0000000000000000000000000")
-	ch := acc.AddChannel("whatsapp", "79990000000", "WA")
-	dbURL := storetest.URL(t)
-	env := append(os.Environ(), "DATABASE_URL="+dbURL, "LISTEN_ADDR="+addr, "PUBLIC_URL="+public,
-		"B24_CLIENT_ID=app.crash", "B24_CLIENT_SECRET=crash-secret", "B24_OAUTH_URL="+oauth.URL(), "B24_ALLOW_HTTP=1",
-		"WAZZUP_API_URL="+wz.URL(), "SECRET_KEY="+strings.Repeat("cd", 32), "LOG_LEVEL=warn")
-
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if res, err := http.Get(public + "/readyz"); err == nil {
-				res.Body.Close()
-				if res.StatusCode == 200 {
-					return cmd
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("relay24 did not become ready")
-			}
-		}
-	}
+	r := newRig(t)
 	ctx := context.Background()
-	cmd := start()
+	cmd := r.start()
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-
-	if r, err := portal.PostInstall(ctx, public+"/b24/install", 1); err != nil || r.Status != 200 {
-		t.Fatalf("install: %v %d", err, r.Status)
-	}
-	portal.InstallFinish()
-	// This test is about crashes, not the portal's limit: let the CRM work
-	// finish quickly on both sides.
-	portal.SetLimit(500, 200)
-	setRate := func() {
-		db, err := sql.Open("postgres", dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec(`UPDATE portals SET rate_burst = 500, rate_per_second = 200`); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setRate()
-	page, err := portal.OpenPlacement(ctx, "LEFT_MENU", nil, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`relay24-session" content="([^"]+)"`).FindSubmatch(page.Body)
-	if m == nil {
-		t.Fatalf("no session: %s", page.Body)
-	}
-	req, _ := http.NewRequest("POST", public+"/api/v1/channels", strings.NewReader(`{"provider":"wazzup","api_key":"crashkey0000000000000000000000000"}`))
-	req.Header.Set("Authorization", "Bearer "+string(m[1]))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != 201 {
-		t.Fatalf("connect: %v %v", err, res)
-	}
-	res.Body.Close()
+	r.install(ctx)
+	acc, ch, portal, dbURL := r.acc, r.ch, r.portal, r.dbURL
 
 	const n = 200
 	var wg sync.WaitGroup
@@ -134,7 +48,7 @@ func TestKill9AfterLastAcknowledgedWebhook(t *testing.T) {
 		t.Fatalf("a webhook was not acknowledged: %v", err)
 	}
 
-	cmd = start()
+	cmd = r.start()
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatal(err)
