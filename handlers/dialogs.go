@@ -175,13 +175,21 @@ func (h *Handlers) dialogs(c echo.Context) error {
 	f.Limit, f.After = limit, c.QueryParam("after")
 	entityType := c.QueryParam("entity_type")
 	if entityType == "" {
+		f.CountWaiting = true
 		list, next, err := h.Store.ListDialogs(ctx, cl.Portal.ID, f)
 		if err != nil {
 			return err
 		}
-		waiting, err := h.Store.CountUnanswered(ctx, cl.Portal.ID, f)
-		if err != nil {
-			return err
+		waiting := int64(0)
+		if len(list) > 0 {
+			waiting = list[0].Waiting.Int64
+		} else if f.After != "" {
+			// Past the last page: count on its own.
+			n, err := h.Store.CountUnanswered(ctx, cl.Portal.ID, f)
+			if err != nil {
+				return err
+			}
+			waiting = int64(n)
 		}
 		out := make([]Dialog, len(list))
 		for i := range list {

@@ -25,6 +25,9 @@ type DialogView struct {
 	LastText      sql.NullString `db:"last_text"`
 	LastKind      sql.NullString `db:"last_kind"`
 	LastDirection sql.NullString `db:"last_direction"`
+	// Waiting is the capped count of waiting dialogs the filter shows, when
+	// asked for (DialogFilter.CountWaiting).
+	Waiting sql.NullInt64 `db:"waiting"`
 }
 
 const dialogViewSelect = `SELECT ` + `d.id, d.portal_id, d.channel_id, d.chat_type, d.chat_id, d.client_name, d.client_username, d.client_phone,
@@ -46,6 +49,9 @@ type DialogFilter struct {
 	Args       []any
 	Limit      int
 	After      string // cursor of the last dialog of the previous page
+	// CountWaiting adds the capped count of waiting dialogs to the same
+	// query (one round trip for the first page of the general chat).
+	CountWaiting bool
 }
 
 // ListDialogs lists dialogs unanswered first, each group newest first, by
@@ -85,7 +91,18 @@ func (s *Store) ListDialogs(ctx context.Context, portalID int64, f DialogFilter)
 			(%[2]s::timestamptz IS NULL AND d.last_message_at IS NULL AND d.id < %[3]s)
 			OR (%[2]s::timestamptz IS NOT NULL AND (d.last_message_at IS NULL OR d.last_message_at < %[2]s OR (d.last_message_at = %[2]s AND d.id < %[3]s))))))`, u, a, i))
 	}
-	q := dialogViewSelect + ` WHERE ` + strings.Join(where, " AND ") +
+	sel := dialogViewSelect
+	if f.CountWaiting {
+		// Evaluated once (an InitPlan); the inner d shadows the outer one.
+		vis := "TRUE"
+		if f.Visible != "" {
+			vis = f.Visible
+		}
+		sel = strings.Replace(sel, "\n\tFROM dialogs d", `, (SELECT count(*) FROM (SELECT 1 FROM dialogs d
+			WHERE d.portal_id = $1 AND d.unanswered AND (`+vis+`) LIMIT `+strconv.Itoa(MaxCounted+1)+`) w) AS waiting
+	FROM dialogs d`, 1)
+	}
+	q := sel + ` WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY d.unanswered DESC, d.last_message_at DESC NULLS LAST, d.id DESC LIMIT $2`
 	var out []DialogView
 	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
