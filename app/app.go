@@ -152,6 +152,18 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
 	a.Stream.OnAccessChanged = a.Access.Invalidate
 
+	if _, err := a.Cron.AddFunc("@every 10m", func() {
+		if n, err := q.Prune(context.Background(), 24*time.Hour); err != nil {
+			log.Error("pruning finished jobs", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("finished jobs pruned", slog.Int64("count", n))
+		}
+	}); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling job pruning: %w", err)
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(m.middleware)

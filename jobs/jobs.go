@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -70,6 +71,7 @@ type Queue struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	leases   map[string]time.Duration
+	turn     atomic.Int64
 	wake     chan struct{}
 	// Lease is how long a claimed job is ours before another worker may take it.
 	Lease time.Duration
@@ -181,29 +183,38 @@ func (q *Queue) kinds(only []string) ([]string, []int64) {
 	return ks, ls
 }
 
-// claim takes one due job: ready and due, or running with an expired lease
-// (its worker died).
+// claim takes one due job of the given kinds (nil: all handled kinds):
+// ready and due, or running with an expired lease (its worker died). Kinds
+// are tried in turn, each with one indexed look-up, starting after the kind
+// claimed last, so no kind starves another.
 func (q *Queue) claim(ctx context.Context, only []string) (*Job, error) {
-	var j Job
 	kinds, leases := q.kinds(only)
-	err := q.db.GetContext(ctx, &j, `
-		UPDATE jobs SET state = 'running', attempts = attempts + 1,
-			locked_until = now() + (SELECT l FROM unnest($1::text[], $2::bigint[]) AS t(k, l) WHERE k = jobs.kind) * interval '1 millisecond',
-			updated_at = now()
-		WHERE id = (
-			SELECT id FROM jobs
-			WHERE ((state = 'ready' AND run_at <= now()) OR (state = 'running' AND locked_until < now()))
-				AND kind = ANY($1)
-			ORDER BY run_at, id
-			LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, portal_id, payload, attempts, max_attempts`, pq.Array(kinds), pq.Array(leases))
-	if errors.Is(err, sql.ErrNoRows) {
+	if len(kinds) == 0 {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("jobs: claim: %w", err)
+	start := int(q.turn.Add(1)) % len(kinds)
+	for i := range kinds {
+		k := (start + i) % len(kinds)
+		var j Job
+		err := q.db.GetContext(ctx, &j, `
+			UPDATE jobs SET state = 'running', attempts = attempts + 1,
+				locked_until = now() + $2 * interval '1 millisecond', updated_at = now()
+			WHERE id = (
+				SELECT id FROM jobs
+				WHERE kind = $1 AND state IN ('ready', 'running') AND run_at <= now()
+					AND (state = 'ready' OR locked_until < now())
+				ORDER BY run_at, id
+				LIMIT 1 FOR UPDATE SKIP LOCKED)
+			RETURNING id, kind, portal_id, payload, attempts, max_attempts`, kinds[k], leases[k])
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jobs: claim: %w", err)
+		}
+		return &j, nil
 	}
-	return &j, nil
+	return nil, nil
 }
 
 // RunOnce claims and runs one due job; it reports whether there was one.
@@ -375,4 +386,17 @@ func (q *Queue) EnqueueMany(ctx context.Context, ext sqlx.ExtContext, specs []Sp
 	}
 	q.Wake()
 	return nil
+}
+
+// Prune deletes jobs finished more than age ago: every stored webhook is a
+// job, and the table must not grow without end. Failed jobs stay longer
+// (for support) than done ones.
+func (q *Queue) Prune(ctx context.Context, age time.Duration) (int64, error) {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM jobs WHERE
+		(state = 'done' AND updated_at < now() - $1 * interval '1 millisecond') OR
+		(state = 'failed' AND updated_at < now() - 30 * $1 * interval '1 millisecond')`, age.Milliseconds())
+	if err != nil {
+		return 0, fmt.Errorf("jobs: prune: %w", err)
+	}
+	return res.RowsAffected()
 }

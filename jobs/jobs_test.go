@@ -172,3 +172,23 @@ func TestExpiredLeaseIsReclaimed(t *testing.T) {
 		t.Fatalf("runs = %d", runs)
 	}
 }
+
+func TestPruneKeepsRecentAndPending(t *testing.T) {
+	db := storetest.DB(t)
+	ctx := context.Background()
+	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	for i, state := range []string{"done", "done", "failed", "ready"} {
+		if _, err := db.Exec(`INSERT INTO jobs (kind, state, updated_at) VALUES ('k', $1, now() - $2 * interval '1 hour')`, state, []int{48, 1, 48, 48}[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := q.Prune(ctx, 24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the one old done job", n, err)
+	}
+	var left int
+	_ = db.Get(&left, `SELECT count(*) FROM jobs`)
+	if left != 3 {
+		t.Fatalf("%d jobs left", left)
+	}
+}

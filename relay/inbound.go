@@ -139,6 +139,11 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	if err := j.Decode(&p); err != nil {
 		return nil, nil, jobs.Permanent(err)
 	}
+	if v, ok := s.gatewaysByID.Load(p.GatewayID); ok {
+		if c := v.(cachedGateway); s.o.Now().Sub(c.at) < gatewayTTL {
+			return c.g, p.Body, nil
+		}
+	}
 	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
 	if problem.Is(err, problem.NotFound) {
 		return nil, nil, jobs.Permanent(err)
@@ -146,6 +151,7 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	if err != nil {
 		return nil, nil, err
 	}
+	s.gatewaysByID.Store(p.GatewayID, cachedGateway{g: g, at: s.o.Now()})
 	return g, p.Body, nil
 }
 

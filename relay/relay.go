@@ -69,8 +69,10 @@ type Service struct {
 	o        Options
 	intake   *jobs.Intake
 	gateways sync.Map // webhook key digest → cachedGateway
-	channels sync.Map // "gateway:external id" → *store.Channel
-	cards    sync.Map // "portal:entity:id" → when the card was last read from the portal
+	// gatewaysByID serves the filing workers (one look-up per stored webhook).
+	gatewaysByID sync.Map // gateway id → cachedGateway
+	channels     sync.Map // "gateway:external id" → *store.Channel
+	cards        sync.Map // "portal:entity:id" → when the card was last read from the portal
 }
 
 // cardTTL is how long a CRM card read for an individual chat is trusted
