@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"database/sql"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -300,3 +301,38 @@ func TestNobodyReceivingNewClientsFallsToAdmins(t *testing.T) {
 }
 
 func wztestIncoming(text string) wztest.Incoming { return wztest.Incoming{Text: text} }
+
+// "First to answer": nobody is responsible for a new client until someone
+// answers; then the dialog and the CRM records are his.
+func TestFirstToAnswerTakesTheClient(t *testing.T) {
+	r := newRelayEnv(t)
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"responsible_mode": "first_answer"}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	r.clientWrites(r.WA, "whatsapp", "79990000055", "кто ответит?")
+	r.settle()
+	d := r.dialogs(r.Sales)
+	if len(d) != 1 || d[0].Contact == nil {
+		t.Fatalf("the receiving salesperson lists %+v", d)
+	}
+	// (The portal itself assigns a new record to its creator; the dialog
+	// still waits for a taker.)
+	var before sql.NullInt64
+	_ = r.App.Store.DB().Get(&before, `SELECT responsible_id FROM dialogs WHERE id = $1`, d[0].ID)
+	if before.Valid {
+		t.Fatalf("dialog taken by %d before anyone answered", before.Int64)
+	}
+	if s, _ := r.reply(r.Sales, d[0].ID, "Я!", "first"); s != http.StatusAccepted {
+		t.Fatal(s)
+	}
+	r.settle()
+	c, _ := r.P.Contact(int(d[0].Contact.ID))
+	if c.AssignedByID != 2 {
+		t.Fatalf("contact assigned to %d after user 2 answered first", c.AssignedByID)
+	}
+	var resp int64
+	_ = r.App.Store.DB().Get(&resp, `SELECT responsible_id FROM dialogs WHERE id = $1`, d[0].ID)
+	if resp != 2 {
+		t.Fatalf("dialog responsible %d", resp)
+	}
+}

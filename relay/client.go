@@ -88,8 +88,11 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 			return err
 		}
 	}
+	// A new client under "first to answer" waits for a taker, whoever the
+	// portal assigned the new records to.
+	awaiting := res.created && settings.ResponsibleMode == "first_answer"
 	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
+		if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible, awaiting); err != nil {
 			return err
 		}
 		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})

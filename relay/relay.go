@@ -119,6 +119,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobNotify, s.notifyJob)
 	q.Handle(JobWazzupCRM, s.wazzupCRMJob)
 	q.Handle(JobEscalate, s.escalateJob)
+	q.Handle(JobAssign, s.assignJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
@@ -75,8 +76,17 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 		if !inserted {
 			return nil // a repeated request: the first one's message
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2 WHERE id = $1 AND responsible_id IS NULL`, d.ID, author.ID); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2, awaiting_taker = false
+			WHERE id = $1 AND (responsible_id IS NULL OR awaiting_taker)`, d.ID, author.ID)
+		if err != nil {
 			return fmt.Errorf("taking the dialog: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			// The first to answer takes the client: the CRM records follow.
+			if _, err := s.o.Jobs.Enqueue(ctx, tx, JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
+				PortalID: portalID, UniqueKey: "assign:" + itoa(d.ID)}); err != nil {
+				return err
+			}
 		}
 		if _, err := s.o.Jobs.Enqueue(ctx, tx, JobSend, map[string]int64{"message_id": stored.ID}, jobs.Options{
 			PortalID: portalID, UniqueKey: "send:" + itoa(stored.ID), MaxAttempts: 12}); err != nil {
@@ -368,4 +378,61 @@ func (s *Service) EntityContacts(ctx context.Context, portalID int64, entity str
 		}
 	}
 	return s.o.Store.EntityContacts(ctx, portalID, entity, id)
+}
+
+// JobAssign makes the CRM records of a dialog's client follow the person who
+// took the dialog by answering first.
+const JobAssign = "crm.assign"
+
+// assignJob sets ASSIGNED_BY_ID on the dialog's contact, deal and lead to the
+// person who took the dialog.
+func (s *Service) assignJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		DialogID int64 `json:"dialog_id"`
+		UserID   int64 `json:"user_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	portalID := j.PortalID.Int64
+	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !d.ClientResolved {
+		return jobs.RetryAfter(s.o.NotifyDelay, errors.New("waiting for the client to be resolved"))
+	}
+	c, err := s.o.Portals.Client(ctx, portalID)
+	if err != nil {
+		return remote(err)
+	}
+	type rec struct {
+		entity string
+		id     int64
+	}
+	var recs []rec
+	for _, r := range []rec{{"contact", d.ContactID.Int64}, {"deal", d.DealID.Int64}, {"lead", d.LeadID.Int64}} {
+		if r.id == 0 {
+			continue
+		}
+		cur, err := s.o.Store.AssigneeOf(ctx, portalID, r.entity, r.id)
+		if err != nil {
+			return err
+		}
+		if cur != p.UserID {
+			recs = append(recs, r)
+		}
+	}
+	for _, r := range recs {
+		if err := c.Call(ctx, "crm."+r.entity+".update", bitrix.Params{"id": r.id, "fields": map[string]any{"ASSIGNED_BY_ID": p.UserID}}, nil); err != nil {
+			return remote(fmt.Errorf("assigning %s %d: %w", r.entity, r.id, err))
+		}
+		if err := s.o.Sync.FetchRecord(ctx, c, portalID, r.entity, r.id); err != nil {
+			return remote(err)
+		}
+	}
+	return nil
 }

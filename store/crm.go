@@ -238,7 +238,8 @@ func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact
 			// reassignment changes who sees them at once.
 			if _, err := tx.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = c.assigned_by_id, updated_at = now()
 				FROM contacts c WHERE c.portal_id = $1 AND c.id = ANY($2) AND d.portal_id = $1 AND d.contact_id = c.id
-				AND c.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM c.assigned_by_id`, portalID, pq.Array(ids)); err != nil {
+				AND c.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM c.assigned_by_id
+				AND NOT d.awaiting_taker`, portalID, pq.Array(ids)); err != nil {
 				return fmt.Errorf("store: dialogs follow contacts: %w", err)
 			}
 		}
@@ -281,7 +282,8 @@ func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, afte
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = l.assigned_by_id, updated_at = now()
 				FROM leads l WHERE l.portal_id = $1 AND l.id = ANY($2) AND d.portal_id = $1 AND d.lead_id = l.id AND d.contact_id IS NULL
-				AND l.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM l.assigned_by_id`, portalID, pq.Array(ids)); err != nil {
+				AND l.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM l.assigned_by_id
+				AND NOT d.awaiting_taker`, portalID, pq.Array(ids)); err != nil {
 				return fmt.Errorf("store: dialogs follow leads: %w", err)
 			}
 		}

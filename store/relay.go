@@ -477,11 +477,14 @@ func (s *Store) SetDialogClient(ctx context.Context, dialogID, contactID, leadID
 	return nil
 }
 
-// ResolveDialog records the dialog's client and responsible person.
-func ResolveDialog(ctx context.Context, tx *sqlx.Tx, dialogID, contactID, leadID, dealID, responsible int64) error {
+// ResolveDialog records the dialog's client and responsible person; with
+// awaitingTaker the dialog stays with nobody until someone answers.
+func ResolveDialog(ctx context.Context, tx *sqlx.Tx, dialogID, contactID, leadID, dealID, responsible int64, awaitingTaker ...bool) error {
+	awaiting := len(awaitingTaker) > 0 && awaitingTaker[0]
 	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET contact_id = NULLIF($2, 0), lead_id = NULLIF($3, 0),
-		deal_id = NULLIF($4, 0), responsible_id = COALESCE(NULLIF($5, 0), responsible_id), client_resolved = true, updated_at = now()
-		WHERE id = $1`, dialogID, contactID, leadID, dealID, responsible)
+		deal_id = NULLIF($4, 0), responsible_id = CASE WHEN $6 THEN NULL ELSE COALESCE(NULLIF($5, 0), responsible_id) END,
+		awaiting_taker = $6, client_resolved = true, updated_at = now()
+		WHERE id = $1`, dialogID, contactID, leadID, dealID, responsible, awaiting)
 	if err != nil {
 		return fmt.Errorf("store: resolve dialog: %w", err)
 	}
