@@ -73,7 +73,8 @@ type Queue struct {
 	leases   map[string]time.Duration
 	turn     atomic.Int64
 	wake     chan struct{}
-	// Lease is how long a claimed job is ours before another worker may take it.
+	// Lease is how long a claimed job stays ours without a heartbeat before
+	// another worker may take it (its worker died).
 	Lease time.Duration
 	// Poll is how often idle workers look for due jobs.
 	Poll time.Duration
@@ -82,7 +83,7 @@ type Queue struct {
 // New makes a queue over db.
 func New(db *sqlx.DB, log *slog.Logger) *Queue {
 	return &Queue{db: db, log: log, handlers: map[string]Handler{}, leases: map[string]time.Duration{}, wake: make(chan struct{}, 1),
-		Lease: 5 * time.Minute, Poll: 500 * time.Millisecond}
+		Lease: 30 * time.Second, Poll: 500 * time.Millisecond}
 }
 
 // Handle registers the handler of a kind. Jobs of kinds without a handler
@@ -229,9 +230,39 @@ func (q *Queue) runOnce(ctx context.Context, only []string) (bool, error) {
 	}
 	q.mu.RLock()
 	h := q.handlers[j.Kind]
+	lease, ok := q.leases[j.Kind]
 	q.mu.RUnlock()
+	if !ok {
+		lease = q.Lease
+	}
+	stop := q.heartbeat(ctx, j.ID, lease)
 	herr := q.safeRun(ctx, h, j)
+	stop()
 	return true, q.finish(ctx, j, herr)
+}
+
+// heartbeat extends a running job's lease while its worker lives, so a long
+// job (a first sync of a big portal) keeps it and a dead worker's job is
+// taken up again within one short lease.
+func (q *Queue) heartbeat(ctx context.Context, id int64, lease time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = q.db.ExecContext(ctx, `UPDATE jobs SET locked_until = now() + $2 * interval '1 millisecond'
+					WHERE id = $1 AND state = 'running'`, id, lease.Milliseconds())
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 func (q *Queue) safeRun(ctx context.Context, h Handler, j *Job) (err error) {

@@ -192,3 +192,42 @@ func TestPruneKeepsRecentAndPending(t *testing.T) {
 		t.Fatalf("%d jobs left", left)
 	}
 }
+
+// A long job keeps its lease by heartbeat: no other worker takes it while
+// its worker lives.
+func TestHeartbeatKeepsALongJob(t *testing.T) {
+	db := storetest.DB(t)
+	ctx := context.Background()
+	q1 := jobs.New(db, slog.New(slog.DiscardHandler))
+	q2 := jobs.New(db, slog.New(slog.DiscardHandler))
+	var runs atomic.Int32
+	release := make(chan struct{})
+	for _, q := range []*jobs.Queue{q1, q2} {
+		q.Lease = 300 * time.Millisecond
+		q.Handle("long", func(ctx context.Context, j *jobs.Job) error {
+			runs.Add(1)
+			<-release
+			return nil
+		})
+	}
+	if _, err := q1.Enqueue(ctx, db, "long", nil, jobs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _, _ = q1.RunOnce(ctx); close(done) }()
+	for runs.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Well past several leases, the second queue finds nothing to take.
+	for i := 0; i < 10; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if ran, err := q2.RunOnce(ctx); err != nil || ran {
+			t.Fatalf("a live job was taken over: %v %v", ran, err)
+		}
+	}
+	close(release)
+	<-done
+	if runs.Load() != 1 {
+		t.Fatalf("ran %d times", runs.Load())
+	}
+}
