@@ -58,8 +58,9 @@ func SeedCast(p *b24test.Portal) Cast {
 // NewWorld makes the Wazzup account of the demo on wz.
 func NewWorld(wz *wztest.Server, cast Cast) *World {
 	w := &World{Acc: wz.AddAccount(WazzupKey), FeaturedDeal: cast.Deal.ID}
-	w.WA = w.Acc.AddChannel("whatsapp", "79001234567", "WhatsApp отдела продаж")
-	w.IG = w.Acc.AddChannel("instagram", "relay24.shop", "Instagram магазина")
+	// Fixed channel ids: a restarted demo finds its channels and dialogs again.
+	w.WA = w.Acc.AddChannelWithID("0b1d5c6e-7a3f-4e2b-9c1d-2e3f4a5b6c7d", "whatsapp", "79001234567", "WhatsApp отдела продаж")
+	w.IG = w.Acc.AddChannelWithID("5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e8f", "instagram", "relay24.shop", "Instagram магазина")
 	w.Clients = []Client{
 		{Name: "Анна Морозова", Channel: w.WA, ChatType: "whatsapp", ChatID: "79161234501", ContactID: cast.Anna.ID},
 		{Name: "Борис Орлов", Channel: w.WA, ChatType: "whatsapp", ChatID: "79161234502", ContactID: cast.Boris.ID},

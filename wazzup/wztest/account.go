@@ -177,6 +177,16 @@ func (a *Account) AddChannel(transport, plainID, name string) Channel {
 	return *ch
 }
 
+// AddChannelWithID adds an active channel with a given channelId (a demo
+// that restarts keeps its channels, and their dialogs, instead of new ones).
+func (a *Account) AddChannelWithID(channelID, transport, plainID, name string) Channel {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	ch := &Channel{ChannelID: channelID, Transport: transport, PlainID: plainID, State: "active", Name: name}
+	a.channels = append(a.channels, ch)
+	return *ch
+}
+
 // Channels lists the account's channels.
 func (a *Account) Channels() []Channel {
 	a.s.mu.Lock()
