@@ -494,3 +494,30 @@ func TestWazzupLearnsTheCRMSide(t *testing.T) {
 		t.Fatalf("wazzup deals %+v", deals)
 	}
 }
+
+// A timeline write retried after an attempt that may have reached the portal
+// looks first and writes nothing twice.
+func TestTimelineRetryLooksBeforeWriting(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550177", "только один раз")
+	r.settle()
+	if n := len(r.P.Timeline()); n != 1 {
+		t.Fatalf("%d timeline entries", n)
+	}
+	// As if the answer to the first write had been lost: no id recorded, the
+	// job tried once already.
+	db := r.App.Store.DB()
+	if _, err := db.Exec(`UPDATE messages SET timeline_id = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE jobs SET state = 'ready', attempts = 1, run_at = now() WHERE kind = 'timeline.message'`); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	if n := len(r.P.Timeline()); n != 1 {
+		t.Fatalf("the retry wrote again: %d timeline entries", n)
+	}
+	if n := r.count(`SELECT count(*) FROM messages WHERE timeline_id = $1`, r.P.Timeline()[0].ID); n != 1 {
+		t.Fatal("the found comment's id was not recorded")
+	}
+}

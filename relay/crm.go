@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,14 +63,49 @@ func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return remote(err)
 	}
+	text := s.timelineText(m, d, ch, p2.Lang)
+	if j.Attempts > 1 {
+		// An earlier attempt may have reached the portal before it failed
+		// (a timeout, a 5xx): look before writing again.
+		if id, found, err := s.findTimelineComment(ctx, c, entityType, entityID, text); err != nil {
+			return remote(err)
+		} else if found {
+			return s.o.Store.SetTimelineID(ctx, m.ID, id)
+		}
+	}
 	var id int64
 	err = c.Call(ctx, "crm.timeline.comment.add", bitrix.Params{"fields": map[string]any{
-		"ENTITY_ID": entityID, "ENTITY_TYPE": entityType, "COMMENT": s.timelineText(m, d, ch, p2.Lang),
+		"ENTITY_ID": entityID, "ENTITY_TYPE": entityType, "COMMENT": text,
 	}}, &id)
 	if err != nil {
 		return remote(fmt.Errorf("writing the timeline: %w", err))
 	}
 	return s.o.Store.SetTimelineID(ctx, m.ID, id)
+}
+
+// findTimelineComment looks among the entity's newest comments for one with
+// exactly this text (each carries the dialog link and the message, so a
+// match is ours).
+func (s *Service) findTimelineComment(ctx context.Context, c *bitrix.Client, entityType string, entityID int64, text string) (int64, bool, error) {
+	var list []struct {
+		ID      json.Number `json:"ID"`
+		Comment string      `json:"COMMENT"`
+	}
+	err := c.Call(ctx, "crm.timeline.comment.list", bitrix.Params{
+		"filter": map[string]any{"ENTITY_ID": entityID, "ENTITY_TYPE": entityType},
+		"order":  map[string]any{"ID": "DESC"},
+		"select": []string{"ID", "COMMENT"},
+	}, &list)
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the timeline: %w", err)
+	}
+	for _, e := range list {
+		if e.Comment == text {
+			id, _ := e.ID.Int64()
+			return id, true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // timelineText is the comment: who wrote, through which channel, the text,

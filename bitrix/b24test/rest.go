@@ -480,6 +480,7 @@ var restMethods = map[string]methodDef{
 	"crm.status.list":             {"crm", methodStatusList},
 	"crm.duplicate.findbycomm":    {"crm", methodDuplicateFindByComm},
 	"crm.timeline.comment.add":    {"crm", methodTimelineCommentAdd},
+	"crm.timeline.comment.list":   {"crm", methodTimelineCommentList},
 	"crm.timeline.logmessage.add": {"crm", methodTimelineLogMessageAdd},
 	"crm.activity.todo.add":       {"crm", methodActivityTodoAdd},
 

@@ -2,6 +2,7 @@ package b24test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -171,4 +172,46 @@ func (p *Portal) notify(c *callCtx, in params, typ string) (*restResult, *apiErr
 		MessageOut: strings.TrimSpace(in.str("MESSAGE_OUT")), Tag: in.str("TAG"), SubTag: in.str("SUB_TAG"), Created: c.now}
 	p.notes = append(p.notes, n)
 	return ok(n.ID)
+}
+
+// crm.timeline.comment.list: filter ENTITY_ID and ENTITY_TYPE are required;
+// order by ID (ASC by default); pages of 50 with total/next.
+func methodTimelineCommentList(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
+	raw, _ := in.get("filter")
+	fm, isMap := raw.(map[string]any)
+	if !isMap {
+		return nil, errArgNull("filter")
+	}
+	f := params(fm)
+	id, okID := f.int("ENTITY_ID")
+	typeName := strings.ToLower(f.str("ENTITY_TYPE"))
+	if !okID || id <= 0 || typeName == "" {
+		return nil, errCRM("ENTITY_ID and ENTITY_TYPE are required in filter.")
+	}
+	desc := false
+	if o, ok := in.get("order"); ok {
+		if om, ok := o.(map[string]any); ok {
+			if v, ok := params(om).get("ID"); ok {
+				s, _ := v.(string)
+				desc = strings.EqualFold(s, "DESC")
+			}
+		}
+	}
+	start, _ := in.int("start")
+	var found []TimelineEntry
+	for _, e := range p.timeline {
+		if e.Kind == "comment" && e.EntityType == typeName && e.EntityID == id {
+			found = append(found, e)
+		}
+	}
+	if desc {
+		for i, j := 0, len(found)-1; i < j; i, j = i+1, j-1 {
+			found[i], found[j] = found[j], found[i]
+		}
+	}
+	return pageOf(len(found), start, func(i int) any {
+		e := found[i]
+		return map[string]any{"ID": strconv.Itoa(e.ID), "CREATED": formatTime(e.Created), "ENTITY_ID": strconv.Itoa(e.EntityID),
+			"ENTITY_TYPE": e.EntityType, "AUTHOR_ID": strconv.Itoa(e.AuthorID), "COMMENT": e.Text, "FILES": []any{}}
+	})
 }
