@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -40,23 +39,11 @@ func candidates(d *store.Dialog) []identity.ID {
 // person. Each created record is written down at once, so a retry after a
 // crash finds it instead of creating it twice.
 func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
-	var p struct {
-		DialogID int64 `json:"dialog_id"`
-	}
-	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
-	}
-	if !j.PortalID.Valid {
-		return jobs.Permanent(errors.New("no portal"))
-	}
-	portalID := j.PortalID.Int64
-	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
-	if problem.Is(err, problem.NotFound) {
-		return nil
-	}
-	if err != nil || d.ClientResolved {
+	d, err := s.jobDialog(ctx, j)
+	if err != nil || d == nil || d.ClientResolved {
 		return err
 	}
+	portalID := d.PortalID
 	c, err := s.o.Portals.Client(ctx, portalID)
 	if problem.Is(err, problem.Conflict) {
 		return jobs.Permanent(err)

@@ -140,20 +140,11 @@ func (s *Service) dialogURL(d *store.Dialog) string {
 // employee who receives new clients) that a client waits: once per wait, so
 // a burst of messages is one notification.
 func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
-	var p struct {
-		DialogID int64 `json:"dialog_id"`
-	}
-	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
-	}
-	portalID := j.PortalID.Int64
-	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
-	if problem.Is(err, problem.NotFound) {
-		return nil
-	}
-	if err != nil {
+	d, err := s.jobDialog(ctx, j)
+	if err != nil || d == nil {
 		return err
 	}
+	portalID := d.PortalID
 	if !d.Unanswered || (d.NotifiedAt.Valid && d.UnansweredSince.Valid && !d.NotifiedAt.Time.Before(d.UnansweredSince.Time)) {
 		return nil
 	}
@@ -243,20 +234,11 @@ const JobEscalate = "escalate.dialog"
 // passed (by the service's clock, so tests drive it): if the client still
 // waits, everyone whose access shows the dialog is notified, once per wait.
 func (s *Service) escalateJob(ctx context.Context, j *jobs.Job) error {
-	var p struct {
-		DialogID int64 `json:"dialog_id"`
-	}
-	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
-	}
-	portalID := j.PortalID.Int64
-	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
-	if problem.Is(err, problem.NotFound) {
-		return nil
-	}
-	if err != nil {
+	d, err := s.jobDialog(ctx, j)
+	if err != nil || d == nil {
 		return err
 	}
+	portalID := d.PortalID
 	if !d.Unanswered || !d.UnansweredSince.Valid || (d.EscalatedAt.Valid && !d.EscalatedAt.Time.Before(d.UnansweredSince.Time)) {
 		return nil
 	}
@@ -304,4 +286,23 @@ func (s *Service) notificationText(d *store.Dialog, ch *store.Channel, lang stri
 		who = d.ChatID
 	}
 	return fmt.Sprintf(t.notification, who, transportTitle(d.ChatType), ch.Name, s.dialogURL(d), t.openDialog)
+}
+
+// jobDialog reads the dialog a job is about ({"dialog_id": …}); nil when it
+// is gone (deleted with its portal), which ends the job.
+func (s *Service) jobDialog(ctx context.Context, j *jobs.Job) (*store.Dialog, error) {
+	var p struct {
+		DialogID int64 `json:"dialog_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	if !j.PortalID.Valid {
+		return nil, jobs.Permanent(errors.New("job has no portal"))
+	}
+	d, err := s.o.Store.DialogByID(ctx, j.PortalID.Int64, p.DialogID)
+	if problem.Is(err, problem.NotFound) {
+		return nil, nil
+	}
+	return d, err
 }

@@ -388,20 +388,16 @@ const JobAssign = "crm.assign"
 // person who took the dialog.
 func (s *Service) assignJob(ctx context.Context, j *jobs.Job) error {
 	var p struct {
-		DialogID int64 `json:"dialog_id"`
-		UserID   int64 `json:"user_id"`
+		UserID int64 `json:"user_id"`
 	}
 	if err := j.Decode(&p); err != nil {
 		return jobs.Permanent(err)
 	}
-	portalID := j.PortalID.Int64
-	d, err := s.o.Store.DialogByID(ctx, portalID, p.DialogID)
-	if problem.Is(err, problem.NotFound) {
-		return nil
-	}
-	if err != nil {
+	d, err := s.jobDialog(ctx, j)
+	if err != nil || d == nil {
 		return err
 	}
+	portalID := d.PortalID
 	if !d.ClientResolved {
 		return jobs.RetryAfter(s.o.NotifyDelay, errors.New("waiting for the client to be resolved"))
 	}
