@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -519,5 +520,39 @@ func TestTimelineRetryLooksBeforeWriting(t *testing.T) {
 	}
 	if n := r.count(`SELECT count(*) FROM messages WHERE timeline_id = $1`, r.P.Timeline()[0].ID); n != 1 {
 		t.Fatal("the found comment's id was not recorded")
+	}
+}
+
+// Messages take the provider's time, not the order they arrive in: a client
+// message delivered late, older than the answer, does not make the dialog
+// wait again, and history shows it where it belongs.
+func TestReorderedDeliveriesKeepProviderOrder(t *testing.T) {
+	r := newRelayEnv(t)
+	base := time.Now().Add(-time.Hour).UTC()
+	post := func(id string, at time.Time, echo bool, text string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"messages":[{"messageId":%q,"channelId":%q,"chatType":"whatsapp","chatId":"79995550188",`+
+			`"dateTime":%q,"type":"text","isEcho":%t,"status":%q,"text":%q,"contact":{"name":"Late"}}]}`,
+			id, r.WA.ChannelID, at.Format("2006-01-02T15:04:05.000Z"), echo, map[bool]string{true: "sent", false: "inbound"}[echo], text)
+		if s, err := r.Acc.PostRaw(r.ctx, []byte(body)); err != nil || s != 200 {
+			t.Fatalf("post %s: %d %v", id, s, err)
+		}
+	}
+	post("m3", base.Add(3*time.Minute), true, "answer at 3")
+	post("m1", base.Add(1*time.Minute), false, "question at 1")
+	post("m2", base.Add(2*time.Minute), false, "question at 2")
+	r.settle()
+	d := r.dialogs(r.Admin)[0]
+	if d.Unanswered {
+		t.Fatal("client messages older than the answer made the dialog wait")
+	}
+	ms := r.messages(r.Admin, d.ID)
+	if len(ms) != 3 || ms[0].Text != "question at 1" || ms[1].Text != "question at 2" || ms[2].Text != "answer at 3" {
+		t.Fatalf("history out of provider order: %+v", ms)
+	}
+	post("m4", base.Add(4*time.Minute), false, "question at 4")
+	r.settle()
+	if !r.dialogs(r.Admin)[0].Unanswered {
+		t.Fatal("a newer client message did not make the dialog wait")
 	}
 }
