@@ -75,7 +75,7 @@ func Revoked(err error) bool {
 	return HasCode(err, CodeInvalidToken, CodeInvalidGrant, CodePortalDeleted, CodePaymentRequired, CodeNoAuthFound)
 }
 
-// errNotExecuted marks failures where the portal certainly did not run the
+// notExecuted marks failures where the portal certainly did not run the
 // method (rate limited before execution), so even a write may be retried.
 func notExecuted(err error) bool {
 	return HasCode(err, CodeQueryLimitExceeded, CodeOperationTimeLimit, CodeOverloadLimit, CodeExpiredToken)

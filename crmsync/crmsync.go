@@ -81,15 +81,6 @@ func (s *Syncer) client(ctx context.Context, portalID int64) (*bitrix.Client, er
 	return c, err
 }
 
-// remoteErr lets the queue decide: a portal that revoked us will not come
-// back by retrying.
-func remoteErr(err error) error {
-	if bitrix.Revoked(err) || bitrix.HasCode(err, bitrix.CodeAccessDenied, bitrix.CodeInsufficientScope) {
-		return jobs.Permanent(err)
-	}
-	return err
-}
-
 // firstSync lists every entity that is not done yet; a restart resumes each
 // from its stored cursor.
 func (s *Syncer) firstSync(ctx context.Context, j *jobs.Job) error {
@@ -116,7 +107,7 @@ func (s *Syncer) firstSync(ctx context.Context, j *jobs.Job) error {
 		log := s.Log.With(slog.Int64("portal_id", portalID), slog.String("entity", entity))
 		if err := s.syncEntity(ctx, c, portalID, entity, st.CursorID, nil, log); err != nil {
 			_ = s.Store.FailSync(context.WithoutCancel(ctx), portalID, entity, err)
-			return remoteErr(fmt.Errorf("first sync of %s: %w", entity, err))
+			return portal.JobError(fmt.Errorf("first sync of %s: %w", entity, err))
 		}
 		if err := s.Store.FinishSync(ctx, portalID, entity, started.Add(-time.Minute)); err != nil {
 			return err
@@ -339,7 +330,7 @@ func (s *Syncer) recordJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	return remoteErr(s.FetchRecord(ctx, c, portalID, p.Entity, p.ID))
+	return portal.JobError(s.FetchRecord(ctx, c, portalID, p.Entity, p.ID))
 }
 
 // FetchRecord brings one record up to date from the portal. For a deal it

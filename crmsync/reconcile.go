@@ -10,6 +10,7 @@ import (
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/portal"
 )
 
 // reconcileLock is the advisory lock key under which one instance schedules
@@ -66,7 +67,7 @@ func (s *Syncer) reconcileJob(ctx context.Context, j *jobs.Job) error {
 		return err
 	}
 	log := s.Log.With(slog.Int64("portal_id", portalID))
-	return remoteErr(s.Reconcile(ctx, c, portalID, log))
+	return portal.JobError(s.Reconcile(ctx, c, portalID, log))
 }
 
 // Reconcile runs one pass for a portal.

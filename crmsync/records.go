@@ -3,10 +3,10 @@ package crmsync
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/store"
 )
@@ -14,21 +14,8 @@ import (
 // The portal's legacy crm.* and user.* methods send numbers as strings,
 // booleans as "Y"/"N" or true, empty values as "" or null: these read either.
 
-type num int64
-
-func (n *num) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*n = 0
-		return nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("not an integer: %s", b)
-	}
-	*n = num(v)
-	return nil
-}
+// num is the portal's lenient integer.
+type num = bitrix.Int
 
 type flag bool
 

@@ -231,3 +231,13 @@ func classifyRemote(err error, doing string) error {
 }
 
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// JobError marks, for the job queue, failures that retrying cannot mend: the
+// portal revoked the app or refuses the method, or relay24 is no longer
+// installed there. Anything else is returned as it is, to be retried.
+func JobError(err error) error {
+	if bitrix.Revoked(err) || bitrix.HasCode(err, bitrix.CodeAccessDenied, bitrix.CodeInsufficientScope) || problem.Is(err, problem.Conflict) {
+		return jobs.Permanent(err)
+	}
+	return err
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/lib/pq"
@@ -153,21 +152,7 @@ func str(v any) string {
 }
 
 // flexInt accepts 5 and "5": the portal sends IDs either way.
-type flexInt int64
-
-func (f *flexInt) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "" || s == "null" {
-		*f = 0
-		return nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("not an integer: %s", b)
-	}
-	*f = flexInt(n)
-	return nil
-}
+type flexInt = bitrix.Int
 
 // flexBool accepts true, "Y", "1".
 type flexBool bool

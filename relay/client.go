@@ -12,7 +12,7 @@ import (
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
-	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/store"
 )
 
@@ -45,11 +45,8 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	}
 	portalID := d.PortalID
 	c, err := s.o.Portals.Client(ctx, portalID)
-	if problem.Is(err, problem.Conflict) {
-		return jobs.Permanent(err)
-	}
 	if err != nil {
-		return err
+		return portal.JobError(err)
 	}
 	log := s.o.Log.With(slog.Int64("portal_id", portalID), slog.Int64("dialog_id", d.ID))
 	settings, err := s.o.Store.Settings(ctx, portalID)
@@ -58,12 +55,12 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	}
 	res, err := s.findClient(ctx, c, portalID, d)
 	if err != nil {
-		return remote(err)
+		return portal.JobError(err)
 	}
 	if res.contactID == 0 && res.leadID == 0 && settings.NewClient != "none" {
 		res, err = s.createClient(ctx, c, portalID, d, settings, log)
 		if err != nil {
-			return remote(err)
+			return portal.JobError(err)
 		}
 	}
 	if res.contactID > 0 && res.dealID == 0 {
@@ -141,14 +138,6 @@ func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dial
 type resolution struct {
 	contactID, leadID, dealID, responsible int64
 	created                                bool
-}
-
-// remote keeps the queue from retrying what the portal will refuse forever.
-func remote(err error) error {
-	if bitrix.Revoked(err) || bitrix.HasCode(err, bitrix.CodeAccessDenied, bitrix.CodeInsufficientScope) || problem.Is(err, problem.Conflict) {
-		return jobs.Permanent(err)
-	}
-	return err
 }
 
 // findClient looks the client up locally, then asks the portal by phone.

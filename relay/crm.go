@@ -11,6 +11,7 @@ import (
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 )
@@ -61,14 +62,14 @@ func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
 	}
 	c, err := s.o.Portals.Client(ctx, m.PortalID)
 	if err != nil {
-		return remote(err)
+		return portal.JobError(err)
 	}
 	text := s.timelineText(m, d, ch, p2.Lang)
 	if j.Attempts > 1 {
 		// An earlier attempt may have reached the portal before it failed
 		// (a timeout, a 5xx): look before writing again.
 		if id, found, err := s.findTimelineComment(ctx, c, entityType, entityID, text); err != nil {
-			return remote(err)
+			return portal.JobError(err)
 		} else if found {
 			return s.o.Store.SetTimelineID(ctx, m.ID, id)
 		}
@@ -78,7 +79,7 @@ func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
 		"ENTITY_ID": entityID, "ENTITY_TYPE": entityType, "COMMENT": text,
 	}}, &id)
 	if err != nil {
-		return remote(fmt.Errorf("writing the timeline: %w", err))
+		return portal.JobError(fmt.Errorf("writing the timeline: %w", err))
 	}
 	return s.o.Store.SetTimelineID(ctx, m.ID, id)
 }
@@ -179,7 +180,7 @@ func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
 	}
 	c, err := s.o.Portals.Client(ctx, portalID)
 	if err != nil {
-		return remote(err)
+		return portal.JobError(err)
 	}
 	p2, err := s.o.Store.PortalByID(ctx, portalID)
 	if err != nil {
@@ -217,7 +218,7 @@ func (s *Service) sendNotifications(ctx context.Context, c *bitrix.Client, d *st
 		n := min(len(cmds), bitrix.MaxBatch)
 		res, err := c.Batch(ctx, cmds[:n], false)
 		if err != nil {
-			return remote(fmt.Errorf("notifying: %w", err))
+			return portal.JobError(fmt.Errorf("notifying: %w", err))
 		}
 		for k, e := range res.Errors {
 			s.o.Log.WarnContext(ctx, "notification refused", slog.String("to", strings.TrimPrefix(k, "u")), slog.String("error", e.Error()))
@@ -260,7 +261,7 @@ func (s *Service) escalateJob(ctx context.Context, j *jobs.Job) error {
 	if len(to) > 0 {
 		c, err := s.o.Portals.Client(ctx, portalID)
 		if err != nil {
-			return remote(err)
+			return portal.JobError(err)
 		}
 		p2, err := s.o.Store.PortalByID(ctx, portalID)
 		if err != nil {

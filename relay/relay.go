@@ -143,8 +143,6 @@ func secretContext(gatewayID int64) string      { return "gateway:" + itoa(gatew
 
 func (s *Service) webhookKeyHash(key string) []byte { return s.o.Keys.Hash("webhook_key", key) }
 
-func (s *Service) log(ctx context.Context) *slog.Logger { return s.o.Log }
-
 // SetNotifyDelay changes how long a burst is gathered before notifying (tests).
 func (s *Service) SetNotifyDelay(d time.Duration) { s.o.NotifyDelay = d }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/telegram"
@@ -403,7 +404,7 @@ func (s *Service) assignJob(ctx context.Context, j *jobs.Job) error {
 	}
 	c, err := s.o.Portals.Client(ctx, portalID)
 	if err != nil {
-		return remote(err)
+		return portal.JobError(err)
 	}
 	type rec struct {
 		entity string
@@ -424,10 +425,10 @@ func (s *Service) assignJob(ctx context.Context, j *jobs.Job) error {
 	}
 	for _, r := range recs {
 		if err := c.Call(ctx, "crm."+r.entity+".update", bitrix.Params{"id": r.id, "fields": map[string]any{"ASSIGNED_BY_ID": p.UserID}}, nil); err != nil {
-			return remote(fmt.Errorf("assigning %s %d: %w", r.entity, r.id, err))
+			return portal.JobError(fmt.Errorf("assigning %s %d: %w", r.entity, r.id, err))
 		}
 		if err := s.o.Sync.FetchRecord(ctx, c, portalID, r.entity, r.id); err != nil {
-			return remote(err)
+			return portal.JobError(err)
 		}
 	}
 	return nil

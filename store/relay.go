@@ -52,14 +52,6 @@ func (s *Store) SetGatewayState(ctx context.Context, id int64, state string) err
 	return nil
 }
 
-// DeleteGateway removes a gateway that never finished connecting.
-func (s *Store) DeleteGateway(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM gateways WHERE id = $1`, id); err != nil {
-		return fmt.Errorf("store: delete gateway: %w", err)
-	}
-	return nil
-}
-
 // GatewayByKey finds a gateway by its webhook key's digest.
 func (s *Store) GatewayByKey(ctx context.Context, provider string, key []byte) (*Gateway, error) {
 	var g Gateway
