@@ -71,7 +71,11 @@ func (h *Handlers) savePreferences(c echo.Context) error {
 // bindJSON decodes a JSON body strictly: unknown fields and trailing data are
 // a 400, so a client's typo is not silently ignored.
 func bindJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	return decodeStrict(c.Request().Body, v)
+}
+
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -89,18 +93,12 @@ func bindJSON(c echo.Context, v any) error {
 // bindJSONTwice decodes the body strictly into v and also into a map, so a
 // handler can tell an absent field from an explicit null.
 func bindJSONTwice(c echo.Context, v any, raw *map[string]any) error {
-	b, err := io.ReadAll(c.Request().Body)
+	b, err := readBody(c)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return problem.Wrap(err, problem.Invalid, "unreadable_body", "the body could not be read")
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return problem.Wrap(err, problem.Invalid, "malformed_json", "the body is not the expected JSON: "+err.Error())
+	if err := decodeStrict(bytes.NewReader(b), v); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(b, raw); err != nil {
 		return problem.Wrap(err, problem.Invalid, "malformed_json", "the body is not a JSON object")

@@ -116,43 +116,11 @@ type Options struct {
 // key absorbs the new one (a burst of events becomes one run), and one that is
 // running now runs once more when it finishes, so no change is missed.
 func (q *Queue) Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, payload any, o Options) (int64, error) {
-	b, err := json.Marshal(payload)
+	ids, err := q.insert(ctx, ext, []Spec{{Kind: kind, Payload: payload, Options: o}})
 	if err != nil {
-		return 0, fmt.Errorf("jobs: encoding %s payload: %w", kind, err)
+		return 0, err
 	}
-	var portal sql.NullInt64
-	if o.PortalID != 0 {
-		portal = sql.NullInt64{Int64: o.PortalID, Valid: true}
-	}
-	var unique sql.NullString
-	if o.UniqueKey != "" {
-		unique = sql.NullString{String: o.UniqueKey, Valid: true}
-	}
-	runAt := o.RunAt
-	if runAt.IsZero() {
-		runAt = time.Now()
-	}
-	maxAttempts := o.MaxAttempts
-	if maxAttempts == 0 {
-		maxAttempts = 25
-	}
-	var id int64
-	err = sqlx.GetContext(ctx, ext, &id, `
-		INSERT INTO jobs (kind, portal_id, payload, unique_key, run_at, max_attempts) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET
-			state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'ready' ELSE jobs.state END,
-			-- running now: it may have read the old state, so it runs once more after
-			rerun = jobs.state = 'running',
-			attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
-			payload = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.payload ELSE jobs.payload END,
-			run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.run_at ELSE jobs.run_at END,
-			updated_at = now()
-		RETURNING id`, kind, portal, b, unique, runAt, maxAttempts)
-	if err != nil {
-		return 0, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
-	}
-	q.Wake()
-	return id, nil
+	return ids[0], nil
 }
 
 // Wake tells idle workers in this process to look now.
@@ -377,6 +345,13 @@ func (q *Queue) EnqueueMany(ctx context.Context, ext sqlx.ExtContext, specs []Sp
 	if len(specs) == 0 {
 		return nil
 	}
+	_, err := q.insert(ctx, ext, specs)
+	return err
+}
+
+// insert stores jobs in one statement and returns their ids (of the rows
+// inserted or, for a unique key already there, absorbed into).
+func (q *Queue) insert(ctx context.Context, ext sqlx.ExtContext, specs []Spec) ([]int64, error) {
 	n := len(specs)
 	kinds, payloads, keys := make([]string, n), make([]string, n), make([]sql.NullString, n)
 	portals, maxes := make([]int64, n), make([]int64, n)
@@ -385,7 +360,7 @@ func (q *Queue) EnqueueMany(ctx context.Context, ext sqlx.ExtContext, specs []Sp
 	for i, sp := range specs {
 		b, err := json.Marshal(sp.Payload)
 		if err != nil {
-			return fmt.Errorf("jobs: encoding %s payload: %w", sp.Kind, err)
+			return nil, fmt.Errorf("jobs: encoding %s payload: %w", sp.Kind, err)
 		}
 		kinds[i], payloads[i], portals[i] = sp.Kind, string(b), sp.PortalID
 		if sp.UniqueKey != "" {
@@ -400,23 +375,26 @@ func (q *Queue) EnqueueMany(ctx context.Context, ext sqlx.ExtContext, specs []Sp
 			maxes[i] = 25
 		}
 	}
-	_, err := ext.ExecContext(ctx, `
+	var ids []int64
+	err := sqlx.SelectContext(ctx, ext, &ids, `
 		INSERT INTO jobs (kind, portal_id, payload, unique_key, run_at, max_attempts)
 		SELECT k, NULLIF(p, 0), b::jsonb, u, r, m
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS t(k, p, b, u, r, m)
 		ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET
 			state = CASE WHEN jobs.state IN ('done', 'failed') THEN 'ready' ELSE jobs.state END,
+			-- running now: it may have read the old state, so it runs once more after
 			rerun = jobs.state = 'running',
 			attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0 ELSE jobs.attempts END,
 			payload = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.payload ELSE jobs.payload END,
 			run_at = CASE WHEN jobs.state IN ('done', 'failed') THEN EXCLUDED.run_at ELSE jobs.run_at END,
-			updated_at = now()`,
+			updated_at = now()
+		RETURNING id`,
 		pq.Array(kinds), pq.Array(portals), pq.Array(payloads), pq.Array(keys), pq.Array(runAts), pq.Array(maxes))
 	if err != nil {
-		return fmt.Errorf("jobs: enqueue %d jobs: %w", n, err)
+		return nil, fmt.Errorf("jobs: enqueue %d jobs (%s…): %w", n, specs[0].Kind, err)
 	}
 	q.Wake()
-	return nil
+	return ids, nil
 }
 
 // Prune deletes jobs finished more than age ago: every stored webhook is a

@@ -35,14 +35,12 @@ func (s *Service) gatewayFor(ctx context.Context, provider, key string) (*store.
 	}
 	hash := s.webhookKeyHash(key)
 	cacheKey := provider + ":" + string(hash)
-	if v, ok := s.gateways.Load(cacheKey); ok {
-		if c := v.(cachedGateway); s.o.Now().Sub(c.at) < gatewayTTL {
-			return c.g, nil
-		}
+	if g, ok := s.gateways.get(cacheKey, s.o.Now()); ok {
+		return g, nil
 	}
 	g, err := s.o.Store.GatewayByKey(ctx, provider, hash)
 	if err == nil && g.State != "disconnected" {
-		s.gateways.Store(cacheKey, cachedGateway{g: g, at: s.o.Now()})
+		s.gateways.put(cacheKey, g, s.o.Now())
 	}
 	if problem.Is(err, problem.NotFound) || (err == nil && g.State == "disconnected") {
 		return nil, problem.New(problem.NotFound, "unknown_webhook", "unknown webhook")
@@ -139,10 +137,8 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	if err := j.Decode(&p); err != nil {
 		return nil, nil, jobs.Permanent(err)
 	}
-	if v, ok := s.gatewaysByID.Load(p.GatewayID); ok {
-		if c := v.(cachedGateway); s.o.Now().Sub(c.at) < gatewayTTL {
-			return c.g, p.Body, nil
-		}
+	if g, ok := s.gatewaysByID.get(p.GatewayID, s.o.Now()); ok {
+		return g, p.Body, nil
 	}
 	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
 	if problem.Is(err, problem.NotFound) {
@@ -151,7 +147,7 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	if err != nil {
 		return nil, nil, err
 	}
-	s.gatewaysByID.Store(p.GatewayID, cachedGateway{g: g, at: s.o.Now()})
+	s.gatewaysByID.put(p.GatewayID, g, s.o.Now())
 	return g, p.Body, nil
 }
 

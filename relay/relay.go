@@ -68,22 +68,48 @@ type Options struct {
 type Service struct {
 	o        Options
 	intake   *jobs.Intake
-	gateways sync.Map // webhook key digest → cachedGateway
+	gateways gatewayCache // by "provider:webhook key digest", for the intake
 	// gatewaysByID serves the filing workers (one look-up per stored webhook).
-	gatewaysByID sync.Map // gateway id → cachedGateway
-	channels     sync.Map // "gateway:external id" → *store.Channel
-	cards        sync.Map // "portal:entity:id" → when the card was last read from the portal
+	gatewaysByID gatewayCache // by gateway id
+	channels     sync.Map     // "gateway:external id" → *store.Channel
+	cards        sync.Map     // "portal:entity:id" → when the card was last read from the portal
 }
 
 // cardTTL is how long a CRM card read for an individual chat is trusted
 // before the portal is asked again (events keep it fresher in between).
 const cardTTL = 30 * time.Second
 
-// cachedGateway spares the webhook intake a query per webhook; a gateway
-// disconnected or re-keyed stops being served within gatewayTTL.
+// gatewayCache spares the webhook path a query per webhook; a gateway
+// disconnected elsewhere or re-keyed stops being served within gatewayTTL
+// (Disconnect here forgets it at once).
+type gatewayCache struct{ m sync.Map }
+
 type cachedGateway struct {
 	g  *store.Gateway
 	at time.Time
+}
+
+func (c *gatewayCache) get(key any, now time.Time) (*store.Gateway, bool) {
+	if v, ok := c.m.Load(key); ok {
+		if e := v.(cachedGateway); now.Sub(e.at) < gatewayTTL {
+			return e.g, true
+		}
+	}
+	return nil, false
+}
+
+func (c *gatewayCache) put(key any, g *store.Gateway, now time.Time) {
+	c.m.Store(key, cachedGateway{g: g, at: now})
+}
+
+// forget drops every entry of a gateway.
+func (c *gatewayCache) forget(gatewayID int64) {
+	c.m.Range(func(k, v any) bool {
+		if v.(cachedGateway).g.ID == gatewayID {
+			c.m.Delete(k)
+		}
+		return true
+	})
 }
 
 const gatewayTTL = 10 * time.Second

@@ -130,11 +130,7 @@ func (s *Service) Disconnect(ctx context.Context, portalID, channelID int64) err
 			}
 		}
 	}
-	s.gateways.Range(func(k, v any) bool {
-		if v.(cachedGateway).g.ID == g.ID {
-			s.gateways.Delete(k)
-		}
-		return true
-	})
+	s.gateways.forget(g.ID)
+	s.gatewaysByID.forget(g.ID)
 	return s.o.Store.SetGatewayState(ctx, g.ID, "disconnected")
 }
