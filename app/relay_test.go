@@ -556,3 +556,31 @@ func TestReorderedDeliveriesKeepProviderOrder(t *testing.T) {
 		t.Fatal("a newer client message did not make the dialog wait")
 	}
 }
+
+// The waiting count comes with every page, not only the first.
+func TestDialogPagesCarryTheWaitingCount(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550301", "a")
+	r.clientWrites(r.WA, "whatsapp", "79995550302", "b")
+	r.settle()
+	var page struct {
+		Dialogs []dialogJSON `json:"dialogs"`
+		Next    *string      `json:"next"`
+		Count   int          `json:"unanswered_count"`
+	}
+	after := ""
+	for i := 0; i < 3; i++ {
+		page.Next = nil
+		r.api("GET", "/api/v1/dialogs?limit=1"+after, r.Admin, nil, &page)
+		if page.Count != 2 {
+			t.Fatalf("page %d: unanswered_count %d, want 2", i, page.Count)
+		}
+		if page.Next == nil {
+			if i != 1 {
+				t.Fatalf("page %d is the last", i)
+			}
+			break
+		}
+		after = "&after=" + *page.Next
+	}
+}

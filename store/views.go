@@ -94,13 +94,7 @@ func (s *Store) ListDialogs(ctx context.Context, portalID int64, f DialogFilter)
 	sel := dialogViewSelect
 	if f.CountWaiting {
 		// Evaluated once (an InitPlan); the inner d shadows the outer one.
-		vis := "TRUE"
-		if f.Visible != "" {
-			vis = f.Visible
-		}
-		sel = strings.Replace(sel, "\n\tFROM dialogs d", `, (SELECT count(*) FROM (SELECT 1 FROM dialogs d
-			WHERE d.portal_id = $1 AND d.unanswered AND (`+vis+`) LIMIT `+strconv.Itoa(MaxCounted+1)+`) w) AS waiting
-	FROM dialogs d`, 1)
+		sel = strings.Replace(sel, "\n\tFROM dialogs d", ", ("+waitingCount(f.Visible, strconv.Itoa(MaxCounted+1))+") AS waiting\n\tFROM dialogs d", 1)
 	}
 	q := sel + ` WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY d.unanswered DESC, d.last_message_at DESC NULLS LAST, d.id DESC LIMIT $2`
@@ -282,14 +276,21 @@ func (m *Message) AttachmentList() []map[string]string {
 // counting stays an index walk of at most this many entries.
 const MaxCounted = 99
 
+// waitingCount is the capped count of waiting dialogs a filter shows ($1 is
+// the portal, the filter's placeholders start at $3 as in ListDialogs; limit
+// is the cap plus one).
+func waitingCount(visible, limit string) string {
+	if visible == "" {
+		visible = "TRUE"
+	}
+	return `SELECT count(*) FROM (SELECT 1 FROM dialogs d WHERE d.portal_id = $1 AND d.unanswered AND (` + visible +
+		`) LIMIT ` + limit + `) w`
+}
+
 // CountUnanswered counts the waiting dialogs a filter shows (the page
 // title), up to MaxCounted+1.
 func (s *Store) CountUnanswered(ctx context.Context, portalID int64, f DialogFilter) (int, error) {
-	where := ""
-	if f.Visible != "" {
-		where = " AND (" + f.Visible + ")"
-	}
-	q := `SELECT count(*) FROM (SELECT 1 FROM dialogs d WHERE d.portal_id = $1 AND d.unanswered` + where + ` LIMIT $2::int + 1) t`
+	q := waitingCount(f.Visible, "$2::int + 1")
 	var n int
 	args := append([]any{portalID, MaxCounted}, f.Args...)
 	if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
