@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,21 +32,32 @@ const callerKey = "relay24.caller"
 
 func caller(c echo.Context) *Caller { return c.Get(callerKey).(*Caller) }
 
-// authenticate accepts the session as a Bearer token, as ?session= (the event
-// stream, which cannot set headers) or as the standalone cookie, and checks
-// on every request that the portal is still installed and the user known.
+// authenticate accepts the session as a Bearer token, as ?session= (only on
+// the event stream, which cannot set headers) or as the standalone cookie, and
+// checks on every request that the portal is still installed and the user
+// known. A browser attaches the cookie to any site's request, so a write that
+// rests on the cookie must come from relay24's own pages (sameOrigin).
 func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		r := c.Request()
 		token := ""
-		if a := c.Request().Header.Get("Authorization"); a != "" {
+		if a := r.Header.Get("Authorization"); a != "" {
 			scheme, rest, ok := strings.Cut(a, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") {
 				return problem.New(problem.Unauthorized, "bad_authorization", "use Authorization: Bearer <session>")
 			}
 			token = strings.TrimSpace(rest)
 		} else if s := c.QueryParam("session"); s != "" {
+			// A token in a URL ends up in logs and histories: only the event
+			// stream, which has no other way, may carry it so.
+			if r.Method != http.MethodGet || c.Path() != eventStreamPath {
+				return problem.New(problem.Unauthorized, "session_in_url", "?session= is accepted only by the event stream; use Authorization: Bearer <session>")
+			}
 			token = s
 		} else if ck, err := c.Cookie(cookieName); err == nil {
+			if !safeMethod(r.Method) && !h.sameOrigin(r) {
+				return problem.New(problem.Forbidden, "cross_origin", "a cookie session writes only from relay24's own pages")
+			}
 			token = ck.Value
 		}
 		if token == "" {
@@ -65,6 +77,36 @@ func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(callerKey, &Caller{Session: ss, Portal: p, User: u})
 		return next(c)
 	}
+}
+
+// eventStreamPath is the one route that takes the session from the URL.
+const eventStreamPath = "/api/v1/events"
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameOrigin tells whether a browser sent r from relay24's own origin: by
+// Sec-Fetch-Site where the browser sends it, else by Origin (every browser
+// sends one on a cross-origin write). A request with neither is refused: it
+// is no page of ours.
+func (h *Handlers) sameOrigin(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" {
+		return s == "same-origin"
+	}
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if pu, err := url.Parse(h.PublicURL); err == nil && u.Scheme == pu.Scheme && strings.EqualFold(u.Host, pu.Host) {
+		return true
+	}
+	// Behind a proxy the public URL may differ from the host the browser used.
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 // login starts the standalone authorization-code flow on a portal.
