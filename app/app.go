@@ -78,6 +78,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(nopWriter{}, nil))
 	}
+	// Every line the app logs passes the scrubber: error texts quote request
+	// URLs and answers that may carry tokens.
+	log = slog.New(secret.LogHandler(log.Handler()))
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{Timeout: 60 * time.Second}
 	}

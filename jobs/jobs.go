@@ -19,6 +19,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/relay24/relay24/secret"
 )
 
 // Job is one claimed unit of work.
@@ -243,7 +245,9 @@ func (q *Queue) safeRun(ctx context.Context, h Handler, j *Job) (err error) {
 }
 
 func (q *Queue) finish(ctx context.Context, j *Job, herr error) error {
-	// Record the outcome even when the worker is shutting down.
+	// Record the outcome even when the worker is shutting down. The error is
+	// stored scrubbed and as valid text: an error quoting a client's bytes or a
+	// request URL must neither fail the update nor keep a credential.
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	var ra *retryAfterError
@@ -256,17 +260,17 @@ func (q *Queue) finish(ctx context.Context, j *Job, herr error) error {
 	case errors.As(herr, &ra):
 		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', attempts = attempts - 1, locked_until = NULL,
 			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,
-			j.ID, ra.after.Milliseconds(), herr.Error())
+			j.ID, ra.after.Milliseconds(), secret.ErrorText(herr))
 	case errors.As(herr, &perm) || j.Attempts >= j.MaxAttempts:
 		q.log.Error("job failed", slog.Int64("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempts", j.Attempts), slog.String("error", herr.Error()))
-		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = now() WHERE id = $1`, j.ID, herr.Error())
+		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = now() WHERE id = $1`, j.ID, secret.ErrorText(herr))
 	default:
 		delay := Backoff(j.Attempts)
 		q.log.Warn("job will be retried", slog.Int64("job_id", j.ID), slog.String("kind", j.Kind),
 			slog.Int("attempts", j.Attempts), slog.Duration("delay", delay), slog.String("error", herr.Error()))
 		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', locked_until = NULL,
 			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,
-			j.ID, delay.Milliseconds(), herr.Error())
+			j.ID, delay.Milliseconds(), secret.ErrorText(herr))
 	}
 	if err != nil {
 		return fmt.Errorf("jobs: recording outcome of job %d: %w", j.ID, err)

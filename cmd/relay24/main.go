@@ -16,6 +16,7 @@ import (
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/demo"
 	"github.com/relay24/relay24/migrations"
+	"github.com/relay24/relay24/secret"
 	"github.com/relay24/relay24/store"
 )
 
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(secret.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	log.Info("configuration", slog.Any("config", cfg.Redacted()), slog.String("version", version))
 	switch cmd {
 	case "migrate":
