@@ -378,7 +378,21 @@ func (s *Service) EntityContacts(ctx context.Context, portalID int64, entity str
 			cancel()
 		}
 	}
-	return s.o.Store.EntityContacts(ctx, portalID, entity, id)
+	out, err := s.o.Store.EntityContacts(ctx, portalID, entity, id)
+	if entity == "contact" && !fresh && problem.Is(err, problem.NotFound) {
+		// A contact created a moment ago may not have reached the mirror yet.
+		s.cards.Store(key, s.o.Now())
+		if c, cerr := s.o.Portals.Client(ctx, portalID); cerr == nil {
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			ferr := s.o.Sync.FetchRecord(fctx, c, portalID, entity, id)
+			cancel()
+			if ferr == nil {
+				return s.o.Store.EntityContacts(ctx, portalID, entity, id)
+			}
+			s.o.Log.WarnContext(ctx, "card not refreshed from the portal", slog.String("entity", entity), slog.Int64("id", id), slog.String("error", ferr.Error()))
+		}
+	}
+	return out, err
 }
 
 // JobAssign makes the CRM records of a dialog's client follow the person who

@@ -259,6 +259,17 @@ func (s *Store) EntityContacts(ctx context.Context, portalID int64, entity strin
 	if err := s.db.SelectContext(ctx, &out, q, portalID, id); err != nil {
 		return nil, fmt.Errorf("store: entity contacts: %w", err)
 	}
+	if len(out) == 0 {
+		// A card with no contacts yet is an empty chat; a card this portal
+		// does not have is no chat at all.
+		var exists bool
+		if err := s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM `+entity+`s WHERE portal_id = $1 AND id = $2)`, portalID, id); err != nil {
+			return nil, fmt.Errorf("store: entity %s %d: %w", entity, id, err)
+		}
+		if !exists {
+			return nil, problem.New(problem.NotFound, "entity_not_found", "this portal has no %s %d", entity, id)
+		}
+	}
 	return out, nil
 }
 
