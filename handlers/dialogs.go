@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -100,14 +99,13 @@ func dialogJSON(v *store.DialogView, lang string) Dialog {
 	return d
 }
 
-func messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
+// messageJSON is a message as the API answers it. Its callers read m only
+// after checking that the caller may see it.
+func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
 	out := Message{ID: m.ID, DialogID: m.DialogID, Direction: m.Direction, Kind: m.Kind, Text: m.Text,
 		Attachments: m.AttachmentList(), Status: m.Status, CreatedAt: m.SentAt.UTC()}
 	for i, a := range out.Attachments {
-		// Files are served through relay24 (a bot's files need its token).
-		if strings.HasPrefix(a["url"], "tg-file:") {
-			a["url"] = "/api/v1/messages/" + strconv.FormatInt(m.ID, 10) + "/attachments/" + strconv.Itoa(i)
-		}
+		a["url"] = h.attachmentURL(m.PortalID, m.ID, i)
 	}
 	if out.Text == "" && m.Kind != "text" {
 		out.Text = relay.Placeholder(m.Kind, lang)
@@ -130,6 +128,19 @@ func messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
 		out.ClientID = &cid
 	}
 	return out
+}
+
+// attachmentURL is the signed link to attachment n of a message. Every file
+// goes through relay24, whatever the gateway stored (a bot's files need its
+// token, and a gateway's link is checked before the browser is sent to it).
+// The link needs no session, so it opens inside the portal's iframe (no
+// cookie) as well as in the personal cabinet; it is issued only here, to a
+// caller who may see the message, so holding it is permission to fetch that
+// one file until it expires (session.LinkTTL; a refetched history renews it).
+func (h *Handlers) attachmentURL(portalID, messageID int64, n int) string {
+	exp, sig := h.Sessions.AttachmentLink(portalID, messageID, n)
+	return "/api/v1/messages/" + strconv.FormatInt(messageID, 10) + "/attachments/" + strconv.Itoa(n) +
+		"?exp=" + exp + "&sig=" + sig
 }
 
 func (c *Caller) lang() string {
@@ -310,7 +321,7 @@ func (h *Handlers) history(c echo.Context) error {
 	}
 	out := make([]Message, len(msgs))
 	for i := range msgs {
-		out[i] = messageJSON(&msgs[i], cl.lang(), false)
+		out[i] = h.messageJSON(&msgs[i], cl.lang(), false)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"messages": out, "next": nullable(next)})
 }
@@ -339,7 +350,7 @@ func (h *Handlers) send(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"message": messageJSON(mv, cl.lang(), false)})
+	return c.JSON(http.StatusAccepted, map[string]any{"message": h.messageJSON(mv, cl.lang(), false)})
 }
 
 // noReplyNeeded ends the dialog's wait.
@@ -430,45 +441,7 @@ func (h *Handlers) contactMessages(c echo.Context) error {
 	}
 	out := make([]Message, len(msgs))
 	for i := range msgs {
-		out[i] = messageJSON(&msgs[i], cl.lang(), true)
+		out[i] = h.messageJSON(&msgs[i], cl.lang(), true)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"messages": out, "next": nullable(next)})
-}
-
-// attachment serves a message's file (?session= works, for <img src>).
-func (h *Handlers) attachment(c echo.Context) error {
-	cl := caller(c)
-	ctx := c.Request().Context()
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(c.Param("n"))
-	if err != nil {
-		return problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
-	}
-	m, err := h.Store.MessageViewByID(ctx, cl.Portal.ID, id)
-	if err != nil {
-		return err
-	}
-	d, err := h.Store.DialogByID(ctx, cl.Portal.ID, m.DialogID)
-	if err != nil {
-		return err
-	}
-	if ok, err := h.Access.CanSee(ctx, cl.Portal.ID, cl.User, d); err != nil {
-		return err
-	} else if !ok {
-		return problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
-	}
-	media, err := h.Relay.OpenAttachment(ctx, &m.Message, n)
-	if err != nil {
-		return err
-	}
-	if media.Redirect != "" {
-		return c.Redirect(http.StatusFound, media.Redirect)
-	}
-	defer media.Body.Close()
-	c.Response().Header().Set("Cache-Control", "private, max-age=86400")
-	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
-	return c.Stream(http.StatusOK, media.ContentType, media.Body)
 }

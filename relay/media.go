@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -17,9 +18,64 @@ import (
 // Media is an attachment ready to serve: a stream, or a URL to send the
 // browser to.
 type Media struct {
-	Body        io.ReadCloser
+	Body io.ReadCloser
+	// ContentType is what the file is served as (see ServeAs).
 	ContentType string
-	Redirect    string
+	// Name is the file's name for a download; it may be empty.
+	Name     string
+	Redirect string
+}
+
+// Download is the type of every client file that is not shown inline.
+const Download = "application/octet-stream"
+
+// inlineTypes are the only types a client's file is shown as: images the
+// browser decodes to pixels, audio and video it plays. None of them can
+// carry script; SVG, HTML and XML can, and PDF brings a viewer of its own
+// that browsers do not show under the sandbox every file answer carries, so
+// all else is a download.
+var inlineTypes = map[string]bool{
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true,
+	"audio/mpeg": true, "audio/ogg": true, "audio/mp4": true, "audio/aac": true, "audio/wav": true, "audio/webm": true,
+	"video/mp4": true, "video/webm": true, "video/ogg": true,
+}
+
+// extTypes names the inline types by extension. It is not
+// mime.TypeByExtension, which also reads the host's mime.types: what a file
+// is served as must not depend on the machine.
+var extTypes = map[string]string{
+	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+	".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".m4a": "audio/mp4",
+	".aac": "audio/aac", ".wav": "audio/wav", ".mp4": "video/mp4", ".webm": "video/webm",
+}
+
+// ServeAs is the type a client's file is served with, whatever its source
+// claims: an allow-listed type, shown inline, or application/octet-stream,
+// downloaded.
+func ServeAs(claimed string) (contentType string, inline bool) {
+	mt, _, err := mime.ParseMediaType(claimed)
+	if err == nil && inlineTypes[mt] {
+		return mt, true
+	}
+	return Download, false
+}
+
+// TypeOfPath is the served type of a file by its name's extension.
+func TypeOfPath(name string) string {
+	if t, ok := extTypes[strings.ToLower(path.Ext(name))]; ok {
+		return t
+	}
+	return Download
+}
+
+// redirectTarget is a gateway's public link when it is one the browser may
+// be sent to: an absolute http(s) URL (never javascript:, data: or the like).
+func redirectTarget(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	return u.String(), true
 }
 
 // maxMedia bounds a proxied file (the Bot API serves bots files up to 20 MB).
@@ -36,10 +92,11 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 	a := atts[i]
 	fileID, isTelegram := strings.CutPrefix(a.URL, "tg-file:")
 	if !isTelegram {
-		if !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
+		target, ok := redirectTarget(a.URL)
+		if !ok {
 			return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
 		}
-		return &Media{Redirect: a.URL}, nil
+		return &Media{Redirect: target}, nil
 	}
 	ch, err := s.o.Store.ChannelByID(ctx, m.PortalID, m.ChannelID)
 	if err != nil {
@@ -70,11 +127,13 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 		res.Body.Close()
 		return nil, problem.New(problem.Unavailable, "gateway_unavailable", "Telegram answered %d for the file", res.StatusCode)
 	}
-	ct := mime.TypeByExtension(path.Ext(f.FilePath))
-	if ct == "" {
-		ct = "application/octet-stream"
+	// The type comes from the name alone; what the file server claims is
+	// ignored (it is the client's file either way).
+	name := path.Base(f.FilePath)
+	if name == "." || name == "/" {
+		name = ""
 	}
-	return &Media{Body: limitedBody{io.LimitReader(res.Body, maxMedia), res.Body}, ContentType: ct}, nil
+	return &Media{Body: limitedBody{io.LimitReader(res.Body, maxMedia), res.Body}, ContentType: TypeOfPath(f.FilePath), Name: name}, nil
 }
 
 type limitedBody struct {

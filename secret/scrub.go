@@ -69,7 +69,9 @@ func (s scrubHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return scrubHandler{s.next.WithAttrs(clean)}
 }
 
-func (s scrubHandler) WithGroup(name string) slog.Handler { return scrubHandler{s.next.WithGroup(name)} }
+func (s scrubHandler) WithGroup(name string) slog.Handler {
+	return scrubHandler{s.next.WithGroup(name)}
+}
 
 func scrubAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()

@@ -1,5 +1,6 @@
 // Package secret seals values at rest (OAuth tokens, channel credentials) and
-// signs short opaque tokens (sessions, OAuth state), all keyed from SECRET_KEY.
+// signs short opaque tokens (sessions, OAuth state) and links (attachment
+// URLs), all keyed from SECRET_KEY.
 package secret
 
 import (
@@ -95,6 +96,19 @@ func (k *Keys) Verify(purpose, token string) ([]byte, error) {
 		return nil, ErrInvalid
 	}
 	return payload, nil
+}
+
+// MAC is a detached signature (base64url) of payload for purpose, for a
+// payload that travels in the clear beside it (a signed link's parameters).
+// Its purposes are kept apart from Sign's and Hash's.
+func (k *Keys) MAC(purpose string, payload []byte) string {
+	return base64.RawURLEncoding.EncodeToString(k.mac("mac:"+purpose, string(payload)))
+}
+
+// CheckMAC reports, in constant time, whether mac is MAC(purpose, payload).
+func (k *Keys) CheckMAC(purpose string, payload []byte, mac string) bool {
+	got, err := base64.RawURLEncoding.DecodeString(mac)
+	return err == nil && hmac.Equal(got, k.mac("mac:"+purpose, string(payload)))
 }
 
 func (k *Keys) mac(purpose, payload string) []byte {

@@ -27,6 +27,7 @@ import (
 	"github.com/relay24/relay24/demo"
 	"github.com/relay24/relay24/placement"
 	"github.com/relay24/relay24/store/storetest"
+	"github.com/relay24/relay24/telegram/tgtest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -119,6 +120,7 @@ type env struct {
 	OAuth    *b24test.OAuth
 	P        *b24test.Portal
 	WZ       *wztest.Server
+	TG       *tgtest.Server // no bot until a test adds one
 	World    *demo.World
 	Cast     demo.Cast
 	WA2, WA3 wztest.Channel
@@ -153,12 +155,14 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 	t.Cleanup(oauth.Close)
 	wz := wztest.NewServer()
 	t.Cleanup(wz.Close)
+	tg := tgtest.NewServer()
+	t.Cleanup(tg.Close)
 	dbURL := storetest.URL(t)
 	cfg, err := config.Parse(func(k string) string {
 		return map[string]string{
 			"DATABASE_URL": dbURL, "PUBLIC_URL": public, "B24_CLIENT_ID": testClientID, "B24_CLIENT_SECRET": testClientSecret,
 			"B24_OAUTH_URL": oauth.URL(), "B24_ALLOW_HTTP": "1", "SECRET_KEY": strings.Repeat("cd", 32),
-			"WAZZUP_API_URL": wz.URL(),
+			"WAZZUP_API_URL": wz.URL(), "TELEGRAM_API_URL": tg.URL(),
 		}[k]
 	}, false, "")
 	if err != nil {
@@ -195,7 +199,7 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 			t.Errorf("close: %v", err)
 		}
 	})
-	e := &env{t: t, ctx: ctx, OAuth: oauth, P: p, WZ: wz, Cast: cast, App: a, URL: public, chans: map[string]int64{},
+	e := &env{t: t, ctx: ctx, OAuth: oauth, P: p, WZ: wz, TG: tg, Cast: cast, App: a, URL: public, chans: map[string]int64{},
 		http: &http.Client{Timeout: 30 * time.Second}}
 
 	r, err := p.PostInstall(ctx, public+"/b24/install", 1)

@@ -286,6 +286,13 @@ type (
 		Width        int    `json:"width"`
 		Height       int    `json:"height"`
 	}
+	wireDocument struct {
+		FileID       string `json:"file_id"`
+		FileUniqueID string `json:"file_unique_id"`
+		FileName     string `json:"file_name,omitempty"`
+		MimeType     string `json:"mime_type,omitempty"`
+		FileSize     int    `json:"file_size"`
+	}
 	wireMessage struct {
 		MessageID       int64           `json:"message_id"`
 		From            wireUser        `json:"from"`
@@ -294,6 +301,7 @@ type (
 		Text            string          `json:"text,omitempty"`
 		Entities        []wireEntity    `json:"entities,omitempty"`
 		Photo           []wirePhotoSize `json:"photo,omitempty"`
+		Document        *wireDocument   `json:"document,omitempty"`
 		Caption         string          `json:"caption,omitempty"`
 		CaptionEntities []wireEntity    `json:"caption_entities,omitempty"`
 	}
@@ -582,6 +590,23 @@ func (b *Bot) UserSendsPhoto(ctx context.Context, from User, caption string) (in
 	b.s.mu.Unlock()
 	return b.userMessage(ctx, from, func(m *wireMessage) {
 		m.Photo, m.Caption, m.CaptionEntities = photo, caption, commandEntity(caption)
+	})
+}
+
+// UserSendsDocument makes a user send a file as a document, with the name
+// and MIME type the client's app reports (a client can claim anything). As
+// on the real server its file_path keeps only the name's extension:
+// documents/file_N.ext.
+func (b *Bot) UserSendsDocument(ctx context.Context, from User, name, mimeType string, data []byte, caption string) (int64, error) {
+	if from.ID <= 0 {
+		return 0, errors.New("tgtest: UserSendsDocument needs a user id")
+	}
+	b.s.mu.Lock()
+	f := b.s.addFile(b, "documents", pathExt(name), data, randomID(6))
+	doc := &wireDocument{FileID: f.id, FileUniqueID: f.uniqueID, FileName: name, MimeType: mimeType, FileSize: len(data)}
+	b.s.mu.Unlock()
+	return b.userMessage(ctx, from, func(m *wireMessage) {
+		m.Document, m.Caption, m.CaptionEntities = doc, caption, commandEntity(caption)
 	})
 }
 

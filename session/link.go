@@ -1,0 +1,52 @@
+package session
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/relay24/relay24/secret"
+)
+
+// LinkTTL is the shortest life of a signed attachment link. A chat page
+// refetches history when it opens a dialog, so its links renew; a link
+// copied out of the page stops working soon after.
+const LinkTTL = time.Hour
+
+// linkStep rounds expiries up: links issued within one step are the same
+// URL, so the browser's cache serves a refetched history's images.
+const linkStep = 10 * time.Minute
+
+const linkPurpose = "attachment link v1"
+
+// AttachmentLink signs attachment n of a portal's message: it answers the
+// link's exp (Unix seconds) and sig query parameters. The link needs no
+// session, so <img src> works inside the portal's iframe, where there is no
+// cookie and no header can be attached.
+func (s *Signer) AttachmentLink(portalID, messageID int64, n int) (exp, sig string) {
+	e := s.now().Add(LinkTTL).Truncate(linkStep).Add(linkStep).Unix()
+	exp = strconv.FormatInt(e, 10)
+	return exp, s.keys.MAC(linkPurpose, linkPayload(portalID, messageID, n, e))
+}
+
+// CheckAttachmentLink checks a link's parameters against the message it
+// names: secret.ErrInvalid for any mismatch (another portal, message or
+// attachment, a missing or tampered signature), ErrExpired for a genuine
+// link past its expiry.
+func (s *Signer) CheckAttachmentLink(portalID, messageID int64, n int, exp, sig string) error {
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || sig == "" {
+		return fmt.Errorf("attachment link: %w", secret.ErrInvalid)
+	}
+	if !s.keys.CheckMAC(linkPurpose, linkPayload(portalID, messageID, n, e), sig) {
+		return fmt.Errorf("attachment link: %w", secret.ErrInvalid)
+	}
+	if !s.now().Before(time.Unix(e, 0)) {
+		return ErrExpired
+	}
+	return nil
+}
+
+func linkPayload(portalID, messageID int64, n int, exp int64) []byte {
+	return fmt.Appendf(nil, "%d.%d.%d.%d", portalID, messageID, n, exp)
+}

@@ -1,0 +1,74 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/relay24/relay24/secret"
+)
+
+func TestAttachmentLink(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 9, 3, 0, 0, time.UTC)
+	s := NewSigner(keys, func() time.Time { return now })
+	exp, sig := s.AttachmentLink(3, 42, 1)
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if life := time.Unix(e, 0).Sub(now); life < LinkTTL || life > LinkTTL+linkStep {
+		t.Fatalf("a link lives %s", life)
+	}
+	if err := s.CheckAttachmentLink(3, 42, 1, exp, sig); err != nil {
+		t.Fatalf("a genuine link refused: %v", err)
+	}
+	// Issued again a moment later: the same URL, so the browser's cache serves it.
+	now = now.Add(time.Minute)
+	if exp2, sig2 := s.AttachmentLink(3, 42, 1); exp2 != exp || sig2 != sig {
+		t.Error("a refetch a minute later got another URL")
+	}
+
+	other, err := secret.New(bytes.Repeat([]byte{8}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherSig := NewSigner(other, func() time.Time { return now }).AttachmentLink(3, 42, 1)
+	_, portalBSig := s.AttachmentLink(4, 42, 1) // what portal B's caller would be issued
+	later := strconv.FormatInt(e+3600, 10)
+	for name, c := range map[string]struct {
+		portal, message int64
+		n               int
+		exp, sig        string
+	}{
+		"another portal's message":   {4, 42, 1, exp, sig},
+		"portal B's signature":       {3, 42, 1, exp, portalBSig},
+		"another message":            {3, 43, 1, exp, sig},
+		"another attachment":         {3, 42, 0, exp, sig},
+		"a later expiry":             {3, 42, 1, later, sig},
+		"no signature":               {3, 42, 1, exp, ""},
+		"no expiry":                  {3, 42, 1, "", sig},
+		"tampered signature":         {3, 42, 1, exp, sig[:len(sig)-2] + "AA"},
+		"another SECRET_KEY":         {3, 42, 1, exp, otherSig},
+		"a session as the signature": {3, 42, 1, exp, func() string { tok, _ := s.Issue(3, 42); return tok }()},
+	} {
+		err := s.CheckAttachmentLink(c.portal, c.message, c.n, c.exp, c.sig)
+		if !errors.Is(err, secret.ErrInvalid) {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+
+	now = time.Unix(e, 0)
+	if err := s.CheckAttachmentLink(3, 42, 1, exp, sig); !errors.Is(err, ErrExpired) {
+		t.Fatalf("an expired link: %v", err)
+	}
+	// Expiry is told apart only for a genuine link.
+	if err := s.CheckAttachmentLink(3, 42, 0, exp, sig); !errors.Is(err, secret.ErrInvalid) {
+		t.Fatalf("an expired forged link: %v", err)
+	}
+}
