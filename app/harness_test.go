@@ -45,7 +45,10 @@ func newEnv(t testing.TB) *env { return newEnvWorkers(t, -1) }
 
 // newEnvWorkers boots with job workers running (-1: none; tests then drive
 // the queue with drain).
-func newEnvWorkers(t testing.TB, workers int) *env {
+func newEnvWorkers(t testing.TB, workers int) *env { return newEnvLogged(t, workers, nil) }
+
+// newEnvLogged also copies every log line, at every level, to logs.
+func newEnvLogged(t testing.TB, workers int, logs io.Writer) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +76,11 @@ func newEnvWorkers(t testing.TB, workers int) *env {
 	if os.Getenv("RELAY24_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = testWriter{t}
+	if logs != nil {
+		level, out = slog.LevelDebug, logs
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	a, err := app.New(context.Background(), cfg, app.Options{Log: log, Listener: ln, Workers: workers, RetryBase: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,23 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/placement"
 	"github.com/relay24/relay24/portal"
+	"github.com/relay24/relay24/store"
 )
 
 func TestInstallBindsEverythingOnceAndStartsTheSync(t *testing.T) {
@@ -503,5 +510,347 @@ func TestOperatorEndpoints(t *testing.T) {
 		if res.StatusCode != http.StatusOK || !strings.Contains(b, want) {
 			t.Errorf("%s: %d, lacks %q", path, res.StatusCode, want)
 		}
+	}
+}
+
+// portalRow is everything stored of a portal (tokens sealed, application
+// token hashed), to compare before and after a refused request.
+func (e *env) portalRow(p *b24test.Portal) store.Portal {
+	e.t.Helper()
+	r, err := e.App.Store.PortalByMemberID(e.ctx, p.MemberID())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return *r
+}
+
+func (e *env) samePortalRow(p *b24test.Portal, before store.Portal, after string) {
+	e.t.Helper()
+	if now := e.portalRow(p); !reflect.DeepEqual(now, before) {
+		e.t.Fatalf("%s changed the portal row:\nbefore %+v\nafter  %+v", after, before, now)
+	}
+}
+
+// installerForm is the documented installer POST body
+// (app-open.POST.DEFAULT.print_r.txt) with the given tokens.
+func installerForm(t *testing.T, p *b24test.Portal, tok b24test.Tokens, appToken string) url.Values {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "bitrix", "b24test", "testdata", "app-open.POST.DEFAULT.print_r.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]string{
+		"AUTH_ID": tok.Access, "REFRESH_ID": tok.Refresh, "APPLICATION_TOKEN": appToken, "member_id": p.MemberID(),
+		"SERVER_ENDPOINT": p.OAuth().URL() + "/rest/", "APPLICATION_SCOPE": b24test.DefaultScope, "status": "L",
+	}
+	form := url.Values{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*\[(\w+)\] => (.*)$`).FindAllStringSubmatch(string(b), -1) {
+		switch k, v := m[1], m[2]; k {
+		case "DOMAIN", "PROTOCOL", "LANG", "APP_SID": // the query string's
+		default:
+			if s, ok := set[k]; ok {
+				v = s
+			}
+			if v != "" {
+				form.Set(k, v)
+			}
+		}
+	}
+	return form
+}
+
+func installerQuery(p *b24test.Portal) url.Values {
+	return url.Values{"DOMAIN": {p.Domain()}, "PROTOCOL": {"0"}, "LANG": {"en"}, "APP_SID": {"dd8cec11e347088fe87c44870a9f1dba"}}
+}
+
+// onAppInstallForm is the documented ONAPPINSTALL event (event.ONAPPINSTALL.json,
+// form-encoded as the portal sends it) for p with the given tokens; an empty
+// refresh token leaves auth[refresh_token] out.
+func onAppInstallForm(t *testing.T, p *b24test.Portal, tok b24test.Tokens, appToken string) url.Values {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "bitrix", "b24test", "testdata", "event.ONAPPINSTALL.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	auth := ev["auth"].(map[string]any)
+	auth["domain"], auth["client_endpoint"], auth["member_id"] = p.Domain(), p.ClientEndpoint(), p.MemberID()
+	auth["server_endpoint"], auth["scope"] = p.OAuth().URL()+"/rest/", b24test.DefaultScope
+	auth["access_token"], auth["refresh_token"], auth["application_token"] = tok.Access, tok.Refresh, appToken
+	if tok.Refresh == "" {
+		delete(auth, "refresh_token")
+	}
+	form, err := url.ParseQuery(bitrix.EncodeQuery(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return form
+}
+
+// forgedEvent is an event form signed with appToken.
+func forgedEvent(p *b24test.Portal, event, appToken string, data url.Values) url.Values {
+	f := url.Values{"event": {event}, "event_handler_id": {"1"}, "ts": {"1727018926"},
+		"auth[domain]": {p.Domain()}, "auth[member_id]": {p.MemberID()}, "auth[application_token]": {appToken},
+		"auth[client_endpoint]": {p.ClientEndpoint()}}
+	for k, v := range data {
+		f[k] = v
+	}
+	return f
+}
+
+// An employee receives his own refresh token with every page the portal opens
+// for him. With it, the portal's member_id and an application token of his
+// choosing he must not reinstall relay24: the portal stays exactly as it was,
+// its real events still pass, and his forged ones (up to a cleaning uninstall)
+// are refused.
+func TestEmployeeCannotTakeOverThePortal(t *testing.T) {
+	e := newEnv(t)
+	p := e.installedPortal()
+	e.session(p, placement.LeftMenu, nil, 2)
+	const evil = "0badc0de0badc0de0badc0de0badc0de"
+	before := e.portalRow(p)
+	users := e.count(`SELECT count(*) FROM users WHERE portal_id = $1`, before.ID)
+
+	status, body := e.postForm("/b24/install", installerQuery(p), installerForm(t, p, p.IssueTokens(2), evil))
+	if status != http.StatusForbidden || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "administrator") ||
+		strings.Contains(body, "installFinish();") {
+		t.Fatalf("employee's install answered %d:\n%s", status, body)
+	}
+	e.samePortalRow(p, before, "the employee's installer POST")
+
+	// The same through the ONAPPINSTALL event, on both handlers.
+	for _, path := range []string{"/b24/events", "/b24/install"} {
+		status, body := e.postForm(path, nil, onAppInstallForm(t, p, p.IssueTokens(2), evil))
+		if status != http.StatusForbidden || !strings.Contains(body, `"not_portal_admin"`) {
+			t.Fatalf("employee's ONAPPINSTALL to %s answered %d: %s", path, status, body)
+		}
+		e.samePortalRow(p, before, "the employee's ONAPPINSTALL to "+path)
+	}
+
+	// The portal's real events still authenticate.
+	replies, err := p.FireEvent(e.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": "7"}}, 1)
+	if err != nil || len(replies) != 1 || replies[0].Status != http.StatusOK {
+		t.Fatalf("the portal's own event after the attempt: %v %+v", err, replies)
+	}
+	recorded, jobsBefore := e.count(`SELECT count(*) FROM portal_events`), e.count(`SELECT count(*) FROM jobs`)
+
+	// The employee's token authenticates nothing, not even the uninstall.
+	for name, f := range map[string]url.Values{
+		"CRM event": forgedEvent(p, "ONCRMDEALUPDATE", evil, url.Values{"data[FIELDS][ID]": {"1"}}),
+		"uninstall": forgedEvent(p, "ONAPPUNINSTALL", evil, url.Values{"data[LANGUAGE_ID]": {"ru"}, "data[CLEAN]": {"1"}}),
+	} {
+		if status, body := e.postForm("/b24/events", nil, f); status != http.StatusUnauthorized {
+			t.Fatalf("forged %s answered %d: %s", name, status, body)
+		}
+	}
+	e.samePortalRow(p, before, "the forged events")
+	if n := e.count(`SELECT count(*) FROM portal_events`); n != recorded {
+		t.Fatalf("forged events recorded: %d, had %d", n, recorded)
+	}
+	if n := e.count(`SELECT count(*) FROM users WHERE portal_id = $1`, before.ID); n != users {
+		t.Fatalf("%d users, had %d", n, users)
+	}
+	if n := e.count(`SELECT count(*) FROM jobs`); n != jobsBefore {
+		t.Fatalf("forged events made %d jobs", n-jobsBefore)
+	}
+	// The stored refresh token still works: the employee's refreshes did not
+	// touch it.
+	e.OAuth.Advance(2 * time.Hour)
+	if _, err := e.App.Portals.BindingsOf(e.ctx, before.ID); err != nil {
+		t.Fatalf("the portal's own tokens after the attempt: %v", err)
+	}
+}
+
+// An administrator's re-install that fails while binding leaves the stored
+// portal exactly as it was (its tokens still work), and a retry completes.
+func TestFailedReinstallLeavesThePortalAsItWas(t *testing.T) {
+	e := newEnv(t)
+	p := e.installedPortal()
+	// Something to bind on re-install: the portal dropped the left-menu item.
+	admin := p.IssueTokens(1)
+	res, err := http.PostForm(p.ClientEndpoint()+"placement.unbind", url.Values{"auth": {admin.Access},
+		"PLACEMENT": {placement.LeftMenu}, "HANDLER": {e.URL + "/b24/placement"}})
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("placement.unbind: %v %v", err, res)
+	}
+	res.Body.Close()
+	before := e.portalRow(p)
+	jobsBefore := e.count(`SELECT count(*) FROM jobs`)
+
+	// The install's batches: who installs (user.current + user.admin), what
+	// is bound, then the binding, which fails.
+	p.SetFault(&b24test.Fault{Method: "batch", Skip: 2, Status: http.StatusInternalServerError, Count: 20})
+	r, err := p.PostInstall(e.ctx, e.URL+"/b24/install", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status < 500 || !strings.Contains(string(r.Body), `role="alert"`) {
+		t.Fatalf("re-install with a failing bind answered %d:\n%s", r.Status, r.Body)
+	}
+	p.SetFault(nil)
+	e.samePortalRow(p, before, "the failed re-install")
+	if n := e.count(`SELECT count(*) FROM jobs`); n != jobsBefore {
+		t.Fatalf("%d jobs after the failed re-install, had %d", n, jobsBefore)
+	}
+	e.OAuth.Advance(2 * time.Hour)
+	if _, err := e.App.Portals.BindingsOf(e.ctx, before.ID); err != nil {
+		t.Fatalf("the stored tokens after the failed re-install: %v", err)
+	}
+
+	r, err = p.PostInstall(e.ctx, e.URL+"/b24/install", 1)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("retry: %v %d %s", err, r.Status, r.Body)
+	}
+	if len(p.Placements()) != len(placement.Bindings) {
+		t.Fatalf("%d placements after the retry", len(p.Placements()))
+	}
+	if after := e.portalRow(p); after.TokenVersion <= before.TokenVersion || !after.TokenUserID.Valid || after.TokenUserID.Int64 != 1 {
+		t.Fatalf("the retry did not store the new tokens: %+v", after)
+	}
+}
+
+// ONAPPINSTALL without a refresh token proves nothing: it must not give a
+// portal installed without an application token (an older portal's
+// installer posts none) the token its sender chose.
+func TestUnprovenONAPPINSTALLStoresNoApplicationToken(t *testing.T) {
+	e := newEnv(t)
+	p := e.OAuth.NewPortal(b24test.PortalOptions{})
+	defer p.Close()
+	form := installerForm(t, p, p.IssueTokens(1), "")
+	form.Del("APPLICATION_TOKEN")
+	if status, body := e.postForm("/b24/install", installerQuery(p), form); status != http.StatusOK {
+		t.Fatalf("install without APPLICATION_TOKEN: %d\n%s", status, body)
+	}
+	before := e.portalRow(p)
+	if before.ApplicationTokenHash != nil {
+		t.Fatal("an application token was stored from nothing")
+	}
+	const chosen = "51856fefc120afa4b628cc82d3935cce"
+	status, body := e.postForm("/b24/events", nil, onAppInstallForm(t, p, b24test.Tokens{Access: "s6p6eclrvim6da22ft9ch94ekreb52lv"}, chosen))
+	if status != http.StatusUnauthorized {
+		t.Fatalf("ONAPPINSTALL without a refresh token: %d %s", status, body)
+	}
+	e.samePortalRow(p, before, "an unproven ONAPPINSTALL")
+	if status, _ := e.postForm("/b24/events", nil, forgedEvent(p, "ONAPPUNINSTALL", chosen, url.Values{"data[CLEAN]": {"1"}})); status != http.StatusUnauthorized {
+		t.Fatalf("uninstall with the chosen token: %d", status)
+	}
+	if n := e.count(`SELECT count(*) FROM portals`); n != 1 {
+		t.Fatal("the portal is gone")
+	}
+}
+
+// Text that is not valid UTF-8, or holds NUL, anywhere in what the portal's
+// handlers receive is a clear 400 before anything is asked or stored
+// (PostgreSQL would refuse it halfway, as a 500).
+func TestMalformedTextIsRefusedBeforeAnything(t *testing.T) {
+	e := newEnv(t)
+	p := e.installedPortal()
+	before := e.portalRow(p)
+	events := e.count(`SELECT count(*) FROM portal_events`)
+	tokenRequests := e.OAuth.TokenRequests()
+	calls := len(p.Calls())
+	event := func(mut func(url.Values)) url.Values {
+		f := forgedEvent(p, "ONCRMCONTACTUPDATE", p.ApplicationToken(), url.Values{"data[FIELDS][ID]": {"5"}})
+		mut(f)
+		return f
+	}
+	page := func(mut func(url.Values)) url.Values {
+		tok := p.IssueTokens(2)
+		f := url.Values{"AUTH_ID": {tok.Access}, "AUTH_EXPIRES": {"3600"}, "REFRESH_ID": {tok.Refresh}, "member_id": {p.MemberID()},
+			"status": {"L"}, "PLACEMENT": {placement.DealToolbar}, "PLACEMENT_OPTIONS": {`{"ID":"5"}`}}
+		mut(f)
+		return f
+	}
+	install := func(mut func(url.Values)) url.Values {
+		f := installerForm(t, p, p.IssueTokens(1), p.ApplicationToken())
+		mut(f)
+		return f
+	}
+	q := installerQuery(p)
+	badQuery := func(k, v string) url.Values {
+		b := url.Values{}
+		for kk, vv := range q {
+			b[kk] = vv
+		}
+		b.Set(k, v)
+		return b
+	}
+	cases := []struct {
+		name, path  string
+		query, form url.Values
+	}{
+		{"event member_id", "/b24/events", nil, event(func(f url.Values) { f.Set("auth[member_id]", p.MemberID()+"\xff") })},
+		{"event member_id with NUL", "/b24/events", nil, event(func(f url.Values) { f.Set("auth[member_id]", "\x00"+p.MemberID()) })},
+		{"event data", "/b24/events", nil, event(func(f url.Values) { f.Set("data[FIELDS][ID]", "5\xc3\x28") })},
+		{"event key", "/b24/events", nil, event(func(f url.Values) { f.Set("data[\xff]", "1") })},
+		{"ONAPPINSTALL member_id", "/b24/install", nil, func() url.Values {
+			f := onAppInstallForm(t, p, p.IssueTokens(1), p.ApplicationToken())
+			f.Set("auth[member_id]", "\xfe"+p.MemberID())
+			return f
+		}()},
+		{"installer member_id", "/b24/install", q, install(func(f url.Values) { f.Set("member_id", p.MemberID()+"\xff") })},
+		{"installer APPLICATION_TOKEN", "/b24/install", q, install(func(f url.Values) { f.Set("APPLICATION_TOKEN", "ab\x00cd") })},
+		{"installer LANG", "/b24/install", badQuery("LANG", "\xffen"), install(func(url.Values) {})},
+		{"installer DOMAIN", "/b24/install", badQuery("DOMAIN", p.Domain()+"\xff"), install(func(url.Values) {})},
+		{"app member_id", "/b24/app", q, page(func(f url.Values) { f.Set("member_id", p.MemberID()+"\xff"); f.Set("PLACEMENT", "DEFAULT") })},
+		{"placement options", "/b24/placement", q, page(func(f url.Values) { f.Set("PLACEMENT_OPTIONS", "{\"ID\":\"5\",\"URI\":\"\xff\"}") })},
+		{"placement LANG", "/b24/placement", badQuery("LANG", "r\x00u"), page(func(url.Values) {})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := e.postForm(c.path, c.query, c.form)
+			if status != http.StatusBadRequest || !strings.Contains(body, "UTF-8") {
+				t.Fatalf("status %d, want 400 naming the bad text:\n%s", status, body)
+			}
+			if sessionMeta.MatchString(body) || strings.Contains(body, "installFinish();") {
+				t.Fatal("answered as if accepted")
+			}
+		})
+	}
+	e.samePortalRow(p, before, "malformed requests")
+	if n := e.count(`SELECT count(*) FROM portal_events`); n != events {
+		t.Fatalf("%d events recorded, had %d", n, events)
+	}
+	if n := e.OAuth.TokenRequests(); n != tokenRequests {
+		t.Fatalf("malformed installs redeemed %d refresh tokens", n-tokenRequests)
+	}
+	if n := len(p.Calls()); n != calls {
+		t.Fatalf("malformed requests cost %d portal calls", n-calls)
+	}
+}
+
+// A page open writes the opener's own row only, with what the portal says
+// of him; a posted LANG that is no language id is not stored.
+func TestPageOpenWritesOnlyTheOpenersRow(t *testing.T) {
+	e := newEnv(t)
+	p := e.installedPortal()
+	e.session(p, placement.LeftMenu, nil, 1)
+	before := e.portalRow(p)
+	var adminBefore store.User
+	if u, err := e.App.Store.UserByID(e.ctx, before.ID, 1); err == nil {
+		adminBefore = *u
+	} else {
+		t.Fatal(err)
+	}
+	tok := p.IssueTokens(2)
+	form := url.Values{"AUTH_ID": {tok.Access}, "AUTH_EXPIRES": {"3600"}, "REFRESH_ID": {tok.Refresh}, "member_id": {p.MemberID()},
+		"APPLICATION_TOKEN": {"0badc0de0badc0de0badc0de0badc0de"}, "status": {"L"}, "PLACEMENT": {placement.LeftMenu},
+		"PLACEMENT_OPTIONS": {`{"URI":"\/crm\/lead\/list\/"}`}}
+	for _, lang := range []string{"en", "de<script>alert(1)</script>", strings.Repeat("x", 300)} {
+		q := url.Values{"DOMAIN": {p.Domain()}, "PROTOCOL": {"0"}, "LANG": {lang}, "APP_SID": {"x"}}
+		if status, body := e.postForm("/b24/placement", q, form); status != http.StatusOK {
+			t.Fatalf("LANG %.20q: %d\n%s", lang, status, body)
+		}
+	}
+	u, err := e.App.Store.UserByID(e.ctx, before.ID, 2)
+	if err != nil || u.Lang != "en" || u.IsAdmin || u.Name != "Sales Person" {
+		t.Fatalf("the opener's row: %+v %v", u, err)
+	}
+	e.samePortalRow(p, before, "an employee's page opens")
+	if a, err := e.App.Store.UserByID(e.ctx, before.ID, 1); err != nil || !reflect.DeepEqual(*a, adminBefore) {
+		t.Fatalf("the admin's row changed: %+v, was %+v (%v)", a, adminBefore, err)
 	}
 }

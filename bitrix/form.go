@@ -2,10 +2,12 @@ package bitrix
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // EncodeQuery renders nested parameters in the PHP bracket syntax the portal
@@ -73,9 +75,11 @@ func appendEncoded(parts []string, prefix string, v any) []string {
 // DecodeForm turns PHP-style bracketed form values (auth[member_id],
 // data[FIELDS][ID], select[]) into nested maps, the way the portal's PHP reads
 // them. Objects whose keys are exactly 0..n-1 become lists. Scalars stay
-// strings: the portal's form data carries no types.
+// strings: the portal's form data carries no types. It takes time linear in
+// the form (a form of thousands of a[] must not cost seconds) and refuses
+// nesting deeper than PHP's max_input_nesting_level.
 func DecodeForm(values url.Values) (map[string]any, error) {
-	root := map[string]any{}
+	root := newFormNode()
 	keys := make([]string, 0, len(values))
 	for k := range values {
 		keys = append(keys, k)
@@ -87,16 +91,51 @@ func DecodeForm(values url.Values) (map[string]any, error) {
 			return nil, err
 		}
 		for _, v := range values[key] {
-			if err := insert(root, path, v); err != nil {
-				return nil, fmt.Errorf("form key %q: %w", key, err)
+			if err := root.insert(path, v); err != nil {
+				return nil, fmt.Errorf("form key %q: %w", clip(key), err)
 			}
 		}
 	}
-	for k, c := range root {
-		root[k] = listify(c)
+	out := make(map[string]any, len(root.kids))
+	for k, c := range root.kids {
+		out[k] = finish(c)
 	}
-	return root, nil
+	return out, nil
 }
+
+// CheckFormText refuses a form whose keys or values are not valid UTF-8 or
+// hold a NUL byte. A portal never sends either, and PostgreSQL refuses both
+// in text and jsonb: let through, a malformed request becomes a server error
+// halfway instead of a clear refusal before anything is read or written.
+// DecodeForm itself stays lenient: the emulated portal decodes the
+// application's requests with it, as the real portal's PHP would.
+func CheckFormText(values url.Values) error {
+	for k, vs := range values {
+		if !cleanText(k) {
+			return fmt.Errorf("form key %q is not valid UTF-8 text without NUL bytes", clip(k))
+		}
+		for _, v := range vs {
+			if !cleanText(v) {
+				return fmt.Errorf("the value of form key %q is not valid UTF-8 text without NUL bytes", clip(k))
+			}
+		}
+	}
+	return nil
+}
+
+func cleanText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+// clip keeps error messages short: a key may be a megabyte long.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// maxFormDepth is PHP's default max_input_nesting_level: the portal's own
+// forms are never deeper.
+const maxFormDepth = 64
 
 // splitKey splits "a[b][c]" into [a b c]; "a[]" yields an empty last segment.
 func splitKey(key string) ([]string, error) {
@@ -105,17 +144,20 @@ func splitKey(key string) ([]string, error) {
 		return []string{key}, nil
 	}
 	if i == 0 {
-		return nil, fmt.Errorf("form key %q has no name", key)
+		return nil, fmt.Errorf("form key %q has no name", clip(key))
 	}
 	path := []string{key[:i]}
 	rest := key[i:]
 	for rest != "" {
 		if rest[0] != '[' {
-			return nil, fmt.Errorf("form key %q is malformed", key)
+			return nil, fmt.Errorf("form key %q is malformed", clip(key))
 		}
 		j := strings.IndexByte(rest, ']')
 		if j < 0 {
-			return nil, fmt.Errorf("form key %q is malformed", key)
+			return nil, fmt.Errorf("form key %q is malformed", clip(key))
+		}
+		if len(path) > maxFormDepth {
+			return nil, fmt.Errorf("form key %q is nested deeper than %d", clip(key), maxFormDepth)
 		}
 		path = append(path, rest[1:j])
 		rest = rest[j+1:]
@@ -123,53 +165,72 @@ func splitKey(key string) ([]string, error) {
 	return path, nil
 }
 
-func insert(node map[string]any, path []string, value string) error {
+// formNode is an object being decoded, with PHP's next free integer index
+// kept as members arrive, so that appending (a[]) costs O(1).
+type formNode struct {
+	kids map[string]any // string or *formNode
+	next int
+	full bool // the largest integer index is taken: PHP appends nothing more
+}
+
+func newFormNode() *formNode { return &formNode{kids: map[string]any{}} }
+
+func (n *formNode) set(seg string, v any) {
+	// Only canonical non-negative integers are integer keys ("05" is a string
+	// key in PHP too).
+	if i, err := strconv.Atoi(seg); err == nil && i >= n.next && strconv.Itoa(i) == seg {
+		if i == math.MaxInt {
+			n.full = true
+		} else {
+			n.next = i + 1
+		}
+	}
+	n.kids[seg] = v
+}
+
+func (n *formNode) insert(path []string, value string) error {
 	for i, seg := range path {
 		last := i == len(path)-1
 		if seg == "" {
 			// PHP appends: use the next free integer index.
-			seg = strconv.Itoa(nextIndex(node))
-		}
-		if last {
-			if _, isMap := node[seg].(map[string]any); isMap {
-				return fmt.Errorf("%q is both a value and an object", seg)
+			if n.full {
+				return fmt.Errorf("no free index to append to")
 			}
-			node[seg] = value
+			seg = strconv.Itoa(n.next)
+		}
+		child, exists := n.kids[seg]
+		if last {
+			if _, isNode := child.(*formNode); isNode {
+				return fmt.Errorf("%q is both a value and an object", clip(seg))
+			}
+			n.set(seg, value)
 			return nil
 		}
-		child, ok := node[seg]
-		if !ok {
-			m := map[string]any{}
-			node[seg] = m
-			node = m
+		if !exists {
+			c := newFormNode()
+			n.set(seg, c)
+			n = c
 			continue
 		}
-		m, ok := child.(map[string]any)
+		c, ok := child.(*formNode)
 		if !ok {
-			return fmt.Errorf("%q is both a value and an object", seg)
+			return fmt.Errorf("%q is both a value and an object", clip(seg))
 		}
-		node = m
+		n = c
 	}
 	return nil
 }
 
-func nextIndex(m map[string]any) int {
-	n := 0
-	for k := range m {
-		if i, err := strconv.Atoi(k); err == nil && i >= n {
-			n = i + 1
-		}
-	}
-	return n
-}
-
-func listify(v any) any {
-	m, ok := v.(map[string]any)
+// finish turns a decoded member into maps and strings; an object whose keys
+// are exactly 0..n-1 becomes a list.
+func finish(v any) any {
+	n, ok := v.(*formNode)
 	if !ok {
 		return v
 	}
-	for k, c := range m {
-		m[k] = listify(c)
+	m := make(map[string]any, len(n.kids))
+	for k, c := range n.kids {
+		m[k] = finish(c)
 	}
 	if len(m) == 0 {
 		return m

@@ -14,7 +14,9 @@ import (
 )
 
 // parseForm reads the portal's form body (the query string carries DOMAIN,
-// PROTOCOL, LANG, APP_SID) and decodes bracketed keys.
+// PROTOCOL, LANG, APP_SID) and decodes bracketed keys. Text that is not valid
+// UTF-8 or holds NUL, in the body or the query, is refused here, before any
+// of it reaches the OAuth server, the portal or the database.
 func parseForm(c echo.Context) (map[string]any, error) {
 	r := c.Request()
 	if err := r.ParseForm(); err != nil {
@@ -22,6 +24,10 @@ func parseForm(c echo.Context) (map[string]any, error) {
 			return nil, err
 		}
 		return nil, problem.Wrap(err, problem.Invalid, "malformed_form", "the request body is not a valid form")
+	}
+	// r.Form is the query and the body together.
+	if err := bitrix.CheckFormText(r.Form); err != nil {
+		return nil, problem.Wrap(err, problem.Invalid, "malformed_form", err.Error())
 	}
 	form, err := bitrix.DecodeForm(r.PostForm)
 	if err != nil {

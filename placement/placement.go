@@ -69,11 +69,13 @@ type Target struct {
 func Parse(code, options string) (Target, error) {
 	t := Target{Placement: strings.ToUpper(strings.TrimSpace(code))}
 	switch t.Placement {
-	case "", Default, LeftMenu:
-		t.Placement = strings.TrimSpace(code)
-		if t.Placement == "" {
-			t.Placement = Default
-		}
+	case "", Default:
+		// The canonical code, never the posted spelling: the target goes into
+		// the page as it is.
+		t.Placement = Default
+		return t, nil
+	case LeftMenu:
+		t.Placement = LeftMenu
 		return t, nil
 	case DealToolbar:
 		t.EntityType = "deal"

@@ -11,6 +11,9 @@ func TestParse(t *testing.T) {
 		{code: "LEFT_MENU", opts: `{"URI":"\/crm\/lead\/list\/"}`, want: Target{Placement: "LEFT_MENU"}},
 		{code: "DEFAULT", opts: "", want: Target{Placement: "DEFAULT"}},
 		{code: "", opts: "", want: Target{Placement: "DEFAULT"}},
+		// The canonical code, whatever the spelling posted.
+		{code: " left_menu ", opts: "", want: Target{Placement: "LEFT_MENU"}},
+		{code: "default", opts: "{}", want: Target{Placement: "DEFAULT"}},
 		{code: "CRM_DEAL_DETAIL_TOOLBAR", opts: `{"ID":"8061","URI":"\/crm\/deal\/details\/8061\/?any=details%2F8061%2F"}`,
 			want: Target{Placement: "CRM_DEAL_DETAIL_TOOLBAR", Individual: true, EntityType: "deal", EntityID: 8061}},
 		{code: "CRM_LEAD_DETAIL_TOOLBAR", opts: `{"ID":7}`, want: Target{Placement: "CRM_LEAD_DETAIL_TOOLBAR", Individual: true, EntityType: "lead", EntityID: 7}},

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/time/rate"
+
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/placement"
@@ -26,8 +29,20 @@ type InstallRequest struct {
 }
 
 // Install stores a portal confirmed by the OAuth server, binds its placements
-// and events (what is missing only) and enqueues the first sync. A failure
-// leaves the portal in a state that a repeated install completes.
+// and events (what is missing only) and enqueues the first sync.
+//
+// Every employee's browser receives his own refresh token from the portal, so
+// a token the OAuth server confirms for this member_id proves only "some user
+// of this portal". Bitrix24 lets only administrators install applications,
+// and an install rewrites what authenticates the portal (its REST user, its
+// application token), so the token's owner must be an administrator, asked of
+// the portal with that very token before anything is written. The order is:
+// redeem the token, check the identity the OAuth server answered, check the
+// owner is an administrator, bind with the new token, and only then store the
+// portal and its first-sync job in one transaction. A failure anywhere leaves
+// the stored portal exactly as it was (the redeemed refresh token belonged to
+// the installer; the portal's stored tokens are another user's, or another
+// pair, and stay valid), and a repeated install completes.
 func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Portal, error) {
 	if strings.TrimSpace(req.MemberID) == "" {
 		return nil, problem.New(problem.Invalid, "member_id_missing", "the install request has no member_id")
@@ -51,36 +66,90 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 		return nil, problem.New(problem.Unauthorized, "domain_mismatch",
 			"the install names domain %s but the portal's token belongs to %s", req.Domain, host)
 	}
+	existing, err := s.o.Store.PortalByMemberID(ctx, g.MemberID)
+	if problem.Is(err, problem.NotFound) {
+		existing = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading portal %s before its install: %w", host, err)
+	}
+	log := s.o.Log.With(slog.String("domain", host))
+	if existing != nil {
+		log = log.With(slog.Int64("portal_id", existing.ID))
+	}
+	// Everything up to the commit talks with the installer's new token at the
+	// endpoint the OAuth server named; nothing stored is used or changed.
+	c := s.installClient(existing, g.ClientEndpoint, g.AccessToken)
+	installer, err := fetchUser(ctx, c)
+	if err != nil {
+		return nil, classifyRemote(err, "checking the installer's rights")
+	}
+	if g.UserID != 0 && g.UserID != installer.ID {
+		return nil, problem.New(problem.Unauthorized, "token_user_mismatch",
+			"the portal and its OAuth server disagree about whose token this is")
+	}
+	if !installer.IsAdmin {
+		log.InfoContext(ctx, "install by a non-administrator refused", slog.Int64("user_id", installer.ID))
+		return nil, problem.New(problem.Forbidden, "not_portal_admin",
+			"only an administrator of the Bitrix24 portal can install or reinstall relay24")
+	}
+	if err := s.ensureBindings(ctx, c, log); err != nil {
+		return nil, classifyRemote(err, "binding placements and events")
+	}
 	var appHash []byte
 	if req.ApplicationToken != "" {
-		// The token came with a refresh token the OAuth server confirmed, so it
-		// replaces whatever was stored (a re-install issues a new one).
+		// Posted with an administrator's confirmed token, so it replaces what
+		// was stored (a re-install issues a new one).
 		appHash = s.o.Keys.Hash("application_token", req.ApplicationToken)
 	}
 	p, err := s.o.Store.UpsertInstall(ctx, store.Install{
 		MemberID: g.MemberID, Domain: host, ClientEndpoint: g.ClientEndpoint, ServerEndpoint: g.ServerEndpoint,
-		Lang: lower(req.Lang), Scope: g.Scope, LicenseStatus: g.Status, ApplicationTokenHash: appHash,
+		Lang: langCode(req.Lang), Scope: g.Scope, LicenseStatus: g.Status, ApplicationTokenHash: appHash,
 		AccessToken:    func(id int64) []byte { return s.o.Keys.Seal(g.AccessToken, accessContext(id)) },
 		RefreshToken:   func(id int64) []byte { return s.o.Keys.Seal(g.RefreshToken, refreshContext(id)) },
-		TokenExpiresAt: g.Expiry, TokenUserID: g.UserID,
+		TokenExpiresAt: g.Expiry, TokenUserID: installer.ID,
+		After: func(tx *sqlx.Tx, p *store.Portal) error {
+			_, err := s.o.Jobs.Enqueue(ctx, tx, JobFirstSync, map[string]any{"portal_id": p.ID},
+				jobs.Options{PortalID: p.ID, UniqueKey: fmt.Sprintf("%s:%d", JobFirstSync, p.ID)})
+			if err != nil {
+				return fmt.Errorf("starting the first sync: %w", err)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storing the install of %s: %w", host, err)
 	}
-	log := s.o.Log.With(slog.Int64("portal_id", p.ID), slog.String("domain", p.Domain))
-	c := s.clientFor(p, &storedTokens{s: s, portalID: p.ID})
-	if err := s.ensureBindings(ctx, c, log); err != nil {
-		return nil, classifyRemote(err, "binding placements and events")
-	}
-	if err := s.storeInstaller(ctx, c, p.ID); err != nil {
+	// The installer's profile, so the settings page knows him before the user
+	// sync runs; the install stands without it.
+	installer.PortalID = p.ID
+	if err := s.o.Store.UpsertUser(ctx, *installer); err != nil {
 		log.WarnContext(ctx, "installer's profile not stored", slog.String("error", err.Error()))
 	}
-	if _, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), JobFirstSync, map[string]any{"portal_id": p.ID},
-		jobs.Options{PortalID: p.ID, UniqueKey: fmt.Sprintf("%s:%d", JobFirstSync, p.ID)}); err != nil {
-		return nil, fmt.Errorf("starting the first sync of %s: %w", host, err)
-	}
-	log.InfoContext(ctx, "portal installed", slog.String("member_id", p.MemberID))
+	log.InfoContext(ctx, "portal installed", slog.Int64("portal_id", p.ID), slog.String("member_id", p.MemberID),
+		slog.Int64("installer", installer.ID))
 	return p, nil
+}
+
+// installClient is a REST client for a portal being installed: the
+// installer's own token at the endpoint the OAuth server answered. A known
+// portal shares its limiter (one leaky bucket on the portal's side); a new
+// one gets its own until it has an id.
+func (s *Service) installClient(existing *store.Portal, endpoint, accessToken string) *bitrix.Client {
+	lim := rate.NewLimiter(rate.Limit(s.o.DefaultRate), max(1, s.o.DefaultBurst-2))
+	log := s.o.Log
+	if existing != nil {
+		lim = s.limiter(existing)
+		log = log.With(slog.Int64("portal_id", existing.ID))
+	}
+	return bitrix.NewClient(bitrix.Options{
+		Endpoint:  endpoint,
+		Tokens:    staticToken(accessToken),
+		HTTP:      s.o.HTTP,
+		Limiter:   lim,
+		Log:       log,
+		Observe:   s.o.Observe,
+		BaseDelay: s.o.RetryBase,
+	})
 }
 
 // Bindings reports which of relay24's placements and events are bound now.
@@ -216,17 +285,6 @@ func (s *Service) BindingsOf(ctx context.Context, portalID int64) (Bindings, err
 	return b, nil
 }
 
-// storeInstaller records the installing admin, so the settings page knows him
-// before the user sync runs.
-func (s *Service) storeInstaller(ctx context.Context, c *bitrix.Client, portalID int64) error {
-	u, err := fetchUser(ctx, c)
-	if err != nil {
-		return err
-	}
-	u.PortalID = portalID
-	return s.o.Store.UpsertUser(ctx, *u)
-}
-
 // Event is an authenticated portal event.
 type Event struct {
 	Name   string
@@ -287,38 +345,26 @@ func (s *Service) HandleEvent(ctx context.Context, form map[string]any) (*Event,
 	return ev, nil
 }
 
-// installEvent handles ONAPPINSTALL: with a refresh token it is a full,
-// OAuth-confirmed install; without one it may only supply the application
-// token of a portal that has none stored yet (CONTRACT §3).
+// installEvent handles ONAPPINSTALL. The documented event carries the
+// installing administrator's refresh token (bitrix24.md §a.3), and with it
+// the event is a full install under Install's rules. Without one nothing in it
+// can be proved: its application token is whatever the sender chose, and
+// storing it even "only when none is stored yet" would hand the events of a
+// portal installed by an older portal's installer (which posts no
+// APPLICATION_TOKEN) to anyone who knows its member_id. So it is refused and
+// changes nothing; an administrator's install completes such a portal.
 func (s *Service) installEvent(ctx context.Context, form, auth, data map[string]any) (*Event, error) {
 	req := InstallRequest{
 		Domain: str(auth["domain"]), MemberID: str(auth["member_id"]), RefreshToken: str(auth["refresh_token"]),
 		ApplicationToken: str(auth["application_token"]), Lang: str(data["LANGUAGE_ID"]),
 	}
-	if req.RefreshToken != "" {
-		p, err := s.Install(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return &Event{Name: "ONAPPINSTALL", Portal: p, Data: data, Form: form}, nil
+	if req.RefreshToken == "" {
+		return nil, problem.New(problem.Unauthorized, "install_unproven",
+			"ONAPPINSTALL without a refresh token proves nothing; install relay24 from the portal")
 	}
-	p, err := s.o.Store.PortalByMemberID(ctx, req.MemberID)
-	if problem.Is(err, problem.NotFound) {
-		return nil, problem.New(problem.Unauthorized, "unknown_portal", "ONAPPINSTALL without a refresh token for a portal relay24 does not know")
-	}
+	p, err := s.Install(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	if req.ApplicationToken == "" {
-		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "ONAPPINSTALL without an application token")
-	}
-	hash := s.o.Keys.Hash("application_token", req.ApplicationToken)
-	if p.ApplicationTokenHash == nil {
-		if _, err := s.o.Store.SetApplicationTokenHash(ctx, p.ID, hash); err != nil {
-			return nil, err
-		}
-	} else if !secretEqual(hash, p.ApplicationTokenHash) {
-		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "the event's application token does not match the portal's")
 	}
 	return &Event{Name: "ONAPPINSTALL", Portal: p, Data: data, Form: form}, nil
 }

@@ -90,7 +90,7 @@ func (s *Service) AuthenticatePage(ctx context.Context, a PageAuth) (*store.Port
 		return nil, nil, classifyRemote(err, "checking the user's authorization")
 	}
 	u.PortalID = p.ID
-	u.Lang = lower(a.Lang)
+	u.Lang = langCode(a.Lang)
 	if err := s.o.Store.UpsertUser(ctx, *u); err != nil {
 		return nil, nil, err
 	}
@@ -136,6 +136,22 @@ func (s *Service) FinishLogin(ctx context.Context, code, memberID string) (*stor
 		return nil, nil, err
 	}
 	return p, u, nil
+}
+
+// langCode is a posted language id (LANG, data[LANGUAGE_ID]) as stored:
+// Bitrix24's ids are a few Latin letters ("ru", "en", "tc"); anything else
+// is dropped rather than stored (an empty one keeps what is stored).
+func langCode(s string) string {
+	s = lower(s)
+	if len(s) < 2 || len(s) > 8 {
+		return ""
+	}
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return ""
+		}
+	}
+	return s
 }
 
 func secretEqual(a, b []byte) bool { return secret.Equal(a, b) }

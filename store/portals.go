@@ -96,6 +96,9 @@ type Install struct {
 	RefreshToken         func(portalID int64) []byte
 	TokenExpiresAt       time.Time
 	TokenUserID          int64
+	// After runs inside the same transaction once the row is stored (the
+	// install's first-sync job): the install commits whole or not at all.
+	After func(tx *sqlx.Tx, p *Portal) error
 }
 
 // UpsertInstall stores a confirmed install: a new portal, or a re-install of
@@ -134,23 +137,15 @@ func (s *Store) UpsertInstall(ctx context.Context, in Install) (*Portal, error) 
 		if err := tx.GetContext(ctx, &p, `SELECT `+portalColumns+` FROM portals WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("store: reread portal: %w", err)
 		}
+		if in.After != nil {
+			if err := in.After(tx, &p); err != nil {
+				return err
+			}
+		}
 		out = &p
 		return nil
 	})
 	return out, err
-}
-
-// SetApplicationTokenHash stores the application token's digest when none is
-// stored yet (ONAPPINSTALL arriving after an installer POST of an older portal
-// that sent none). It reports whether it stored it.
-func (s *Store) SetApplicationTokenHash(ctx context.Context, portalID int64, hash []byte) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE portals SET application_token_hash = $2, updated_at = now()
-		WHERE id = $1 AND application_token_hash IS NULL`, portalID, hash)
-	if err != nil {
-		return false, fmt.Errorf("store: set application token: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
 }
 
 // TokenRefresh is a refreshed token pair, sealed by the caller.

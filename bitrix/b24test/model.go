@@ -168,6 +168,9 @@ type Fault struct {
 	Delay time.Duration
 	// Count is how many requests are affected; 0 means 1.
 	Count int
+	// Skip lets that many matching requests through untouched before the
+	// fault applies (e.g. the third batch of an install fails).
+	Skip int
 	// Method limits a portal fault to one REST method (case-insensitive,
 	// matched against the URL's method, so "batch" for batches); "" = any.
 	// Ignored by the OAuth server.

@@ -72,9 +72,10 @@ type authCode struct {
 	used    bool
 }
 
-// faultState is a Fault with its remaining count.
+// faultState is a Fault with its remaining skips and count.
 type faultState struct {
 	f    Fault
+	skip int
 	left int
 }
 
@@ -86,7 +87,20 @@ func newFaultState(f *Fault) *faultState {
 	if n <= 0 {
 		n = 1
 	}
-	return &faultState{f: *f, left: n}
+	return &faultState{f: *f, skip: max(0, f.Skip), left: n}
+}
+
+// take is the fault's verdict on one matching request (the caller holds the
+// lock): nil while Skip lets requests through, else the fault; done reports
+// that the fault is used up.
+func (fs *faultState) take() (f *Fault, done bool) {
+	if fs.skip > 0 {
+		fs.skip--
+		return nil, false
+	}
+	ff := fs.f
+	fs.left--
+	return &ff, fs.left <= 0
 }
 
 // NewOAuth starts the authorization server on 127.0.0.1.
@@ -263,13 +277,10 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 func (o *OAuth) handleToken(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.tokenRequests++
-	fs := o.fault
 	var f *Fault
-	if fs != nil {
-		ff := fs.f
-		f = &ff
-		fs.left--
-		if fs.left <= 0 {
+	if fs := o.fault; fs != nil {
+		var done bool
+		if f, done = fs.take(); done {
 			o.fault = nil
 		}
 	}

@@ -281,10 +281,8 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	p.httpRequests++
 	var fault *Fault
 	if fs := p.fault; fs != nil && (fs.f.Method == "" || strings.EqualFold(fs.f.Method, method)) {
-		f := fs.f
-		fault = &f
-		fs.left--
-		if fs.left <= 0 {
+		var done bool
+		if fault, done = fs.take(); done {
 			p.fault = nil
 		}
 	}
