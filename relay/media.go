@@ -115,11 +115,7 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 	if err != nil {
 		return nil, gatewayProblem(err, "fetching the file from Telegram")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.FileURL(f.FilePath), nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.o.HTTP.Do(req)
+	res, err := c.Download(ctx, f.FilePath)
 	if err != nil {
 		return nil, problem.Wrap(err, problem.Unavailable, "gateway_unavailable", "Telegram did not send the file")
 	}

@@ -106,6 +106,20 @@ func (c *Client) FileURL(filePath string) string {
 	return c.base + "/file/bot" + c.token + "/" + strings.TrimLeft(filePath, "/")
 }
 
+// Download opens a file the Bot API keeps (GetFile's file_path). The caller
+// closes the body. Its URL holds the token, so errors come redacted.
+func (c *Client) Download(ctx context.Context, filePath string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.FileURL(filePath), nil)
+	if err != nil {
+		return nil, fmt.Errorf("telegram file: %s", c.redact(err.Error()))
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("telegram file: %w", c.redactErr(err))
+	}
+	return res, nil
+}
+
 // call POSTs params as JSON to the method and decodes the result.
 func (c *Client) call(ctx context.Context, method string, params, result any) error {
 	body, err := json.Marshal(params)

@@ -89,13 +89,17 @@ type Delivery struct {
 	Time     time.Time
 }
 
+// FileDownload as a Fault's Method aims it at file downloads
+// (/file/bot<token>/<path>) instead of a Bot API method.
+const FileDownload = "file download"
+
 // Fault makes the next calls of the bot fail with an error envelope.
 type Fault struct {
 	Status      int           // error_code and HTTP status; 0 only delays
 	Description string        // default by status, e.g. "Too Many Requests: retry after N"
 	RetryAfter  int           // parameters.retry_after (429); default 5 for 429
 	Count       int           // how many calls; 0 means 1, negative until SetFault(nil)
-	Method      string        // only this method (case-insensitive); "" = all
+	Method      string        // only this method (case-insensitive), or FileDownload; "" = all
 	Delay       time.Duration // wait first
 	Body        string        // a raw body instead of the envelope (a proxy's 502 page)
 }

@@ -293,7 +293,9 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	token, path, _ := strings.Cut(rest, "/")
 	s.mu.Lock()
 	var found *file
+	var fault *Fault
 	if b := s.bots[token]; b != nil {
+		fault = b.takeFault(FileDownload)
 		for _, f := range s.files {
 			if f.bot == b && f.path == path {
 				found = f
@@ -305,6 +307,21 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	if found == nil || r.Method != http.MethodGet {
 		answerError(w, http.StatusNotFound, "Not Found", 0)
 		return
+	}
+	if fault != nil {
+		if fault.Delay > 0 {
+			t := time.NewTimer(fault.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		if fault.Status != 0 {
+			fault.answer(w)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", mime.TypeByExtension(pathExt(path)))
 	_, _ = w.Write(found.data)
