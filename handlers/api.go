@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store/pgsafe"
 
 	"github.com/labstack/echo/v4"
 )
@@ -75,7 +76,18 @@ func bindJSON(c echo.Context, v any) error {
 }
 
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return problem.Wrap(err, problem.Invalid, "unreadable_body", "the body could not be read")
+	}
+	if err := checkJSONText(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -86,6 +98,24 @@ func decodeStrict(r io.Reader, v any) error {
 	}
 	if dec.More() {
 		return problem.New(problem.Invalid, "malformed_json", "the body has data after the JSON object")
+	}
+	return nil
+}
+
+// checkJSONText refuses what the decoder would silently change or the
+// database refuse: invalid UTF-8 (Go reads it as U+FFFD, so the stored text
+// would differ from the one sent) and the escape \u0000 in any string (no
+// text column holds a NUL). A lone surrogate escape reads as U+FFFD, as a
+// browser shows it; it passes.
+func checkJSONText(b []byte) error {
+	_, fixed, err := pgsafe.JSON(b)
+	switch {
+	case err != nil:
+		return nil // the decoder says what is wrong
+	case fixed&pgsafe.ReplacedUTF8 != 0:
+		return problem.New(problem.Invalid, "malformed_json", "the body is not valid UTF-8")
+	case fixed&pgsafe.RemovedNUL != 0:
+		return problem.New(problem.Invalid, "invalid_text", "a text holds the NUL character (\\u0000), which cannot be stored or sent; remove it")
 	}
 	return nil
 }

@@ -91,6 +91,7 @@ func (h *Handlers) handleEvent(c echo.Context, form map[string]any) error {
 	}
 	if ev.Name == "ONAPPUNINSTALL" {
 		h.forgetPortal(ev.Portal.ID)
+		h.Relay.ForgetPortal(ev.Portal.ID) // its webhooks are refused from now on
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "success"})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/secret"
+	"github.com/relay24/relay24/store/pgsafe"
 )
 
 // Job is one claimed unit of work.
@@ -364,6 +365,11 @@ func (q *Queue) insert(ctx context.Context, ext sqlx.ExtContext, specs []Spec) (
 	for i, sp := range specs {
 		b, err := json.Marshal(sp.Payload)
 		if err != nil {
+			return nil, fmt.Errorf("jobs: encoding %s payload: %w", sp.Kind, err)
+		}
+		// A string from outside (an event's field) may hold a NUL, which
+		// jsonb refuses: the job, and the change needing it, would fail.
+		if b, _, err = pgsafe.JSON(b); err != nil {
 			return nil, fmt.Errorf("jobs: encoding %s payload: %w", sp.Kind, err)
 		}
 		kinds[i], payloads[i], portals[i] = sp.Kind, string(b), sp.PortalID

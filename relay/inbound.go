@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,56 +14,119 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/store/pgsafe"
 	"github.com/relay24/relay24/telegram"
 	"github.com/relay24/relay24/wazzup"
 )
 
 // webhookPayload is the stored job of a webhook: the gateway and the body
-// exactly as received.
+// as received or, when the database could not hold it as received, repaired
+// (see pgsafe.JSON). A repaired body has beside it, for support and never
+// read by the filing, "raw": the bytes as received in base64, and
+// "repaired": what was repaired ("nul,surrogate", ...).
 type webhookPayload struct {
 	GatewayID int64           `json:"g"`
 	Body      json.RawMessage `json:"b"`
 }
 
+// unknownWebhook answers a webhook whose gateway or portal is not (or no
+// longer) served: 404 at once, so the gateway stops retrying it.
+func unknownWebhook() error {
+	return problem.New(problem.NotFound, "unknown_webhook", "unknown webhook")
+}
+
 // gatewayFor authenticates a webhook by the secret in its URL.
 func (s *Service) gatewayFor(ctx context.Context, provider, key string) (*store.Gateway, error) {
 	if key == "" || len(key) > 128 {
-		return nil, problem.New(problem.NotFound, "unknown_webhook", "unknown webhook")
+		return nil, unknownWebhook()
 	}
 	hash := s.webhookKeyHash(key)
 	cacheKey := provider + ":" + string(hash)
 	if g, ok := s.gateways.get(cacheKey, s.o.Now()); ok {
 		return g, nil
 	}
+	mark := s.gateways.mark()
 	g, err := s.o.Store.GatewayByKey(ctx, provider, hash)
 	if err == nil && g.State != "disconnected" {
-		s.gateways.put(cacheKey, g, s.o.Now())
+		s.gateways.put(cacheKey, g, s.o.Now(), mark)
 	}
 	if problem.Is(err, problem.NotFound) || (err == nil && g.State == "disconnected") {
-		return nil, problem.New(problem.NotFound, "unknown_webhook", "unknown webhook")
+		return nil, unknownWebhook()
 	}
 	return g, err
 }
 
+// cleanBody makes a webhook body storable as jsonb (pgsafe.JSON): a text
+// with a NUL, half an emoji or a number beyond range is stored repaired,
+// never refused with a 5xx that every redelivery would meet again.
+func cleanBody(body []byte) ([]byte, pgsafe.Repairs, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return nil, 0, problem.New(problem.Invalid, "malformed_webhook", "the body is not a JSON object")
+	}
+	clean, fixed, err := pgsafe.JSON(body)
+	if err != nil {
+		return nil, 0, problem.Wrap(err, problem.Invalid, "malformed_webhook", "the body is not a JSON object")
+	}
+	return clean, fixed, nil
+}
+
 // storeWebhook makes the body durable as a job in one insert: once this
-// returns, the webhook may be acknowledged.
-func (s *Service) storeWebhook(ctx context.Context, kind string, g *store.Gateway, body []byte) error {
+// returns, the webhook may be acknowledged. raw is the body as received when
+// clean is its repair (fixed != 0), kept beside it.
+func (s *Service) storeWebhook(ctx context.Context, kind string, g *store.Gateway, clean, raw []byte, fixed pgsafe.Repairs) error {
 	var buf bytes.Buffer
-	buf.Grow(len(body) + 32)
+	buf.Grow(len(clean) + 32)
 	buf.WriteString(`{"g":`)
 	buf.WriteString(strconv.FormatInt(g.ID, 10))
 	buf.WriteString(`,"b":`)
-	buf.Write(body)
-	buf.WriteByte('}')
-	if s.intake != nil {
-		return s.intake.Add(ctx, kind, g.PortalID, buf.Bytes())
+	buf.Write(clean)
+	if fixed != 0 {
+		buf.WriteString(`,"raw":"`)
+		buf.WriteString(base64.StdEncoding.EncodeToString(raw))
+		buf.WriteString(`","repaired":"`)
+		buf.WriteString(fixed.String())
+		buf.WriteString(`"`)
+		s.o.Log.WarnContext(ctx, "webhook repaired to be storable", slog.Int64("portal_id", g.PortalID),
+			slog.Int64("gateway_id", g.ID), slog.String("repaired", fixed.String()))
 	}
-	_, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), kind, json.RawMessage(buf.Bytes()), jobs.Options{PortalID: g.PortalID})
+	buf.WriteByte('}')
+	var err error
+	if s.intake != nil {
+		err = s.intake.Add(ctx, kind, g.PortalID, buf.Bytes())
+	} else {
+		_, err = s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), kind, json.RawMessage(buf.Bytes()), jobs.Options{PortalID: g.PortalID})
+	}
+	switch {
+	case errors.Is(err, jobs.ErrNoPortal) || isForeignKey(err):
+		// The portal was deleted (uninstalled with its data) while its
+		// gateway was still cached: nothing will ever file this webhook.
+		s.gateways.forget(g.ID)
+		s.gatewaysByID.forget(g.ID)
+		return problem.Wrap(err, problem.NotFound, "unknown_webhook", "unknown webhook")
+	case errors.Is(err, jobs.ErrUnstorable) || isDataException(err):
+		// Not expected after the repair; were it to happen, a redelivery
+		// would meet the same refusal, so it is refused, not a 5xx.
+		return problem.Wrap(err, problem.Invalid, "unstorable_webhook", "the body holds data relay24 cannot store")
+	}
 	return err
+}
+
+// isForeignKey and isDataException classify an error of Enqueue (the path
+// without the intake) as the intake does.
+func isForeignKey(err error) bool {
+	var pqe *pq.Error
+	return errors.As(err, &pqe) && pqe.Code == "23503"
+}
+
+func isDataException(err error) bool {
+	var pqe *pq.Error
+	return errors.As(err, &pqe) && pqe.Code.Class() == "22"
 }
 
 // HandleWazzupWebhook authenticates and stores a Wazzup webhook. The probe
@@ -73,22 +137,30 @@ func (s *Service) HandleWazzupWebhook(ctx context.Context, key string, body []by
 		return err
 	}
 	// Only well-formed JSON objects are stored; their content is read by
-	// the worker (a part it cannot use is logged and ignored there). A full
-	// parse here would cost the acknowledgement a second decoding.
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
-		return problem.New(problem.Invalid, "malformed_webhook", "the body is not a JSON object")
+	// the worker (a part it cannot use is logged there, and its filing
+	// ends). A full parse here would cost the acknowledgement a second
+	// decoding.
+	clean, fixed, err := cleanBody(body)
+	if err != nil {
+		return err
 	}
-	if len(trimmed) < 64 && bytes.Contains(trimmed, []byte(`"test"`)) {
-		if w, err := wazzup.ParseWebhook(trimmed); err == nil && w.Test && len(w.Messages) == 0 && len(w.Statuses) == 0 {
+	if len(clean) < 64 && bytes.Contains(clean, []byte(`"test"`)) {
+		if w, err := wazzup.ParseWebhook(clean); err == nil && w.Test && len(w.Messages) == 0 && len(w.Statuses) == 0 {
 			return nil // the probe of PATCH /v3/webhooks
 		}
 	}
-	return s.storeWebhook(ctx, JobWazzupWebhook, g, trimmed)
+	return s.storeWebhook(ctx, JobWazzupWebhook, g, clean, body, fixed)
 }
 
 // HandleTelegramWebhook authenticates (URL secret and the secret-token
 // header, compared in constant time) and stores a Telegram update.
+//
+// An update is parsed before it is acknowledged: one without a usable
+// update_id, message_id or chat id (a number like 1e999999 there) is
+// refused with 400 and the parser's reason, which Telegram shows the bot's
+// owner in getWebhookInfo. Filing needs those ids to store the message
+// exactly once, and no retry can make them usable. An unusable date is not
+// worth a message: the time of receipt stands in (see telegram.Message).
 func (s *Service) HandleTelegramWebhook(ctx context.Context, key, secretHeader string, body []byte) error {
 	g, err := s.gatewayFor(ctx, "telegram", key)
 	if err != nil {
@@ -98,10 +170,15 @@ func (s *Service) HandleTelegramWebhook(ctx context.Context, key, secretHeader s
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(secretHeader)) != 1 {
 		return problem.New(problem.Unauthorized, "bad_secret_token", "wrong X-Telegram-Bot-Api-Secret-Token")
 	}
-	if _, err := telegram.ParseUpdate(body); err != nil {
+	clean, fixed, err := cleanBody(body)
+	if err != nil {
+		return problem.Wrap(err, problem.Invalid, "malformed_update", "malformed update: the body is not a JSON object")
+	}
+	// The repaired body is what the worker will read, so it is what must parse.
+	if _, err := telegram.ParseUpdate(clean); err != nil {
 		return problem.Wrap(err, problem.Invalid, "malformed_update", "malformed update: "+err.Error())
 	}
-	return s.storeWebhook(ctx, JobTelegramWebhook, g, body)
+	return s.storeWebhook(ctx, JobTelegramWebhook, g, clean, body, fixed)
 }
 
 // inbound is a message from a gateway, in relay24's terms.
@@ -140,6 +217,7 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	if g, ok := s.gatewaysByID.get(p.GatewayID, s.o.Now()); ok {
 		return g, p.Body, nil
 	}
+	mark := s.gatewaysByID.mark()
 	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
 	if problem.Is(err, problem.NotFound) {
 		return nil, nil, jobs.Permanent(err)
@@ -147,7 +225,7 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	if err != nil {
 		return nil, nil, err
 	}
-	s.gatewaysByID.put(p.GatewayID, g, s.o.Now())
+	s.gatewaysByID.put(p.GatewayID, g, s.o.Now(), mark)
 	return g, p.Body, nil
 }
 
@@ -158,20 +236,17 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 	}
 	w, err := wazzup.ParseWebhook(body)
 	if err != nil {
-		// Stored, acknowledged, and not ours to understand: keep it for
-		// support and move on.
-		s.o.Log.WarnContext(ctx, "stored webhook ignored", slog.Int64("job_id", j.ID), slog.String("error", err.Error()))
-		return nil
+		// Stored, acknowledged, and not ours to understand (a message
+		// without a usable messageId, ...): no retry can change that. The
+		// job ends failed with the reason, kept for support.
+		return jobs.Permanent(fmt.Errorf("stored webhook does not parse: %w", err))
 	}
 	log := s.o.Log.With(slog.Int64("portal_id", g.PortalID), slog.Int64("gateway_id", g.ID))
 	if len(w.Unknown) > 0 {
 		log.InfoContext(ctx, "webhook keys ignored", slog.Any("keys", w.Unknown))
 	}
 	for _, cu := range w.ChannelsUpdates {
-		at := cu.Timestamp
-		if at.IsZero() {
-			at = s.o.Now()
-		}
+		at := s.providerTime(cu.Timestamp)
 		ch, err := s.o.Store.SetChannelState(ctx, g.ID, cu.ChannelID, channelState(cu.State), cu.QR, at)
 		if err != nil {
 			return err
@@ -229,6 +304,22 @@ func fileName(uri string) string {
 	return u
 }
 
+// maxClockSkew is how far ahead of ours a gateway's clock may be believed.
+const maxClockSkew = 5 * time.Minute
+
+// providerTime is a gateway's time of an event, or the time of receipt when
+// it has none or an impossible one: a time in the future would keep a
+// dialog waiting past every answer, and one beyond the year 294276 (a
+// dateTime of 9999999999999999 ms) is refused by timestamptz, failing the
+// filing on every retry.
+func (s *Service) providerTime(at time.Time) time.Time {
+	now := s.o.Now()
+	if at.IsZero() || at.After(now.Add(maxClockSkew)) {
+		return now
+	}
+	return at
+}
+
 // errStatusEarly marks a status that arrived before its message is known.
 var errStatusEarly = errors.New("status for a message not stored yet")
 
@@ -269,9 +360,7 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 		log.WarnContext(ctx, "message without id or chat ignored")
 		return nil
 	}
-	if in.At.IsZero() {
-		in.At = s.o.Now()
-	}
+	in.At = s.providerTime(in.At)
 	ch, err := s.channelFor(ctx, g, in)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,8 +82,15 @@ const cardTTL = 30 * time.Second
 
 // gatewayCache spares the webhook path a query per webhook; a gateway
 // disconnected elsewhere or re-keyed stops being served within gatewayTTL
-// (Disconnect here forgets it at once).
-type gatewayCache struct{ m sync.Map }
+// (Disconnect and an uninstall here forget it at once).
+type gatewayCache struct {
+	m sync.Map
+	// mu orders puts against forgets, and epoch counts the forgets: a
+	// look-up that read the row before a forget must not put back what the
+	// forget removed (it may hold the gateway as it was before the change).
+	mu    sync.Mutex
+	epoch uint64
+}
 
 type cachedGateway struct {
 	g  *store.Gateway
@@ -98,15 +106,59 @@ func (c *gatewayCache) get(key any, now time.Time) (*store.Gateway, bool) {
 	return nil, false
 }
 
-func (c *gatewayCache) put(key any, g *store.Gateway, now time.Time) {
-	c.m.Store(key, cachedGateway{g: g, at: now})
+// mark is taken before reading a gateway from the database, for put.
+func (c *gatewayCache) mark() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+// put caches g unless a forget happened since mark.
+func (c *gatewayCache) put(key any, g *store.Gateway, now time.Time, mark uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch == mark {
+		c.m.Store(key, cachedGateway{g: g, at: now})
+	}
 }
 
 // forget drops every entry of a gateway.
 func (c *gatewayCache) forget(gatewayID int64) {
+	c.forgetIf(func(g *store.Gateway) bool { return g.ID == gatewayID })
+}
+
+// forgetPortal drops every entry of a portal's gateways.
+func (c *gatewayCache) forgetPortal(portalID int64) {
+	c.forgetIf(func(g *store.Gateway) bool { return g.PortalID == portalID })
+}
+
+func (c *gatewayCache) forgetIf(match func(*store.Gateway) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
 	c.m.Range(func(k, v any) bool {
-		if v.(cachedGateway).g.ID == gatewayID {
+		if match(v.(cachedGateway).g) {
 			c.m.Delete(k)
+		}
+		return true
+	})
+}
+
+// ForgetPortal drops what is cached of a portal, once it was uninstalled:
+// its webhooks are refused from the next one on, not after gatewayTTL.
+func (s *Service) ForgetPortal(portalID int64) {
+	s.gateways.forgetPortal(portalID)
+	s.gatewaysByID.forgetPortal(portalID)
+	s.channels.Range(func(k, v any) bool {
+		if v.(*store.Channel).PortalID == portalID {
+			s.channels.Delete(k)
+		}
+		return true
+	})
+	prefix := itoa(portalID) + ":"
+	s.cards.Range(func(k, _ any) bool {
+		if ks, ok := k.(string); ok && strings.HasPrefix(ks, prefix) {
+			s.cards.Delete(k)
 		}
 		return true
 	})

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jmoiron/sqlx"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/store/pgsafe"
 	"github.com/relay24/relay24/telegram"
 	"github.com/relay24/relay24/wazzup"
 )
@@ -45,6 +47,9 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	text = strings.TrimRight(text, " \t\r\n")
 	if strings.TrimSpace(text) == "" {
 		return nil, problem.New(problem.Invalid, "empty_text", "the message is empty")
+	}
+	if err := checkSendable(text); err != nil {
+		return nil, err
 	}
 	clientID = strings.TrimSpace(clientID)
 	if clientID == "" || len(clientID) > 64 {
@@ -96,6 +101,22 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 		return s.afterMessage(ctx, tx, d, stored)
 	})
 	return out, err
+}
+
+// checkSendable refuses a reply holding a control character other than tab
+// and line breaks (a NUL or an ESC pasted from somewhere): no messenger shows
+// it, the database refuses a NUL, and silently changing what the salesperson
+// wrote would send something else than he read. He is told where it is.
+func checkSendable(text string) error {
+	pos := 0
+	for _, r := range text {
+		pos++
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return problem.New(problem.Invalid, "invalid_text",
+				"the text holds an invisible control character (U+%04X) at character %d; remove it and send again", r, pos)
+		}
+	}
+	return nil
 }
 
 // sendJob sends one accepted reply through its channel: exactly once, or it
@@ -227,6 +248,7 @@ func sendError(err error) string {
 }
 
 func (s *Service) markSent(ctx context.Context, m *store.Message, providerID string) error {
+	providerID = pgsafe.Text(providerID) // the gateway's answer, stored as the webhooks' ids are
 	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
 		if providerID != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL

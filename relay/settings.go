@@ -130,7 +130,12 @@ func (s *Service) Disconnect(ctx context.Context, portalID, channelID int64) err
 			}
 		}
 	}
+	if err := s.o.Store.SetGatewayState(ctx, g.ID, "disconnected"); err != nil {
+		return err
+	}
+	// Forgotten after the change: a webhook reading the row meanwhile
+	// cannot put the connected gateway back (see gatewayCache.mark).
 	s.gateways.forget(g.ID)
 	s.gatewaysByID.forget(g.ID)
-	return s.o.Store.SetGatewayState(ctx, g.ID, "disconnected")
+	return nil
 }

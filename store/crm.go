@@ -10,6 +10,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/identity"
+	"github.com/relay24/relay24/store/pgsafe"
 )
 
 // Department is a unit of the company structure.
@@ -40,7 +41,7 @@ func (s *Store) ReplaceDepartments(ctx context.Context, portalID int64, deps []D
 				INSERT INTO departments (portal_id, id, name, parent_id, head_id, sort, path) VALUES ($1, $2, $3, $4, $5, $6, $7)
 				ON CONFLICT (portal_id, id) DO UPDATE SET name = EXCLUDED.name, parent_id = EXCLUDED.parent_id,
 					head_id = EXCLUDED.head_id, sort = EXCLUDED.sort, path = EXCLUDED.path`,
-				portalID, d.ID, d.Name, d.ParentID, d.HeadID, d.Sort, d.Path)
+				portalID, d.ID, pgsafe.Text(d.Name), d.ParentID, d.HeadID, d.Sort, d.Path)
 			if err != nil {
 				return fmt.Errorf("store: upsert department %d: %w", d.ID, err)
 			}
@@ -125,7 +126,7 @@ func (s *Store) UpsertSyncedUsers(ctx context.Context, portalID int64, users []S
 	actives := make([]bool, len(users))
 	deps := make([]string, len(users))
 	for i, u := range users {
-		ids[i], names[i], emails[i], types[i], actives[i] = u.ID, u.Name, u.Email, u.UserType, u.Active
+		ids[i], names[i], emails[i], types[i], actives[i] = u.ID, pgsafe.Text(u.Name), pgsafe.Text(u.Email), pgsafe.Text(u.UserType), u.Active
 		v, _ := pq.Int64Array(u.Departments).Value()
 		if v == nil {
 			v = "{}"
@@ -208,14 +209,17 @@ func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id 
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
 
 // UpsertContacts stores a page of contacts and replaces their identities, in
-// one transaction with the caller's progress update (after).
+// one transaction with the caller's progress update (after). Names and
+// titles here and in the other upserts of the mirror are the portal's
+// words, made storable (pgsafe.Text): one contact named with a NUL must not
+// fail its whole page, again on every retry.
 func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact, after func(tx *sqlx.Tx) error) error {
 	return s.Tx(ctx, func(tx *sqlx.Tx) error {
 		if len(cs) > 0 {
 			ids, names, assigned := make([]int64, len(cs)), make([]string, len(cs)), make([]sql.NullInt64, len(cs))
 			mods := make([]sql.NullTime, len(cs))
 			for i, c := range cs {
-				ids[i], names[i], assigned[i], mods[i] = c.ID, c.Name, nullID(c.AssignedByID), nullTime(c.DateModify)
+				ids[i], names[i], assigned[i], mods[i] = c.ID, pgsafe.Text(c.Name), nullID(c.AssignedByID), nullTime(c.DateModify)
 			}
 			_, err := tx.ExecContext(ctx, `
 				INSERT INTO contacts (portal_id, id, name, assigned_by_id, date_modify, synced_at)
@@ -260,7 +264,7 @@ func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, afte
 			assigned, contacts, mods := make([]sql.NullInt64, n), make([]sql.NullInt64, n), make([]sql.NullTime, n)
 			owners := make([]owned, n)
 			for i, l := range ls {
-				ids[i], titles[i], names[i], statuses[i], closed[i] = l.ID, l.Title, l.Name, l.StatusID, l.Closed
+				ids[i], titles[i], names[i], statuses[i], closed[i] = l.ID, pgsafe.Text(l.Title), pgsafe.Text(l.Name), pgsafe.Text(l.StatusID), l.Closed
 				assigned[i], contacts[i], mods[i] = nullID(l.AssignedByID), nullID(l.ContactID), nullTime(l.DateModify)
 				owners[i] = owned{id: l.ID, ids: l.Identities}
 			}
@@ -303,7 +307,7 @@ func (s *Store) UpsertDeals(ctx context.Context, portalID int64, ds []Deal, afte
 			cats, closed := make([]int64, n), make([]bool, n)
 			assigned, contacts, mods := make([]sql.NullInt64, n), make([]sql.NullInt64, n), make([]sql.NullTime, n)
 			for i, d := range ds {
-				ids[i], titles[i], stages[i], sems[i], cats[i], closed[i] = d.ID, d.Title, d.StageID, d.StageSemantic, d.CategoryID, d.Closed
+				ids[i], titles[i], stages[i], sems[i], cats[i], closed[i] = d.ID, pgsafe.Text(d.Title), pgsafe.Text(d.StageID), pgsafe.Text(d.StageSemantic), d.CategoryID, d.Closed
 				assigned[i], contacts[i], mods[i] = nullID(d.AssignedByID), nullID(d.ContactID), nullTime(d.DateModify)
 			}
 			_, err := tx.ExecContext(ctx, `
@@ -394,7 +398,7 @@ func replaceIdentities(ctx context.Context, tx *sqlx.Tx, portalID int64, ownerTy
 				continue
 			}
 			seen[id] = true
-			kinds, values, ids = append(kinds, id.Kind), append(values, id.Value), append(ids, o.id)
+			kinds, values, ids = append(kinds, id.Kind), append(values, pgsafe.Text(id.Value)), append(ids, o.id)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM client_identities WHERE portal_id = $1 AND owner_type = $2 AND owner_id = ANY($3)`,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store/pgsafe"
 )
 
 // Gateway is a connected messaging account: a Wazzup API key or a Telegram bot.
@@ -52,10 +53,14 @@ func (s *Store) SetGatewayState(ctx context.Context, id int64, state string) err
 	return nil
 }
 
-// GatewayByKey finds a gateway by its webhook key's digest.
+// GatewayByKey finds a gateway by its webhook key's digest. A gateway of a
+// portal that uninstalled relay24 (its data kept) is not found: its webhooks
+// have nowhere to go.
 func (s *Store) GatewayByKey(ctx context.Context, provider string, key []byte) (*Gateway, error) {
 	var g Gateway
-	err := s.db.GetContext(ctx, &g, `SELECT `+gatewayColumns+` FROM gateways WHERE webhook_key = $1 AND provider = $2`, key, provider)
+	err := s.db.GetContext(ctx, &g, `SELECT `+prefixed("g.", gatewayColumns)+` FROM gateways g
+		JOIN portals p ON p.id = g.portal_id AND p.uninstalled_at IS NULL
+		WHERE g.webhook_key = $1 AND g.provider = $2`, key, provider)
 	if err != nil {
 		return nil, fmt.Errorf("store: gateway by key: %w", notFound(err, "gateway"))
 	}
@@ -92,6 +97,9 @@ const channelColumns = `id, portal_id, gateway_id, external_id, provider, transp
 
 // UpsertChannel stores a channel as the gateway lists it.
 func (s *Store) UpsertChannel(ctx context.Context, ext sqlx.ExtContext, c *Channel) error {
+	// The gateway's words, made storable (pgsafe.Text).
+	c.ExternalID, c.Transport, c.Name, c.PlainID, c.State = pgsafe.Text(c.ExternalID), pgsafe.Text(c.Transport),
+		pgsafe.Text(c.Name), pgsafe.Text(c.PlainID), pgsafe.Text(c.State)
 	err := sqlx.GetContext(ctx, ext, &c.ID, `
 		INSERT INTO channels (portal_id, gateway_id, external_id, provider, transport, name, plain_id, state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -109,6 +117,7 @@ func (s *Store) UpsertChannel(ctx context.Context, ext sqlx.ExtContext, c *Chann
 
 // SetChannelState records a state change the gateway reported.
 func (s *Store) SetChannelState(ctx context.Context, gatewayID int64, externalID, state, detail string, at time.Time) (*Channel, error) {
+	externalID, state, detail = pgsafe.Text(externalID), pgsafe.Text(state), pgsafe.Text(detail)
 	var c Channel
 	err := s.db.GetContext(ctx, &c, `UPDATE channels SET state = $3, state_detail = $4, state_at = $5
 		WHERE gateway_id = $1 AND external_id = $2 AND state_at <= $5 RETURNING `+channelColumns, gatewayID, externalID, state, detail, at)
@@ -200,6 +209,8 @@ type ClientInfo struct {
 // UpsertDialog finds or creates the dialog of a chat, refreshing what the
 // gateway tells of the client.
 func UpsertDialog(ctx context.Context, tx *sqlx.Tx, portalID int64, k DialogKey, info ClientInfo) (*Dialog, bool, error) {
+	k.ChatType, k.ChatID = pgsafe.Text(k.ChatType), pgsafe.Text(k.ChatID)
+	info = ClientInfo{Name: pgsafe.Text(info.Name), Username: pgsafe.Text(info.Username), Phone: pgsafe.Text(info.Phone)}
 	var d struct {
 		Dialog
 		Created bool `db:"created"`
@@ -270,6 +281,14 @@ func InsertMessage(ctx context.Context, tx *sqlx.Tx, m *Message) (*Message, bool
 	if len(m.Attachments) == 0 {
 		m.Attachments = json.RawMessage("[]")
 	}
+	// A gateway's text is stored as shown: without NUL, invalid bytes as
+	// U+FFFD (pgsafe); the column would refuse them, and the message with them.
+	if a, _, err := pgsafe.JSON(m.Attachments); err == nil {
+		m.Attachments = a
+	}
+	m.Kind, m.Text, m.AuthorName = pgsafe.Text(m.Kind), pgsafe.Text(m.Text), pgsafe.Text(m.AuthorName)
+	m.ProviderMessageID.String, m.ClientID.String = pgsafe.Text(m.ProviderMessageID.String), pgsafe.Text(m.ClientID.String)
+	m.Error.String = pgsafe.Text(m.Error.String)
 	var out Message
 	err := tx.GetContext(ctx, &out, `
 		INSERT INTO messages (portal_id, dialog_id, channel_id, direction, provider_message_id, client_id, kind, text,
@@ -311,6 +330,7 @@ func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
 // AdoptEcho links the echo of a message we sent to it when the send answer
 // has not recorded the provider id yet (or a retry could not learn it).
 func AdoptEcho(ctx context.Context, tx *sqlx.Tx, dialogID int64, providerID, text string) (*Message, error) {
+	providerID, text = pgsafe.Text(providerID), pgsafe.Text(text)
 	var m Message
 	err := tx.GetContext(ctx, &m, `
 		UPDATE messages SET provider_message_id = $2, updated_at = now()
@@ -347,7 +367,7 @@ func UpdateMessageStatus(ctx context.Context, ext sqlx.ExtContext, where string,
 	}
 	var e sql.NullString
 	if status == "error" {
-		e = sql.NullString{String: errText, Valid: true}
+		e = sql.NullString{String: pgsafe.Text(errText), Valid: true}
 	}
 	err = sqlx.GetContext(ctx, ext, &m, `UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1 RETURNING `+messageColumns,
 		m.ID, status, e)
@@ -569,6 +589,7 @@ func (s *Store) StartSend(ctx context.Context, messageID int64, now time.Time) (
 
 // MarkSendOutcome notes, on a pending message, how its last attempt ended.
 func (s *Store) MarkSendOutcome(ctx context.Context, messageID int64, outcome string) error {
+	outcome = pgsafe.Text(outcome)
 	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET error = $2 WHERE id = $1 AND status = 'pending'`, messageID, outcome); err != nil {
 		return fmt.Errorf("store: send outcome: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/relay24/relay24/secret"
 )
 
 // SyncState is one entity's sync progress for a portal.
@@ -91,10 +93,11 @@ func (s *Store) FinishSync(ctx context.Context, portalID int64, entity string, r
 	return nil
 }
 
-// FailSync records why an entity's sync stopped.
+// FailSync records why an entity's sync stopped (the text fit to store:
+// the cause may quote what the portal sent).
 func (s *Store) FailSync(ctx context.Context, portalID int64, entity string, cause error) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE sync_state SET phase = 'failed', error = $3 WHERE portal_id = $1 AND entity = $2`,
-		portalID, entity, cause.Error())
+		portalID, entity, secret.ErrorText(cause))
 	if err != nil {
 		return fmt.Errorf("store: fail sync: %w", err)
 	}

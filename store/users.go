@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/relay24/relay24/store/pgsafe"
 )
 
 // User is an employee of a portal.
@@ -20,7 +22,8 @@ type User struct {
 	UpdatedAt   time.Time     `db:"updated_at"`
 }
 
-// UpsertUser stores what the portal said of a user.
+// UpsertUser stores what the portal said of a user (its text made storable,
+// pgsafe.Text: a name with a NUL must not keep him out of the app).
 func (s *Store) UpsertUser(ctx context.Context, u User) error {
 	if u.Departments == nil {
 		u.Departments = pq.Int64Array{}
@@ -31,7 +34,7 @@ func (s *Store) UpsertUser(ctx context.Context, u User) error {
 		ON CONFLICT (portal_id, id) DO UPDATE SET name = EXCLUDED.name, is_admin = EXCLUDED.is_admin,
 			active = EXCLUDED.active, departments = EXCLUDED.departments,
 			lang = CASE WHEN EXCLUDED.lang = '' THEN users.lang ELSE EXCLUDED.lang END, updated_at = now()`,
-		u.PortalID, u.ID, u.Name, u.IsAdmin, u.Active, u.Departments, u.Lang)
+		u.PortalID, u.ID, pgsafe.Text(u.Name), u.IsAdmin, u.Active, u.Departments, pgsafe.Text(u.Lang))
 	if err != nil {
 		return fmt.Errorf("store: upsert user: %w", err)
 	}

@@ -96,7 +96,7 @@ type File struct {
 // kept verbatim (Voice, Audio, ...); BestFileID reaches into them.
 type Message struct {
 	MessageID    int64
-	Date         time.Time
+	Date         time.Time // zero when absent or unusable
 	EditDate     time.Time // zero unless edited
 	Chat         Chat
 	From         *User
@@ -315,8 +315,8 @@ type (
 	}
 	wireMessage struct {
 		MessageID    flexInt         `json:"message_id"`
-		Date         flexInt         `json:"date"`
-		EditDate     flexInt         `json:"edit_date"`
+		Date         lenientInt      `json:"date"`
+		EditDate     lenientInt      `json:"edit_date"`
 		Chat         *wireChat       `json:"chat"`
 		From         *wireUser       `json:"from"`
 		Text         flexString      `json:"text"`
@@ -446,6 +446,21 @@ func (v *flexInt) UnmarshalJSON(b []byte) error {
 		n = int64(f)
 	}
 	*v = flexInt(n)
+	return nil
+}
+
+// lenientInt is a flexInt that reads anything it cannot use (1e999999, a
+// word) as 0. Dates are read so: an unusable date is not worth refusing a
+// message over; the time of receipt stands in (zero Message.Date). Ids stay
+// strict: without them a message cannot be stored exactly once.
+type lenientInt int64
+
+func (v *lenientInt) UnmarshalJSON(b []byte) error {
+	var n flexInt
+	if n.UnmarshalJSON(b) != nil {
+		n = 0
+	}
+	*v = lenientInt(n)
 	return nil
 }
 
