@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,19 +53,6 @@ func (r *relayEnv) openStream(token string) <-chan streamEvent {
 	return out
 }
 
-func collect(ch <-chan streamEvent, d time.Duration) []streamEvent {
-	var out []streamEvent
-	deadline := time.After(d)
-	for {
-		select {
-		case ev := <-ch:
-			out = append(out, ev)
-		case <-deadline:
-			return out
-		}
-	}
-}
-
 // Events reach the streams of those who may see the dialog, and no one else.
 func TestEventStreamFollowsAccessRules(t *testing.T) {
 	r := newRelayEnvWorkers(t, 2)
@@ -85,40 +73,53 @@ func TestEventStreamFollowsAccessRules(t *testing.T) {
 	adminStream := r.openStream(r.Admin)
 
 	r.clientWrites(r.WA, "whatsapp", "79995557001", "для Sales")
-	var got []streamEvent
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		got = append(got, collect(salesStream, 100*time.Millisecond)...)
-		if hasType(got, "message.created") {
-			break
-		}
-	}
-	if !hasType(got, "message.created") {
-		t.Fatalf("the responsible salesperson heard %+v", got)
-	}
-	if ev := collect(adminStream, 300*time.Millisecond); !hasType(ev, "message.created") && !hasType(ev, "dialog.updated") {
-		t.Fatalf("the admin (sees all) heard %+v", ev)
-	}
-	for _, ev := range collect(otherStream, 500*time.Millisecond) {
-		if ev.Type == "message.created" {
+	salesHeard := waitFor(t, salesStream, func(ev streamEvent) bool { return ev.Type == "message.created" })
+	mineID := salesHeard[len(salesHeard)-1].DialogID
+	waitFor(t, adminStream, func(ev streamEvent) bool {
+		return ev.DialogID == mineID && (ev.Type == "message.created" || ev.Type == "dialog.updated")
+	})
+	// A client nobody has yet is seen by every receiver, the other rep too:
+	// events come in order, so once he hears of it he would have heard of
+	// the first dialog before, had it reached him.
+	r.clientWrites(r.WA, "whatsapp", "79995557002", "новый клиент")
+	heard := waitFor(t, otherStream, func(ev streamEvent) bool { return ev.Type == "message.created" && ev.DialogID != mineID })
+	for _, ev := range heard {
+		if ev.DialogID == mineID {
 			t.Fatalf("a rep who does not see the dialog heard %+v", ev)
 		}
 	}
-	// Their lists agree.
-	if n := len(r.dialogs(other)); n != 0 {
-		t.Fatalf("the other rep lists %d dialogs", n)
+	// Their lists agree: both see the new client, only Sales his own.
+	lists := func(token string) (ids []int64) {
+		for _, d := range r.dialogs(token) {
+			ids = append(ids, d.ID)
+		}
+		return ids
 	}
-	if n := len(r.dialogs(r.Sales)); n != 1 {
-		t.Fatalf("the responsible rep lists %d dialogs", n)
+	if ids := lists(other); len(ids) != 1 || ids[0] == mineID {
+		t.Fatalf("the other rep lists %v (the hidden dialog is %d)", ids, mineID)
+	}
+	if ids := lists(r.Sales); len(ids) != 2 || !slices.Contains(ids, mineID) {
+		t.Fatalf("the responsible rep lists %v (his dialog is %d)", ids, mineID)
 	}
 }
 
-func hasType(evs []streamEvent, typ string) bool {
-	for _, e := range evs {
-		if e.Type == typ {
-			return true
+// waitFor reads a stream until an event matches (or fails the test after a
+// generous deadline) and returns everything read.
+func waitFor(t *testing.T, ch <-chan streamEvent, match func(streamEvent) bool) []streamEvent {
+	t.Helper()
+	var got []streamEvent
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-ch:
+			got = append(got, ev)
+			if match(ev) {
+				return got
+			}
+		case <-deadline:
+			t.Fatalf("the awaited event never came; heard %+v", got)
 		}
 	}
-	return false
 }
 
 func itoaInt(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + itoa64(int64(n))) }

@@ -194,7 +194,9 @@ func TestPruneKeepsRecentAndPending(t *testing.T) {
 }
 
 // A long job keeps its lease by heartbeat: no other worker takes it while
-// its worker lives.
+// its worker lives. The lease is long enough that a slow machine's heartbeat
+// (every lease/3) still lands well inside it; what is checked is that the
+// job outlives one and a half leases untaken and that its lease moved.
 func TestHeartbeatKeepsALongJob(t *testing.T) {
 	db := storetest.DB(t)
 	ctx := context.Background()
@@ -202,28 +204,42 @@ func TestHeartbeatKeepsALongJob(t *testing.T) {
 	q2 := jobs.New(db, slog.New(slog.DiscardHandler))
 	var runs atomic.Int32
 	release := make(chan struct{})
+	const lease = 3 * time.Second
 	for _, q := range []*jobs.Queue{q1, q2} {
-		q.Lease = 300 * time.Millisecond
+		q.Lease = lease
 		q.Handle("long", func(ctx context.Context, j *jobs.Job) error {
 			runs.Add(1)
 			<-release
 			return nil
 		})
 	}
-	if _, err := q1.Enqueue(ctx, db, "long", nil, jobs.Options{}); err != nil {
+	id, err := q1.Enqueue(ctx, db, "long", nil, jobs.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { _, _ = q1.RunOnce(ctx); close(done) }()
-	for runs.Load() == 0 {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); runs.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the job never started")
+		}
 	}
-	// Well past several leases, the second queue finds nothing to take.
-	for i := 0; i < 10; i++ {
-		time.Sleep(100 * time.Millisecond)
+	lockedUntil := func() time.Time {
+		var at time.Time
+		if err := db.Get(&at, `SELECT locked_until FROM jobs WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	first, started := lockedUntil(), time.Now()
+	for time.Since(started) < lease*3/2 || !lockedUntil().After(first) {
+		if time.Since(started) > 60*time.Second {
+			t.Fatal("the lease was never extended")
+		}
 		if ran, err := q2.RunOnce(ctx); err != nil || ran {
 			t.Fatalf("a live job was taken over: %v %v", ran, err)
 		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	close(release)
 	<-done
