@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -34,8 +35,15 @@ type Config struct {
 	// Demo is set by `relay24 demo`: the emulated portal stands in for
 	// Bitrix24, so credentials and the secret may be generated.
 	Demo bool
-	// SecretGenerated tells start-up to say that sessions will not survive a restart.
+	// SecretGenerated tells start-up to say that sessions and sealed
+	// credentials will not survive a restart (demo mode without DEMO_DATA_DIR).
 	SecretGenerated bool
+	// SecretFile is the demo's own key file in DEMO_DATA_DIR when the key
+	// came from there (demo mode only).
+	SecretFile string
+	// DatabaseDefaulted is true when DATABASE_URL was unset and the local
+	// development cluster (scripts/pg: fsync off) was taken.
+	DatabaseDefaulted bool
 	// PublicURLSet is false when PUBLIC_URL was derived from LISTEN_ADDR, so
 	// the server may put the port it actually bound into it (LISTEN_ADDR :0).
 	PublicURLSet bool
@@ -55,6 +63,7 @@ func Parse(getenv Getenv, demo bool, defaultDB string) (*Config, error) {
 	c.DatabaseURL = fromEnvOrFile(getenv, "DATABASE_URL", &problems)
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = defaultDB
+		c.DatabaseDefaulted = defaultDB != ""
 	}
 	if c.DatabaseURL == "" {
 		bad("DATABASE_URL is not set and no local cluster was found (run scripts/pg)")
@@ -104,6 +113,15 @@ func Parse(getenv Getenv, demo bool, defaultDB string) (*Config, error) {
 		key, err := decodeKey(raw)
 		if err != nil {
 			bad("SECRET_KEY: %v", err)
+		}
+		c.SecretKey = key
+	} else if dir := getenv("DEMO_DATA_DIR"); demo && dir != "" {
+		// The demo keeps its key next to its data, so what one run sealed
+		// (portal tokens, gateway credentials) the next run can open.
+		c.SecretFile = filepath.Join(dir, DemoKeyFile)
+		key, err := demoKey(c.SecretFile)
+		if err != nil {
+			bad("DEMO_DATA_DIR: %v", err)
 		}
 		c.SecretKey = key
 	} else if demo {

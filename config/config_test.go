@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +75,71 @@ func TestSecretFromFileAndBase64(t *testing.T) {
 	}
 	if r := c.Redacted(); r["database_url"] == nil {
 		t.Fatal("redacted dump lacks database_url")
+	}
+}
+
+// The demo keeps its key in DEMO_DATA_DIR: created 0600 on the first run,
+// the same key on the next, so what one run sealed the next can open. An
+// explicit SECRET_KEY still wins, and outside demo mode the directory is
+// never used.
+func TestDemoKeyKeptInDataDir(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Parse(env(map[string]string{"DEMO_DATA_DIR": dir}), true, "postgres://local/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Parse(env(map[string]string{"DEMO_DATA_DIR": dir}), true, "postgres://local/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.SecretGenerated || len(first.SecretKey) != 32 || string(first.SecretKey) != string(second.SecretKey) {
+		t.Fatalf("the second start has another key (generated=%v): %x vs %x", first.SecretGenerated, first.SecretKey, second.SecretKey)
+	}
+	path := filepath.Join(dir, DemoKeyFile)
+	if first.SecretFile != path {
+		t.Errorf("SecretFile = %q, want %q", first.SecretFile, path)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	explicit, err := Parse(env(map[string]string{"DEMO_DATA_DIR": dir, "SECRET_KEY": key}), true, "postgres://local/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if explicit.SecretFile != "" || explicit.SecretKey[31] != 1 {
+		t.Errorf("SECRET_KEY did not win over the demo's key: %+v", explicit)
+	}
+
+	other := t.TempDir()
+	_, err = Parse(env(map[string]string{"DEMO_DATA_DIR": other, "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "b"}), false, "postgres://local/db")
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(strings.Join(ce.Problems, "\n"), "SECRET_KEY is required") {
+		t.Errorf("outside demo mode without SECRET_KEY: %v", err)
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 0 {
+		t.Errorf("serve wrote into DEMO_DATA_DIR: %v", entries)
+	}
+}
+
+// A damaged key file stops the demo with the file named: replacing it
+// silently would make everything sealed with the old key unreadable.
+func TestDemoKeyDamaged(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFile(filepath.Join(dir, DemoKeyFile), "not a key\n"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(env(map[string]string{"DEMO_DATA_DIR": dir}), true, "postgres://local/db")
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(strings.Join(ce.Problems, "\n"), DemoKeyFile) {
+		t.Fatalf("err = %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, DemoKeyFile))
+	if string(b) != "not a key\n" {
+		t.Errorf("the damaged key was replaced: %q", b)
 	}
 }

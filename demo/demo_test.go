@@ -3,7 +3,9 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -134,4 +136,199 @@ func get(t *testing.T, c *http.Client, url string) string {
 		t.Fatalf("GET %s: %d\n%s", url, res.StatusCode, b)
 	}
 	return string(b)
+}
+
+// running is one demo started by startDemo.
+type running struct {
+	base   string // http://host:port
+	out    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startDemo starts the demo on dbURL with its key kept in keyDir, the
+// simulated clients off (they would add messages to the counts), and waits
+// for its banner.
+func startDemo(t *testing.T, dbURL, keyDir string) *running {
+	t.Helper()
+	cfg, err := config.Parse(func(k string) string {
+		return map[string]string{"DATABASE_URL": dbURL, "LISTEN_ADDR": "127.0.0.1:0", "DEMO_DATA_DIR": keyDir}[k]
+	}, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- demo.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), r.out, demo.Options{SimulateEvery: -1})
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	banner := regexp.MustCompile(`Sandbox[^:]*: (http://\S+)/demo`)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := banner.FindStringSubmatch(r.out.String()); m != nil {
+			r.base = m[1]
+			return r
+		}
+		select {
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("demo stopped: %v\n%s", err, r.out.String())
+		default:
+		}
+	}
+	t.Fatalf("demo printed no banner:\n%s", r.out.String())
+	return nil
+}
+
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("demo shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("demo did not stop")
+	}
+}
+
+// world is what a person sees of the demo, counted in the database.
+type world struct {
+	Portals, Gateways, Channels, Dialogs, Messages, Contacts, Deals, Users int
+}
+
+func countWorld(t *testing.T, db *sql.DB) world {
+	t.Helper()
+	var w world
+	err := db.QueryRow(`SELECT (SELECT count(*) FROM portals), (SELECT count(*) FROM gateways), (SELECT count(*) FROM channels),
+		(SELECT count(*) FROM dialogs), (SELECT count(*) FROM messages), (SELECT count(*) FROM contacts),
+		(SELECT count(*) FROM deals), (SELECT count(*) FROM users)`).
+		Scan(&w.Portals, &w.Gateways, &w.Channels, &w.Dialogs, &w.Messages, &w.Contacts, &w.Deals, &w.Users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// waitSettled waits until the seeded world is filed: five dialogs with
+// their clients resolved, no webhook, client or send job left to run, and no
+// reply still pending.
+func waitSettled(t *testing.T, db *sql.DB) {
+	t.Helper()
+	var dialogs, resolved, jobs, pending int
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		err := db.QueryRow(`SELECT (SELECT count(*) FROM dialogs), (SELECT count(*) FROM dialogs WHERE client_resolved),
+			(SELECT count(*) FROM jobs WHERE kind IN ('inbound.wazzup', 'dialog.client', 'send.message') AND state IN ('ready', 'running')),
+			(SELECT count(*) FROM messages WHERE status = 'pending')`).Scan(&dialogs, &resolved, &jobs, &pending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dialogs >= 5 && resolved == dialogs && jobs == 0 && pending == 0 {
+			return
+		}
+	}
+	t.Fatalf("the demo did not settle: %d dialogs, %d resolved, %d jobs to run, %d replies pending", dialogs, resolved, jobs, pending)
+}
+
+// A restarted demo on the same database and key directory shows the same
+// world: the same channels, dialogs, messages and clients, nothing twice;
+// and a reply sent after the restart goes out and is written into the
+// timeline of the deal relay24 created for that client in the first run
+// (the rebuilt emulated portal has it again).
+func TestDemoRestartShowsTheSameWorld(t *testing.T) {
+	dbURL := storetest.URL(t)
+	keyDir := t.TempDir()
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	first := startDemo(t, dbURL, keyDir)
+	waitSettled(t, db)
+	first.stop(t)
+	before := countWorld(t, db)
+	if before.Dialogs != 5 || before.Channels != 2 || before.Messages != 6 {
+		t.Fatalf("the first run seeded %+v, want 2 channels, 5 dialogs, 6 messages", before)
+	}
+
+	second := startDemo(t, dbURL, keyDir)
+	waitSettled(t, db)
+	if after := countWorld(t, db); after != before {
+		t.Fatalf("the restart changed the world:\nbefore %+v\nafter  %+v", before, after)
+	}
+
+	// Светлана was unknown to the CRM: the first run created her contact and
+	// deal, so the reply's timeline comment needs the restored deal.
+	var dialogID int64
+	if err := db.QueryRow(`SELECT id FROM dialogs WHERE chat_id = '79035550123'`).Scan(&dialogID); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	frame := get(t, c, second.base+"/demo/frame?placement=LEFT_MENU")
+	m := regexp.MustCompile(`<meta name="relay24-session" content="([^"]+)">`).FindStringSubmatch(frame)
+	if m == nil {
+		t.Fatalf("the sandbox frame carries no session:\n%s", frame)
+	}
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/dialogs/%d/messages", second.base, dialogID),
+		strings.NewReader(`{"text":"Светлана, добрый день! Синий диван есть в наличии.","client_id":"after-restart-1"}`))
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent struct {
+		Message struct {
+			ID int64 `json:"id"`
+		} `json:"message"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&sent)
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted || err != nil || sent.Message.ID == 0 {
+		t.Fatalf("reply after the restart: %d %v", res.StatusCode, err)
+	}
+	var status string
+	var reason, jobErr sql.NullString
+	var timeline sql.NullInt64
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := db.QueryRow(`SELECT status, error, timeline_id FROM messages WHERE id = $1`, sent.Message.ID).Scan(&status, &reason, &timeline); err != nil {
+			t.Fatal(err)
+		}
+		if status == "error" || (status != "pending" && timeline.Valid) {
+			break
+		}
+	}
+	_ = db.QueryRow(`SELECT last_error FROM jobs WHERE kind = 'timeline.message' AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1`).Scan(&jobErr)
+	if status == "error" || status == "pending" {
+		t.Fatalf("the reply after the restart ended %q: %s", status, reason.String)
+	}
+	if !timeline.Valid {
+		t.Fatalf("the reply after the restart reached no timeline (last timeline error: %s)", jobErr.String)
+	}
+
+	// The reply's echo names the client as the restarted Wazzup account
+	// remembers her: still «Светлана», not her number. The echo is POSTed
+	// before the statuses, so once "read" is in and no webhook waits to be
+	// filed, the echo has been filed.
+	var name string
+	var waiting int
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := db.QueryRow(`SELECT m.status, d.client_name,
+			(SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup' AND state IN ('ready', 'running'))
+			FROM messages m JOIN dialogs d ON d.id = m.dialog_id WHERE m.id = $1`, sent.Message.ID).Scan(&status, &name, &waiting); err != nil {
+			t.Fatal(err)
+		}
+		if status == "read" && waiting == 0 {
+			break
+		}
+	}
+	if status != "read" || name != "Светлана" {
+		t.Fatalf("after the reply's echo and statuses: status %q, the client is called %q", status, name)
+	}
 }

@@ -2,9 +2,12 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/relay24/relay24/app"
@@ -83,19 +86,89 @@ func (w *World) Write(ctx context.Context, c Client, text string) error {
 	return err
 }
 
-// SeedDialogs starts a few conversations; one of them gets an answer.
-func (w *World) SeedDialogs(ctx context.Context, a *app.App, portalID int64) error {
-	first := []string{
-		"Здравствуйте! Хочу уточнить, когда приедет доставка по нашему заказу?",
-		"Добрый день. Счёт получил, оплатим завтра до обеда.",
-		"Подскажите, есть ли в наличии синий диван из каталога?",
-		"Hi! Do you ship to Kazakhstan? 🙂",
-		"Это снова Анна, пишу из инстаграма — можно фото образцов ткани?",
+// seedMessageIDs are the provider ids of the clients' first messages: fixed,
+// so a restarted demo delivers them again and relay24 files nothing twice.
+var seedMessageIDs = []string{
+	"5eed0000-0000-4000-8000-000000000001",
+	"5eed0000-0000-4000-8000-000000000002",
+	"5eed0000-0000-4000-8000-000000000003",
+	"5eed0000-0000-4000-8000-000000000004",
+	"5eed0000-0000-4000-8000-000000000005",
+}
+
+// seedFirst are the clients' first messages, by the client's index.
+var seedFirst = []string{
+	"Здравствуйте! Хочу уточнить, когда приедет доставка по нашему заказу?",
+	"Добрый день. Счёт получил, оплатим завтра до обеда.",
+	"Подскажите, есть ли в наличии синий диван из каталога?",
+	"Hi! Do you ship to Kazakhstan? 🙂",
+	"Это снова Анна, пишу из инстаграма — можно фото образцов ткани?",
+}
+
+// RecallChats tells the emulated Wazzup account who its clients are, as the
+// real account remembers its chats across relay24's restarts: the echoes of
+// relay24's replies carry the client's name from there. It must run before
+// Connect: with no webhook registered yet, relay24 receives none of it.
+func (w *World) RecallChats(ctx context.Context) error {
+	for i, c := range w.Clients {
+		_, err := w.Acc.ClientWrites(ctx, c.Channel.ChannelID, c.ChatType, c.ChatID, wztest.Incoming{Text: seedFirst[i%len(seedFirst)], ContactName: c.Name})
+		if err != nil && !errors.Is(err, wztest.ErrNoWebhook) {
+			return fmt.Errorf("demo: recalling the chat of %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// seedWebhook is the Wazzup webhook body with every client's first message,
+// a minute apart, under the fixed seed ids.
+func (w *World) seedWebhook(now time.Time) ([]byte, error) {
+	type contact struct {
+		Name string `json:"name"`
+	}
+	type item struct {
+		MessageID string   `json:"messageId"`
+		ChannelID string   `json:"channelId"`
+		ChatType  string   `json:"chatType"`
+		ChatID    string   `json:"chatId"`
+		DateTime  string   `json:"dateTime"`
+		Type      string   `json:"type"`
+		IsEcho    bool     `json:"isEcho"`
+		Contact   *contact `json:"contact,omitempty"`
+		Text      string   `json:"text"`
+		Status    string   `json:"status"`
+	}
+	var body struct {
+		Messages []item `json:"messages"`
 	}
 	for i, c := range w.Clients {
-		if err := w.Write(ctx, c, first[i%len(first)]); err != nil {
-			return fmt.Errorf("demo: client %s writes: %w", c.Name, err)
-		}
+		at := now.Add(-time.Duration(len(w.Clients)-i) * time.Minute)
+		body.Messages = append(body.Messages, item{
+			MessageID: seedMessageIDs[i%len(seedMessageIDs)], ChannelID: c.Channel.ChannelID, ChatType: c.ChatType, ChatID: c.ChatID,
+			DateTime: at.UTC().Format("2006-01-02T15:04:05.000Z"), Type: "text", Contact: &contact{Name: c.Name},
+			Text: seedFirst[i%len(seedFirst)], Status: "inbound",
+		})
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("demo: encoding the seeded messages: %w", err)
+	}
+	return b, nil
+}
+
+// SeedDialogs starts a few conversations; one of them gets an answer. It is
+// idempotent: the first messages carry fixed provider ids and the answer a
+// fixed client_id, so a restarted demo adds nothing.
+func (w *World) SeedDialogs(ctx context.Context, a *app.App, portalID int64) error {
+	body, err := w.seedWebhook(time.Now())
+	if err != nil {
+		return err
+	}
+	status, err := w.Acc.PostRaw(ctx, body)
+	if err != nil {
+		return fmt.Errorf("demo: delivering the seeded messages: %w", err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("demo: relay24 answered %d to the seeded messages", status)
 	}
 	// Борис got his answer: his dialog is answered, the others wait.
 	var dialogID int64
@@ -114,9 +187,12 @@ func (w *World) SeedDialogs(ctx context.Context, a *app.App, portalID int64) err
 	if dialogID == 0 {
 		return fmt.Errorf("demo: the seeded messages were not filed in time")
 	}
-	_, err := a.Relay.Send(ctx, portalID, relay.Author{ID: 2, Name: "Мария Смирнова"}, dialogID,
+	_, err = a.Relay.Send(ctx, portalID, relay.Author{ID: 2, Name: "Мария Смирнова"}, dialogID,
 		"Спасибо, Борис! Как только оплата поступит, начнём сборку.", "demo-seed-1")
-	return err
+	if err != nil {
+		return fmt.Errorf("demo: answering the seeded dialog: %w", err)
+	}
+	return nil
 }
 
 var (

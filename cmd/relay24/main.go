@@ -64,6 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(secret.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	log.Info("configuration", slog.Any("config", cfg.Redacted()), slog.String("version", version))
+	if cfg.DatabaseDefaulted && cmd == "serve" {
+		// The fallback is scripts/pg's development cluster: fsync off, so a
+		// crash of the machine can lose what it stored.
+		log.Warn("DATABASE_URL is unset: using the local development cluster of scripts/pg (fsync off, never for production)")
+	}
 	switch cmd {
 	case "migrate":
 		st, err := store.Open(ctx, cfg.DatabaseURL)

@@ -37,3 +37,25 @@ func TestServeRefusesMissingConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// serve without DATABASE_URL falls back to scripts/pg's cluster, which runs
+// with fsync off: it says so; with DATABASE_URL set it does not.
+func TestServeWarnsOfTheDevelopmentCluster(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve stops at the database; the warning comes before it
+	env := map[string]string{"B24_CLIENT_ID": "app.1", "B24_CLIENT_SECRET": "s", "SECRET_KEY": strings.Repeat("ab", 32),
+		"LISTEN_ADDR": "127.0.0.1:0"}
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &out, &errOut); err == nil {
+		t.Fatal("serve ran on a cancelled context")
+	}
+	if !strings.Contains(errOut.String(), "development cluster") {
+		t.Fatalf("no warning of the development cluster:\n%s", errOut.String())
+	}
+	env["DATABASE_URL"] = "postgres://db.example/relay24"
+	errOut.Reset()
+	_ = run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &out, &errOut)
+	if strings.Contains(errOut.String(), "development cluster") {
+		t.Fatalf("warned with DATABASE_URL set:\n%s", errOut.String())
+	}
+}
