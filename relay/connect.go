@@ -163,7 +163,7 @@ func gatewayProblem(err error, doing string) error {
 		if we.Status == 401 || we.Status == 403 {
 			return problem.Wrap(err, problem.Invalid, "gateway_rejected_credentials", fmt.Sprintf("%s: Wazzup refused the key (%s)", doing, we.Code))
 		}
-		if we.Status >= 400 && we.Status < 500 {
+		if we.Status >= 400 && we.Status < 500 && we.Status != 429 {
 			return problem.Wrap(err, problem.Invalid, "gateway_refused", fmt.Sprintf("%s: Wazzup answered %s %s", doing, we.Code, we.Description))
 		}
 	}
