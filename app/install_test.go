@@ -20,28 +20,105 @@ import (
 	"github.com/relay24/relay24/store"
 )
 
+// What CONTRACT §3 says relay24 binds on install, written out here rather
+// than taken from package placement, so that a wrong table there fails.
+var (
+	contractPlacements = []string{"LEFT_MENU", "CRM_DEAL_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR", "CRM_CONTACT_DETAIL_TOOLBAR"}
+	contractEvents     = []string{
+		"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE",
+		"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE",
+		"ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE",
+		"ONAPPUNINSTALL",
+	}
+)
+
+// checkContractBindings checks that the portal holds exactly the contract's
+// bindings, each once: the placements with HANDLER=$PUBLIC_URL/b24/placement,
+// the events (names are case-insensitive) with handler=$PUBLIC_URL/b24/events.
+func (e *env) checkContractBindings(p *b24test.Portal, when string) {
+	e.t.Helper()
+	pls := map[string][]string{}
+	for _, b := range p.Placements() {
+		pls[b.Placement] = append(pls[b.Placement], b.Handler)
+	}
+	for _, code := range contractPlacements {
+		if h := pls[code]; len(h) != 1 || h[0] != e.URL+"/b24/placement" {
+			e.t.Errorf("%s: placement %s bound to %q, want once to %s/b24/placement", when, code, h, e.URL)
+		}
+		delete(pls, code)
+	}
+	for code, h := range pls {
+		e.t.Errorf("%s: placement %s (to %q) is not in the contract", when, code, h)
+	}
+	evs := map[string][]string{}
+	for _, b := range p.EventBindings() {
+		evs[strings.ToUpper(b.Event)] = append(evs[strings.ToUpper(b.Event)], b.Handler)
+	}
+	for _, ev := range contractEvents {
+		if h := evs[ev]; len(h) != 1 || h[0] != e.URL+"/b24/events" {
+			e.t.Errorf("%s: event %s bound to %q, want once to %s/b24/events", when, ev, h, e.URL)
+		}
+		delete(evs, ev)
+	}
+	for ev, h := range evs {
+		e.t.Errorf("%s: event %s (to %q) is not in the contract", when, ev, h)
+	}
+}
+
+// checkBindCalls checks the bind calls the portal received against the
+// protocol notes (bitrix24.md §e, §f): placement.bind with PLACEMENT and
+// HANDLER, event.bind with event and handler, spelled as documented, and
+// nothing the methods do not know.
+func (e *env) checkBindCalls(p *b24test.Portal) {
+	e.t.Helper()
+	documented := map[string]map[string]bool{
+		"placement.bind": {"PLACEMENT": true, "HANDLER": true, "TITLE": true, "DESCRIPTION": true, "GROUP_NAME": true, "LANG_ALL": true, "OPTIONS": true, "USER_ID": true},
+		"event.bind":     {"event": true, "handler": true, "auth_type": true, "event_type": true, "auth_connector": true, "options": true},
+	}
+	required := map[string][2]string{"placement.bind": {"PLACEMENT", "HANDLER"}, "event.bind": {"event", "handler"}}
+	handler := map[string]string{"placement.bind": e.URL + "/b24/placement", "event.bind": e.URL + "/b24/events"}
+	bound := map[string]int{}
+	for _, c := range p.Calls() {
+		names, ok := documented[c.Method]
+		if !ok {
+			continue
+		}
+		for k := range c.Params {
+			if !names[k] {
+				e.t.Errorf("%s sent %q, not a documented parameter (%v)", c.Method, k, c.Params)
+			}
+		}
+		req := required[c.Method]
+		code, _ := c.Params[req[0]].(string)
+		if code == "" || c.Params[req[1]] != handler[c.Method] {
+			e.t.Errorf("%s with %s=%v %s=%v, want the code and %s", c.Method, req[0], c.Params[req[0]], req[1], c.Params[req[1]], handler[c.Method])
+		}
+		bound[strings.ToUpper(code)]++
+		if c.Method == "placement.bind" {
+			if langs, ok := c.Params["LANG_ALL"].(map[string]any); ok {
+				for lang, v := range langs {
+					m, _ := v.(map[string]any)
+					for k := range m {
+						if k != "TITLE" && k != "DESCRIPTION" && k != "GROUP_NAME" {
+							e.t.Errorf("placement.bind LANG_ALL[%s][%s] is not documented", lang, k)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, code := range append(append([]string{}, contractPlacements...), contractEvents...) {
+		if bound[code] != 1 {
+			e.t.Errorf("%s bound %d times, want once", code, bound[code])
+		}
+	}
+}
+
 func TestInstallBindsEverythingOnceAndStartsTheSync(t *testing.T) {
 	e := newEnv(t)
 	p := e.installedPortal()
-
-	pls := map[string]string{}
-	for _, b := range p.Placements() {
-		pls[b.Placement] = b.Handler
-	}
-	for _, b := range placement.Bindings {
-		if pls[b.Placement] != e.URL+"/b24/placement" {
-			t.Errorf("placement %s bound to %q", b.Placement, pls[b.Placement])
-		}
-	}
-	evs := map[string]string{}
-	for _, b := range p.EventBindings() {
-		evs[strings.ToUpper(b.Event)] = b.Handler
-	}
-	for _, ev := range placement.Events {
-		if evs[ev] != e.URL+"/b24/events" {
-			t.Errorf("event %s bound to %q", ev, evs[ev])
-		}
-	}
+	e.checkContractBindings(p, "install")
+	e.checkBindCalls(p)
 	if n := e.count(`SELECT count(*) FROM portals WHERE member_id = $1 AND installed_at IS NOT NULL`, p.MemberID()); n != 1 {
 		t.Fatalf("%d portal rows", n)
 	}
@@ -58,9 +135,7 @@ func TestInstallBindsEverythingOnceAndStartsTheSync(t *testing.T) {
 	if got := methodCalls(p, "placement.bind") + methodCalls(p, "event.bind"); got != binds {
 		t.Fatalf("re-install made %d more bind calls", got-binds)
 	}
-	if len(p.Placements()) != len(placement.Bindings) || len(p.EventBindings()) != len(placement.Events) {
-		t.Fatalf("bindings after re-install: %d placements, %d events", len(p.Placements()), len(p.EventBindings()))
-	}
+	e.checkContractBindings(p, "re-install")
 	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = $1`, portal.JobFirstSync); n != 1 {
 		t.Fatalf("re-install made %d first-sync jobs", n)
 	}
@@ -80,9 +155,7 @@ func TestInstallByEventWithoutUI(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM portals WHERE member_id = $1 AND application_token_hash IS NOT NULL`, p.MemberID()); n != 1 {
 		t.Fatal("portal not stored with its application token")
 	}
-	if len(p.Placements()) != len(placement.Bindings) {
-		t.Fatalf("%d placements bound", len(p.Placements()))
-	}
+	e.checkContractBindings(p, "install by event")
 	// Events now authenticate with the application token of the event.
 	replies, err := p.FireEvent(e.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": "7"}}, 1)
 	if err != nil || len(replies) != 1 || replies[0].Status != http.StatusOK {
@@ -175,9 +248,7 @@ func TestInstallFailsClearlyWhenThePortalFailsAndARetryCompletes(t *testing.T) {
 			if err != nil || r.Status != http.StatusOK {
 				t.Fatalf("retry: %v %d %s", err, r.Status, r.Body)
 			}
-			if len(p.Placements()) != len(placement.Bindings) || len(p.EventBindings()) != len(placement.Events) {
-				t.Fatalf("after retry: %d placements, %d events", len(p.Placements()), len(p.EventBindings()))
-			}
+			e.checkContractBindings(p, "after retry")
 		})
 	}
 }
@@ -704,9 +775,7 @@ func TestFailedReinstallLeavesThePortalAsItWas(t *testing.T) {
 	if err != nil || r.Status != http.StatusOK {
 		t.Fatalf("retry: %v %d %s", err, r.Status, r.Body)
 	}
-	if len(p.Placements()) != len(placement.Bindings) {
-		t.Fatalf("%d placements after the retry", len(p.Placements()))
-	}
+	e.checkContractBindings(p, "after the retry")
 	if after := e.portalRow(p); after.TokenVersion <= before.TokenVersion || !after.TokenUserID.Valid || after.TokenUserID.Int64 != 1 {
 		t.Fatalf("the retry did not store the new tokens: %+v", after)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // MaxBatch is the most commands one batch request may carry.
@@ -123,7 +124,13 @@ func (c *Client) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchRe
 	}
 	out := &BatchResult{Result: raw.Result, Total: raw.Total, Next: raw.Next, Errors: map[string]*Error{}}
 	for k, e := range raw.Errors {
-		out.Errors[k] = &Error{Code: e.Error, Description: e.ErrorDescription, Status: 200, Method: methodOf(cmds, k)}
+		be := &Error{Code: e.Error, Description: e.ErrorDescription, Status: 200, Method: methodOf(cmds, k)}
+		if strings.EqualFold(be.Code, CodeOperationTimeLimit) {
+			// A command over its time budget blocks that method (limits.md:
+			// nested calls are counted one by one).
+			be.RetryAfter = c.o.Pacer.timeLimited(be.Method, 0)
+		}
+		out.Errors[k] = be
 	}
 	return out, nil
 }

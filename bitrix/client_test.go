@@ -3,13 +3,13 @@ package bitrix_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/bitrix/b24test"
@@ -43,7 +43,10 @@ type fixture struct {
 	client *bitrix.Client
 }
 
-func newFixture(t testing.TB, opts b24test.PortalOptions, limiter *rate.Limiter) *fixture {
+// newFixture makes a portal and a client of it paced by pacer; nil gives the
+// client a pacer of its own at the documented limits (the emulated portal's
+// defaults too).
+func newFixture(t testing.TB, opts b24test.PortalOptions, pacer *bitrix.Pacer) *fixture {
 	t.Helper()
 	o := b24test.NewOAuth(b24test.App{ClientID: "app.1", ClientSecret: "secret"})
 	t.Cleanup(o.Close)
@@ -53,7 +56,7 @@ func newFixture(t testing.TB, opts b24test.PortalOptions, limiter *rate.Limiter)
 	issued := p.IssueTokens(1)
 	tk.access.Store(issued.Access)
 	tk.refresh.Store(issued.Refresh)
-	c := bitrix.NewClient(bitrix.Options{Endpoint: p.ClientEndpoint(), Tokens: tk, Limiter: limiter,
+	c := bitrix.NewClient(bitrix.Options{Endpoint: p.ClientEndpoint(), Tokens: tk, Pacer: pacer,
 		BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	return &fixture{oauth: o, portal: p, tokens: tk, client: c}
 }
@@ -98,7 +101,9 @@ func TestExpiredTokenRefreshesOnceAndRetries(t *testing.T) {
 }
 
 func TestRetriesReadsButNotAmbiguousWrites(t *testing.T) {
-	f := newFixture(t, b24test.PortalOptions{}, nil)
+	// A fast portal, and the client knows its rate: the pauses after the
+	// rate-limited answers below are short.
+	f := newFixture(t, b24test.PortalOptions{Burst: 50, PerSecond: 50}, bitrix.NewPacer(48, 50))
 	ctx := context.Background()
 	f.portal.SetFault(&b24test.Fault{Status: 500, Count: 2})
 	if err := f.client.Call(ctx, "user.current", nil, nil); err != nil {
@@ -218,26 +223,163 @@ func TestListAllIsMinimal(t *testing.T) {
 }
 
 // A portal with a small bucket answers QUERY_LIMIT_EXCEEDED past it; a client
-// paced by a limiter of the same size never sees one, and one without a
-// limiter still gets through by backing off.
-func TestRateLimit(t *testing.T) {
+// paced by the portal's own limits never sees one.
+func TestRateLimitPacedClientIsNeverRefused(t *testing.T) {
 	ctx := context.Background()
 	// Paced like portal.Service paces: the portal's rate, a burst two smaller.
-	paced := newFixture(t, b24test.PortalOptions{Burst: 5, PerSecond: 50}, rate.NewLimiter(50, 3))
+	f := newFixture(t, b24test.PortalOptions{Burst: 5, PerSecond: 50}, bitrix.NewPacer(3, 50))
 	for i := 0; i < 20; i++ {
-		if err := paced.client.Call(ctx, "user.current", nil, nil); err != nil {
+		if err := f.client.Call(ctx, "user.current", nil, nil); err != nil {
 			t.Fatalf("paced call %d: %v", i, err)
 		}
 	}
-	for _, c := range paced.portal.Calls() {
+	if n := refusals(f.portal); n != 0 {
+		t.Fatalf("the paced client was refused %d times", n)
+	}
+}
+
+// A pacer told far more than the portal allows (wrong stored limits, or
+// other apps on our address sharing the bucket) is refused. The portal counts
+// refused requests too, so a client that knocks again too soon keeps its
+// bucket full: the pacer must slow down and pause every client of the portal
+// until the bucket drained. Then every call gets through, and the refused
+// ones stay few.
+func TestRateLimitRefusalsSlowEveryClientOfThePortal(t *testing.T) {
+	ctx := context.Background()
+	pacer := bitrix.NewPacer(48, 100)
+	f := newFixture(t, b24test.PortalOptions{Burst: 5, PerSecond: 20}, pacer)
+	clients := []*bitrix.Client{f.client}
+	for range 3 {
+		clients = append(clients, bitrix.NewClient(bitrix.Options{Endpoint: f.portal.ClientEndpoint(), Tokens: f.tokens,
+			Pacer: pacer, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}))
+	}
+	const perClient = 15
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients)*perClient)
+	for _, c := range clients {
+		wg.Go(func() {
+			for range perClient {
+				if err := c.Call(ctx, "user.current", nil, nil); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("call failed: %v", err)
+	}
+	calls := len(clients) * perClient
+	refused := refusals(f.portal)
+	burst, rate := pacer.Limits()
+	t.Logf("%d calls, %d refused; the pacer ends at burst %d, %v/s", calls, refused, burst, rate)
+	if refused == 0 {
+		t.Fatal("the portal never refused: the test does not test the back-off")
+	}
+	// Knocking again at the told pace (or with the client's own short
+	// back-off) is refused several times per accepted request.
+	if refused > calls/3 {
+		t.Fatalf("%d of %d requests refused: the clients kept the bucket full", refused, calls+refused)
+	}
+	if rate >= 100 {
+		t.Fatalf("the pacer still goes at %v/s after %d refusals", rate, refused)
+	}
+}
+
+// A long pause is not waited out inside the call: it comes back as the
+// refusal, with the pause as RetryAfter, for the caller to come back later.
+func TestRateLimitLongPauseEndsTheCall(t *testing.T) {
+	ctx := context.Background()
+	// The documented limits, and a portal that refuses whatever we do.
+	f := newFixture(t, b24test.PortalOptions{}, nil)
+	f.portal.SetFault(&b24test.Fault{Status: http.StatusServiceUnavailable, Count: 1000})
+	err := f.client.Call(ctx, "crm.contact.add", bitrix.Params{"fields": map[string]any{"NAME": "X"}}, nil)
+	var e *bitrix.Error
+	if !errors.As(err, &e) || e.Code != bitrix.CodeQueryLimitExceeded || e.RetryAfter <= 5*time.Second {
+		t.Fatalf("err = %v, want QUERY_LIMIT_EXCEEDED with a pause over 5 s", err)
+	}
+	if d, limited := bitrix.RetryAfter(err); !limited || d != e.RetryAfter {
+		t.Fatalf("RetryAfter(err) = %v, %v", d, limited)
+	}
+	asked := f.portal.HTTPRequests()
+	// The pause holds back every call of the portal, without a request.
+	err = f.client.Call(ctx, "user.current", nil, nil)
+	if !errors.As(err, &e) || e.Code != bitrix.CodeQueryLimitExceeded || e.RetryAfter <= 0 {
+		t.Fatalf("call during the pause: %v", err)
+	}
+	if n := f.portal.HTTPRequests(); n != asked {
+		t.Fatalf("%d requests sent during the pause", n-asked)
+	}
+}
+
+// A method over its time budget (limits.md: the execution time of its calls
+// summed over 10 minutes) is refused with 429 OPERATION_TIME_LIMIT until the
+// budget frees up. The client does not retry it in the call, says when to
+// come back, asks nothing more of that method until then, and keeps serving
+// other methods.
+func TestOperationTimeLimit(t *testing.T) {
+	ctx := context.Background()
+	pacer := bitrix.NewPacer(bitrix.DefaultBurst, bitrix.DefaultPerSecond)
+	f := newFixture(t, b24test.PortalOptions{Burst: -1, OperatingLimit: 480 * time.Second}, pacer)
+	pacer.SetClock(f.oauth.Now) // the budget's reset times are on the portal's clock
+	f.portal.SetOperatingCost("crm.contact.list", 100*time.Second)
+	for i := 0; i < 5; i++ { // 500 s: over the budget after the fifth
+		if err := f.client.Call(ctx, "crm.contact.list", nil, nil); err != nil {
+			t.Fatalf("call %d within the budget: %v", i, err)
+		}
+	}
+	asked := f.portal.HTTPRequests()
+	err := f.client.Call(ctx, "crm.contact.list", nil, nil)
+	var e *bitrix.Error
+	if !errors.As(err, &e) || e.Code != bitrix.CodeOperationTimeLimit || e.Status != http.StatusTooManyRequests {
+		t.Fatalf("over the budget: %v", err)
+	}
+	if n := f.portal.HTTPRequests() - asked; n != 1 {
+		t.Fatalf("the blocked method was asked %d times in one call", n)
+	}
+	// The budget's oldest (and only) minute drops 10 minutes after it opened.
+	if e.RetryAfter <= 9*time.Minute || e.RetryAfter > 10*time.Minute {
+		t.Fatalf("RetryAfter = %v, want the rest of the 10 minutes", e.RetryAfter)
+	}
+	if d, limited := bitrix.RetryAfter(err); !limited || d != e.RetryAfter || !bitrix.Temporary(err) {
+		t.Fatalf("RetryAfter(err) = %v, %v; Temporary %v", d, limited, bitrix.Temporary(err))
+	}
+
+	// Meanwhile each request would only fill the rate-limit bucket.
+	err = f.client.Call(ctx, "crm.contact.list", nil, nil)
+	if !bitrix.HasCode(err, bitrix.CodeOperationTimeLimit) || f.portal.HTTPRequests()-asked != 1 {
+		t.Fatalf("the blocked method again: %v after %d requests", err, f.portal.HTTPRequests()-asked)
+	}
+	if err := f.client.Call(ctx, "user.current", nil, nil); err != nil {
+		t.Fatalf("another method during the block: %v", err)
+	}
+	// A batch command over the budget blocks its method too.
+	pacer2 := bitrix.NewPacer(bitrix.DefaultBurst, bitrix.DefaultPerSecond)
+	pacer2.SetClock(f.oauth.Now)
+	other := bitrix.NewClient(bitrix.Options{Endpoint: f.portal.ClientEndpoint(), Tokens: f.tokens, Pacer: pacer2})
+	res, err := other.Batch(ctx, []bitrix.Command{{Key: "l", Method: "crm.contact.list"}, {Key: "me", Method: "user.current"}}, false)
+	if err != nil || res.Errors["l"] == nil || res.Errors["l"].Code != bitrix.CodeOperationTimeLimit || res.Result["me"] == nil {
+		t.Fatalf("batch over the budget: %+v %v", res, err)
+	}
+	asked = f.portal.HTTPRequests()
+	if err := other.Call(ctx, "crm.contact.list", nil, nil); !bitrix.HasCode(err, bitrix.CodeOperationTimeLimit) || f.portal.HTTPRequests() != asked {
+		t.Fatalf("after the batch's refusal: %v, %d requests", err, f.portal.HTTPRequests()-asked)
+	}
+
+	// Once the budget frees up, the method works again.
+	f.oauth.Advance(e.RetryAfter + time.Second)
+	if err := f.client.Call(ctx, "crm.contact.list", nil, nil); err != nil {
+		t.Fatalf("after the budget freed up: %v", err)
+	}
+}
+
+func refusals(p *b24test.Portal) int {
+	n := 0
+	for _, c := range p.Calls() {
 		if c.Status == http.StatusServiceUnavailable {
-			t.Fatal("the paced client hit the portal's limit")
+			n++
 		}
 	}
-	unpaced := newFixture(t, b24test.PortalOptions{Burst: 5, PerSecond: 50}, nil)
-	for i := 0; i < 20; i++ {
-		if err := unpaced.client.Call(ctx, "user.current", nil, nil); err != nil {
-			t.Fatalf("unpaced call %d: %v", i, err)
-		}
-	}
+	return n
 }

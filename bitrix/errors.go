@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Error is an error answered by the portal or the OAuth server: the
@@ -14,10 +15,19 @@ type Error struct {
 	Description string
 	Status      int    // HTTP status; 200 for a batch sub-command error
 	Method      string // the REST method, or "oauth/token"
+	// RetryAfter is how long the portal will refuse this again: the pause
+	// the pacer imposed after QUERY_LIMIT_EXCEEDED, or what is left until
+	// the method's time budget frees up after OPERATION_TIME_LIMIT; 0 when
+	// unknown.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("bitrix24 %s: %s (%d): %s", e.Method, e.Code, e.Status, e.Description)
+	s := fmt.Sprintf("bitrix24 %s: %s (%d): %s", e.Method, e.Code, e.Status, e.Description)
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter.Round(time.Millisecond))
+	}
+	return s
 }
 
 // Error codes relay24 reacts to (bitrix24.md §c.1).
@@ -73,6 +83,27 @@ func Temporary(err error) bool {
 // install or login mends it.
 func Revoked(err error) bool {
 	return HasCode(err, CodeInvalidToken, CodeInvalidGrant, CodePortalDeleted, CodePaymentRequired, CodeNoAuthFound)
+}
+
+// RetryAfter reports whether err is one of the portal's limits — the rate
+// limit or a method's time budget — and how long to wait before trying
+// again: what the portal made known, else a second for the rate limit and a
+// minute (one bucket of the budget) for the time budget.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return 0, false
+	}
+	switch {
+	case strings.EqualFold(e.Code, CodeQueryLimitExceeded):
+		return max(e.RetryAfter, time.Second), true
+	case strings.EqualFold(e.Code, CodeOperationTimeLimit):
+		if e.RetryAfter > 0 {
+			return e.RetryAfter, true
+		}
+		return unknownTimeBudgetReset, true
+	}
+	return 0, false
 }
 
 // notExecuted marks failures where the portal certainly did not run the

@@ -38,9 +38,37 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// The placements bound are CONTRACT §3's, each with the parameters
+// placement.bind documents (bitrix24.md §e), spelled as documented; the left
+// menu item carries the general chat's name (CONTRACT §7). Literals here, not
+// the package's constants, so that a wrong table fails.
 func TestBindParams(t *testing.T) {
-	p := Bindings[0].Params("https://relay.example/b24/placement")
-	if p["PLACEMENT"] != LeftMenu || p["HANDLER"] != "https://relay.example/b24/placement" || p["TITLE"] != "Общий чат" {
-		t.Fatalf("params %v", p)
+	const handler = "https://relay.example/b24/placement"
+	want := map[string]bool{"LEFT_MENU": true, "CRM_DEAL_DETAIL_TOOLBAR": true, "CRM_LEAD_DETAIL_TOOLBAR": true, "CRM_CONTACT_DETAIL_TOOLBAR": true}
+	documented := map[string]bool{"PLACEMENT": true, "HANDLER": true, "TITLE": true, "DESCRIPTION": true, "GROUP_NAME": true, "LANG_ALL": true, "OPTIONS": true, "USER_ID": true}
+	seen := map[string]bool{}
+	for _, b := range Bindings {
+		p := b.Params(handler)
+		code, _ := p["PLACEMENT"].(string)
+		if !want[code] || seen[code] || p["HANDLER"] != handler {
+			t.Errorf("placement.bind %v: want each of %v once, HANDLER %s", p, want, handler)
+		}
+		seen[code] = true
+		for k := range p {
+			if !documented[k] {
+				t.Errorf("%s: parameter %q is not documented for placement.bind", code, k)
+			}
+		}
+		if code == "LEFT_MENU" {
+			langs, _ := p["LANG_ALL"].(map[string]any)
+			ru, _ := langs["ru"].(map[string]any)
+			en, _ := langs["en"].(map[string]any)
+			if p["TITLE"] != "Общий чат" || ru["TITLE"] != "Общий чат" || en["TITLE"] != "General chat" {
+				t.Errorf("left menu titles %v", p)
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("bound %v, want %v", seen, want)
 	}
 }

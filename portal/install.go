@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/time/rate"
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
@@ -135,7 +134,7 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 // portal shares its limiter (one leaky bucket on the portal's side); a new
 // one gets its own until it has an id.
 func (s *Service) installClient(existing *store.Portal, endpoint, accessToken string) *bitrix.Client {
-	lim := rate.NewLimiter(rate.Limit(s.o.DefaultRate), max(1, s.o.DefaultBurst-2))
+	lim := bitrix.NewPacer(max(1, s.o.DefaultBurst-2), s.o.DefaultRate)
 	log := s.o.Log
 	if existing != nil {
 		lim = s.limiter(existing)
@@ -145,7 +144,7 @@ func (s *Service) installClient(existing *store.Portal, endpoint, accessToken st
 		Endpoint:  endpoint,
 		Tokens:    staticToken(accessToken),
 		HTTP:      s.o.HTTP,
-		Limiter:   lim,
+		Pacer:     lim,
 		Log:       log,
 		Observe:   s.o.Observe,
 		BaseDelay: s.o.RetryBase,

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
@@ -50,10 +48,10 @@ type Options struct {
 
 // Service is the portal registry.
 type Service struct {
-	o        Options
-	mu       sync.Mutex
-	limiters map[int64]*rate.Limiter
-	onEvent  EventSink
+	o       Options
+	mu      sync.Mutex
+	pacers  map[int64]*bitrix.Pacer
+	onEvent EventSink
 }
 
 // EventSink is told of every authenticated CRM event after it is recorded
@@ -77,14 +75,16 @@ func New(o Options) *Service {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{o: o, limiters: map[int64]*rate.Limiter{}}
+	return &Service{o: o, pacers: map[int64]*bitrix.Pacer{}}
 }
 
 // limiter is the portal's shared REST pacer. The portal's leaky bucket (X
 // requests, draining Y per second) admits what a token bucket of burst X
 // refilled at Y per second admits; two tokens less absorb the jitter between
-// our clock and the portal's, so a paced client never meets the limit.
-func (s *Service) limiter(p *store.Portal) *rate.Limiter {
+// our clock and the portal's, so a paced client never meets the limit. When
+// the portal refuses anyway, the pacer pauses and slows every client of the
+// portal, not just the one that was refused.
+func (s *Service) limiter(p *store.Portal) *bitrix.Pacer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	burst, perSec := s.o.DefaultBurst, s.o.DefaultRate
@@ -95,13 +95,12 @@ func (s *Service) limiter(p *store.Portal) *rate.Limiter {
 		perSec = p.RatePerSecond.Float64
 	}
 	burst = max(1, burst-2)
-	l, ok := s.limiters[p.ID]
+	l, ok := s.pacers[p.ID]
 	if !ok {
-		l = rate.NewLimiter(rate.Limit(perSec), burst)
-		s.limiters[p.ID] = l
-	} else if l.Burst() != burst || float64(l.Limit()) != perSec {
-		l.SetBurst(burst)
-		l.SetLimit(rate.Limit(perSec))
+		l = bitrix.NewPacer(burst, perSec)
+		s.pacers[p.ID] = l
+	} else {
+		l.SetLimits(burst, perSec) // keeps a slow-down unless the stored limits changed
 	}
 	return l
 }
@@ -123,7 +122,7 @@ func (s *Service) clientFor(p *store.Portal, t bitrix.Tokens) *bitrix.Client {
 		Endpoint:  p.ClientEndpoint,
 		Tokens:    t,
 		HTTP:      s.o.HTTP,
-		Limiter:   s.limiter(p),
+		Pacer:     s.limiter(p),
 		Log:       s.o.Log.With(slog.Int64("portal_id", p.ID)),
 		Observe:   s.o.Observe,
 		BaseDelay: s.o.RetryBase,
@@ -234,10 +233,15 @@ func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // JobError marks, for the job queue, failures that retrying cannot mend: the
 // portal revoked the app or refuses the method, or relay24 is no longer
-// installed there. Anything else is returned as it is, to be retried.
+// installed there. The portal's limits (rate, a method's time budget) put
+// the job off for as long as the portal will refuse, without spending an
+// attempt. Anything else is returned as it is, to be retried.
 func JobError(err error) error {
 	if bitrix.Revoked(err) || bitrix.HasCode(err, bitrix.CodeAccessDenied, bitrix.CodeInsufficientScope) || problem.Is(err, problem.Conflict) {
 		return jobs.Permanent(err)
+	}
+	if d, limited := bitrix.RetryAfter(err); limited {
+		return jobs.RetryAfter(d, err)
 	}
 	return err
 }

@@ -59,7 +59,7 @@ func (p *Portal) runBatch(c *callCtx, in params, order []string) (*restResult, *
 		if res.next != nil {
 			resultNext.set(key, *res.next)
 		}
-		resultTime.set(key, newTimeInfo(subStart, p.o.Now(), false))
+		resultTime.set(key, newTimeInfo(subStart, p.o.Now(), nil))
 	}
 	out := newOmap()
 	out.set("result", result)

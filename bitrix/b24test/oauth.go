@@ -407,7 +407,7 @@ func (o *OAuth) handleServerREST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := o.Now()
-	writeJSON(w, http.StatusOK, successEnvelope{Result: t.portal.appInfo(), Time: newTimeInfo(start, o.Now(), true)})
+	writeJSON(w, http.StatusOK, successEnvelope{Result: t.portal.appInfo(), Time: newTimeInfo(start, o.Now(), &operatingInfo{resetAt: start.Add(operatingWindow), operating: o.Now().Sub(start)})})
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether the wait completed.

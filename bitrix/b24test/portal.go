@@ -16,7 +16,10 @@ type PortalOptions struct {
 	MemberID  string  // default: random 32 hex
 	Burst     int     // leaky bucket size X, default 50; <0 disables the limit
 	PerSecond float64 // leak rate Y, default 2
-	Lang      string  // default "ru"
+	// OperatingLimit is each method's time budget per 10 minutes, default
+	// DefaultOperatingLimit (480 s); <0 disables it.
+	OperatingLimit time.Duration
+	Lang           string // default "ru"
 }
 
 // Portal is one Bitrix24 portal with its own httptest server (its own
@@ -36,6 +39,9 @@ type Portal struct {
 	latency      time.Duration
 	calls        []Call
 	httpRequests int
+	opLimit      time.Duration            // per-method time budget; <=0: none
+	opCost       map[string]time.Duration // SetOperatingCost surcharges
+	budgets      map[string]*opBudget     // by lower-case method
 	autoEvents   bool
 	loginUser    int
 
@@ -89,12 +95,18 @@ func (o *OAuth) NewPortal(opts PortalOptions) *Portal {
 	if opts.Lang == "" {
 		opts.Lang = "ru"
 	}
+	if opts.OperatingLimit == 0 {
+		opts.OperatingLimit = DefaultOperatingLimit
+	}
 	p := &Portal{
 		o:          o,
 		memberID:   opts.MemberID,
 		lang:       opts.Lang,
 		scope:      map[string]bool{},
 		bucket:     bucket{burst: opts.Burst, rate: opts.PerSecond},
+		opLimit:    opts.OperatingLimit,
+		opCost:     map[string]time.Duration{},
+		budgets:    map[string]*opBudget{},
 		loginUser:  1,
 		appToken:   randomHex(16),
 		appID:      5,
@@ -324,8 +336,11 @@ func errorPage(w http.ResponseWriter, status int, msg string) {
 	fmt.Fprintf(w, "<!DOCTYPE html><html><body><h1>Error</h1><p>%s</p></body></html>", html.EscapeString(msg))
 }
 
-// bucket is the leaky bucket of limits.md: +1 per HTTP request, drains at
-// rate per second, a request that would overflow burst is refused.
+// bucket is the leaky bucket of limits.md: every incoming request adds one
+// to the counter, a refused one too ("each incoming request increases the
+// counter"), the counter drains at rate per second, and a request that takes
+// it above burst is refused. The counter has no ceiling: a client that keeps
+// knocking while refused keeps the bucket full (ASSUMPTIONS.md).
 type bucket struct {
 	burst int
 	rate  float64
@@ -346,9 +361,6 @@ func (b *bucket) allow(now time.Time) bool {
 		}
 	}
 	b.last = now
-	if b.level+1 > float64(b.burst) {
-		return false
-	}
 	b.level++
-	return true
+	return b.level <= float64(b.burst)
 }

@@ -125,7 +125,15 @@ type timeInfo struct {
 	Operating        *float64 `json:"operating,omitempty"`
 }
 
-func newTimeInfo(start, finish time.Time, operating bool) timeInfo {
+// operatingInfo is the per-method time budget a top-level answer reports.
+type operatingInfo struct {
+	resetAt   time.Time     // when the oldest part of the method's budget is released
+	operating time.Duration // the method's execution time summed over the window
+}
+
+// newTimeInfo makes the "time" member; op is nil for batch sub-results,
+// which carry no operating* members.
+func newTimeInfo(start, finish time.Time, op *operatingInfo) timeInfo {
 	d := finish.Sub(start).Seconds()
 	if d < 0 {
 		d = 0
@@ -138,13 +146,11 @@ func newTimeInfo(start, finish time.Time, operating bool) timeInfo {
 		DateStart:  formatTime(start),
 		DateFinish: formatTime(finish),
 	}
-	if operating {
-		// The cloud reports the per-method time budget; the emulator never
-		// exhausts it, so it reports the time this call used.
-		reset := start.Add(10 * time.Minute).Unix()
-		op := d
+	if op != nil {
+		reset := op.resetAt.Unix()
+		used := op.operating.Seconds()
 		ti.OperatingResetAt = &reset
-		ti.Operating = &op
+		ti.Operating = &used
 	}
 	return ti
 }
@@ -359,7 +365,14 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, successEnvelope{Result: res.value, Next: res.next, Total: res.total, Time: newTimeInfo(start, p.o.Now(), true)})
+	// The outer batch is not charged (its commands are, one by one).
+	op := &operatingInfo{resetAt: start}
+	if method != "batch" {
+		p.mu.Lock()
+		op = p.operatingLocked(method, p.o.Now())
+		p.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, successEnvelope{Result: res.value, Next: res.next, Total: res.total, Time: newTimeInfo(start, p.o.Now(), op)})
 }
 
 // faultEnvelope is the error a fault answers with when it has no body; its
@@ -371,7 +384,7 @@ func faultEnvelope(status int) *apiError {
 	case http.StatusUnauthorized:
 		return errExpiredToken()
 	case http.StatusTooManyRequests:
-		return errCode(status, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
+		return errOperationTimeLimit()
 	case http.StatusForbidden:
 		return errAccessDenied("")
 	default:
@@ -427,7 +440,16 @@ func (p *Portal) dispatch(method string, in params, c *callCtx) (*restResult, *a
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return def.fn(p, c, in)
+	// The budget is checked before the call and charged after it, so the
+	// call that crosses the limit still runs and the next one is refused.
+	budget := p.budgetLocked(method, c.now)
+	if p.opLimit > 0 && budget.used() > p.opLimit {
+		return nil, errOperationTimeLimit()
+	}
+	began := p.o.Now()
+	res, aerr := def.fn(p, c, in)
+	budget.add(c.now, p.o.Now().Sub(began)+p.opCost[method])
+	return res, aerr
 }
 
 func (p *Portal) record(calls ...Call) {

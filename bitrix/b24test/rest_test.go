@@ -120,7 +120,7 @@ func TestRESTStrictErrors(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, b24test.PortalOptions{Burst: 3, PerSecond: 0.001})
+	e := newEnv(t, b24test.PortalOptions{Burst: 3, PerSecond: 0.01})
 	for i := 0; i < 3; i++ {
 		e.call("user.current", nil).mustOK(t)
 	}
@@ -128,10 +128,30 @@ func TestRateLimit(t *testing.T) {
 	if n := e.p.HTTPRequests(); n != 4 {
 		t.Errorf("HTTPRequests = %d, want 4", n)
 	}
-	// The bucket drains with (emulated) time: 0.001/s → 1000 s per request.
-	e.o.Advance(1001 * time.Second)
+	// The bucket drains with (emulated) time: 0.01/s → 100 s per request.
+	// The refused request counted too (limits.md: every incoming request
+	// increases the counter), so draining one is not enough — and this
+	// refusal counts as well.
+	e.o.Advance(101 * time.Second)
+	assertError(t, e.call("user.current", nil), http.StatusServiceUnavailable, "QUERY_LIMIT_EXCEEDED")
+	// Draining three (the two refused and one) makes room for two.
+	e.o.Advance(301 * time.Second)
+	e.call("user.current", nil).mustOK(t)
 	e.call("user.current", nil).mustOK(t)
 	assertError(t, e.call("user.current", nil), http.StatusServiceUnavailable, "QUERY_LIMIT_EXCEEDED")
+	// Knocking while refused keeps the bucket full: a hundred refusals take
+	// a hundred drained requests before the next one gets in.
+	e.p.SetLimit(3, 1)
+	for i := 0; i < 3; i++ {
+		e.call("user.current", nil).mustOK(t)
+	}
+	for i := 0; i < 100; i++ {
+		assertError(t, e.call("user.current", nil), http.StatusServiceUnavailable, "QUERY_LIMIT_EXCEEDED")
+	}
+	e.o.Advance(99 * time.Second)
+	assertError(t, e.call("user.current", nil), http.StatusServiceUnavailable, "QUERY_LIMIT_EXCEEDED")
+	e.o.Advance(4 * time.Second)
+	e.call("user.current", nil).mustOK(t)
 
 	// A batch is one request however many commands it has.
 	e.p.SetLimit(2, 0.001)
@@ -160,6 +180,76 @@ func TestRateLimit(t *testing.T) {
 	e.p.SetLimit(-1, 0)
 	for i := 0; i < 100; i++ {
 		e.call("user.current", nil).mustOK(t)
+	}
+}
+
+// limits.md, resource consumption: a method's execution time is summed over
+// ten one-minute buckets; once the sum is over the limit, the next calls of
+// that method (alone or in a batch) are refused with 429
+// OPERATION_TIME_LIMIT until enough buckets dropped, while other methods
+// work. The outer batch is not charged.
+func TestOperatingTimeLimit(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{OperatingLimit: 350 * time.Second})
+	e.p.SetOperatingCost("crm.contact.list", 100*time.Second)
+	opened := e.o.Now()
+	operating := func(a answer) (float64, float64) {
+		tm, _ := a.Body["time"].(map[string]any)
+		used, _ := tm["operating"].(float64)
+		reset, _ := tm["operating_reset_at"].(float64)
+		return used, reset
+	}
+	// Unix seconds; the calls come a little after opened.
+	resetNear := func(reset float64, want time.Time) bool {
+		return int64(reset) >= want.Unix() && int64(reset) <= want.Unix()+1
+	}
+	// One call in the first minute, two more two minutes later: 300 s, not
+	// over the limit (350 s) yet.
+	a := e.call("crm.contact.list", nil).mustOK(t)
+	if used, reset := operating(a); used < 100 || used >= 101 || !resetNear(reset, opened.Add(10*time.Minute)) {
+		t.Fatalf("first call: operating %v, reset at %v (opened %d)", used, reset, opened.Unix())
+	}
+	e.o.Advance(2 * time.Minute)
+	e.call("crm.contact.list", nil).mustOK(t)
+	a = e.call("crm.contact.list", nil).mustOK(t)
+	// operating is the method's sum; the reset is when the oldest bucket drops.
+	if used, reset := operating(a); used < 300 || used >= 301 || !resetNear(reset, opened.Add(10*time.Minute)) {
+		t.Fatalf("third call: operating %v, reset at %v", used, reset)
+	}
+	// The call that crosses the limit still runs; the next one does not.
+	e.call("crm.contact.list", nil).mustOK(t)
+	a = e.call("crm.contact.list", nil)
+	assertError(t, a, http.StatusTooManyRequests, "OPERATION_TIME_LIMIT")
+	if a.Body["error_description"] != "Method is blocked due to operation time limit." {
+		t.Errorf("description %s", a.Raw)
+	}
+	e.call("crm.deal.list", nil).mustOK(t)
+	b := e.call("batch", map[string]any{"cmd": map[string]any{"c": "crm.contact.list", "d": "crm.deal.list"}}).mustOK(t)
+	res := b.Body["result"].(map[string]any)
+	errs, _ := res["result_error"].(map[string]any)
+	if c, _ := errs["c"].(map[string]any); c["error"] != "OPERATION_TIME_LIMIT" || res["result"].(map[string]any)["d"] == nil {
+		t.Fatalf("batch with the blocked method: %s", b.Raw)
+	}
+	if used, _ := operating(b); used != 0 {
+		t.Errorf("the outer batch was charged %v s", used)
+	}
+	// Refused calls cost nothing: four ran.
+	if got := e.p.OperatingTime("crm.contact.list"); got < 400*time.Second || got >= 401*time.Second {
+		t.Errorf("OperatingTime = %v, want the four calls that ran", got)
+	}
+	// Ten minutes after the first bucket opened it drops (100 s): 300 s left,
+	// not over the limit; this call makes it 400 s again.
+	e.o.Advance(8 * time.Minute)
+	a = e.call("crm.contact.list", nil).mustOK(t)
+	if _, reset := operating(a); !resetNear(reset, opened.Add(12*time.Minute)) {
+		t.Errorf("reset after the first bucket dropped: %v, want the second's end %d", reset, opened.Add(12*time.Minute).Unix())
+	}
+	assertError(t, e.call("crm.contact.list", nil), http.StatusTooManyRequests, "OPERATION_TIME_LIMIT")
+
+	// No limit when disabled.
+	off := newEnv(t, b24test.PortalOptions{OperatingLimit: -1})
+	off.p.SetOperatingCost("crm.contact.list", time.Hour)
+	for i := 0; i < 3; i++ {
+		off.call("crm.contact.list", nil).mustOK(t)
 	}
 }
 

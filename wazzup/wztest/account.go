@@ -115,6 +115,9 @@ type Fault struct {
 	Count  int           // how many requests; 0 means 1, negative means until SetFault(nil)
 	Path   string        // only requests whose path starts with it, e.g. "/v3/message"; "" = all
 	Delay  time.Duration // wait this long first (to provoke client timeouts)
+	// Hold, when set, keeps the request waiting until it is closed (before
+	// Delay): a test decides what happens while a send is on its way.
+	Hold <-chan struct{}
 }
 
 // User, Contact, ContactData and Deal are what the CRM routes received.

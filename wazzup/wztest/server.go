@@ -25,10 +25,12 @@ const (
 	MaxContentSize        = 10 << 20 // contentUri download limit of the API
 )
 
-// Default webhook retry policy of the emulator. Wazzup documents none for v3
-// (channels.md §1.7, [UNCONFIRMED]); this one lets tests see a retry.
+// Default webhook retry policy of the emulator: none. Wazzup documents no
+// retries for v3 (channels.md §1.7, [UNCONFIRMED]), so every payload is
+// POSTed once and a first-try failure of relay24 shows in tests as a
+// DeliveryError; a test that wants redelivery turns it on (SetWebhookRetry).
 const (
-	DefaultWebhookAttempts = 3
+	DefaultWebhookAttempts = 1
 	DefaultWebhookBackoff  = time.Second
 )
 
@@ -173,8 +175,9 @@ func (s *Server) SetRestricted(apiKey string, on bool) {
 
 // SetWebhookRetry sets how often a webhook POST is tried when relay24 does not
 // answer 200 in time, and the first pause (doubled after each attempt). The
-// real policy is not documented; the default is 3 attempts, 1 s, doubling.
-// The {"test":true} probe of PATCH /v3/webhooks is always tried once.
+// real policy is not documented; the default is one attempt (no retry).
+// The {"test":true} probe of PATCH /v3/webhooks and PostRaw are always tried
+// once.
 func (s *Server) SetWebhookRetry(attempts int, backoff time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,13 +260,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if f != nil {
-		if f.Delay > 0 {
+		if f.Delay > 0 || f.Hold != nil {
 			// Drain the body first: only then does net/http notice a client
 			// that gives up, and cancel r.Context().
 			// The body is kept for a fault that only delays.
 			if body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20)); err == nil {
 				r.Body = io.NopCloser(bytes.NewReader(body))
 			}
+		}
+		if f.Hold != nil {
+			select {
+			case <-f.Hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
 			select {
 			case <-t.C:

@@ -116,7 +116,6 @@ func setup(t *testing.T) (*Server, *Account, Channel) {
 	t.Helper()
 	s := NewServer()
 	t.Cleanup(s.Close)
-	s.SetWebhookRetry(3, 0)
 	a := s.AddAccount(key)
 	return s, a, a.AddChannel("whatsapp", "79865784457", "Sales")
 }
@@ -359,8 +358,34 @@ func TestWebhookSettings(t *testing.T) {
 	}
 }
 
+// Wazzup documents no webhook retries for v3: by default a payload is POSTed
+// once, and a first-try failure of the receiver is a lost delivery the
+// caller sees.
+func TestDeliveryIsOnceByDefault(t *testing.T) {
+	s, a, wa := setup(t)
+	h := newHook(t, 500)
+	subscribe(t, s, h, "")
+	_, err := a.ClientWrites(context.Background(), wa.ChannelID, "whatsapp", "79011112233", Incoming{Text: "hi"})
+	var de *DeliveryError
+	if !errors.As(err, &de) || de.Attempts != 1 || de.Status != 500 {
+		t.Fatalf("a 500 on the first try: err = %v", err)
+	}
+	if ds := a.Deliveries()[1:]; len(ds) != 1 || ds[0].Attempt != 1 || ds[0].Status != 500 {
+		t.Fatalf("deliveries after the probe: %+v", ds)
+	}
+	if got := h.got(); len(got) != 2 { // the probe and the one try
+		t.Fatalf("the receiver got %d POSTs", len(got))
+	}
+	// The next payload is its own single try: the hook answers 200 now.
+	if _, err := a.ClientWrites(context.Background(), wa.ChannelID, "whatsapp", "79011112233", Incoming{Text: "again"}); err != nil {
+		t.Fatalf("second payload: %v", err)
+	}
+}
+
+// A test that wants redelivery turns it on.
 func TestDeliveryRetries(t *testing.T) {
 	s, a, wa := setup(t)
+	s.SetWebhookRetry(3, 0)
 	h := newHook(t, 500, 503)
 	subscribe(t, s, h, "")
 	id, err := a.ClientWrites(context.Background(), wa.ChannelID, "whatsapp", "79011112233", Incoming{Text: "hi"})
