@@ -1,15 +1,18 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/placement"
+	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -60,6 +63,9 @@ func newRelayEnvWorkers(t testing.TB, workers int) *relayEnv {
 		if c.State != "active" {
 			t.Fatalf("channel %+v not active", c)
 		}
+	}
+	if r.chans[r.WA.ChannelID] == 0 || r.chans[r.IG.ChannelID] == 0 {
+		t.Fatalf("connected channels %+v, want the account's %s and %s", res.Channels, r.WA.ChannelID, r.IG.ChannelID)
 	}
 	return r
 }
@@ -464,11 +470,19 @@ func TestWazzupConnectErrorsAndAdminOnly(t *testing.T) {
 			State      string `json:"state"`
 		} `json:"channels"`
 	}
-	r.api("GET", "/api/v1/channels", r.Admin, nil, &out)
+	if s := r.api("GET", "/api/v1/channels", r.Admin, nil, &out); s != http.StatusOK {
+		t.Fatalf("channels: %d", s)
+	}
+	// The channel must be listed (a missing one is no pass), in state qr.
+	states := map[string][]string{}
 	for _, c := range out.Channels {
-		if c.ExternalID == r.WA.ChannelID && c.State != "qr" {
-			t.Fatalf("channel state %q after a QR request", c.State)
-		}
+		states[c.ExternalID] = append(states[c.ExternalID], c.State)
+	}
+	if got := states[r.WA.ChannelID]; len(got) != 1 || got[0] != "qr" {
+		t.Fatalf("WhatsApp channel %s listed with states %q after a QR request, want [qr] (channels %+v)", r.WA.ChannelID, got, out.Channels)
+	}
+	if got := states[r.IG.ChannelID]; len(got) != 1 || got[0] != "active" {
+		t.Fatalf("Instagram channel %s listed with states %q, want [active]", r.IG.ChannelID, got)
 	}
 }
 
@@ -583,4 +597,166 @@ func TestDialogPagesCarryTheWaitingCount(t *testing.T) {
 		}
 		after = "&after=" + *page.Next
 	}
+}
+
+// quiet runs jobs until no webhook is left to file and no reply to send,
+// waiting for those put back to wait for something (a send's answer), and
+// for the emulator's deliveries.
+func (r *relayEnv) quiet() {
+	r.t.Helper()
+	busy := func() int {
+		return r.count(`SELECT count(*) FROM jobs WHERE kind = ANY($1) AND state IN ('ready', 'running')`,
+			"{"+strings.Join(append(append([]string{}, relay.FilingKinds...), relay.SendKinds...), ",")+"}")
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r.drain()
+		if busy() == 0 {
+			// Every send has answered, so the deliveries that follow it
+			// have begun: once they are stored, file them and look again.
+			r.WZ.Wait()
+			r.drain()
+			if busy() == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("webhooks or sends still waiting after a minute: %d", busy())
+		}
+	}
+}
+
+// runKinds runs workers for some job kinds only, until the returned stop.
+func (r *relayEnv) runKinds(kinds []string) (stop func()) {
+	r.App.Jobs.Poll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.App.Jobs.RunKinds(ctx, 1, kinds)
+	}()
+	return func() { cancel(); <-done }
+}
+
+// waitFor polls cond until it holds.
+func (r *relayEnv) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+// checkReplyAndPhoneMessage checks a dialog holding the client's question,
+// the reply (sent once, through to the last status the gateway reported:
+// read) and the phone's message of the same text, each in its own row.
+func (r *relayEnv) checkReplyAndPhoneMessage(dialogID, replyID int64, text string) {
+	r.t.Helper()
+	sent := 0
+	for _, s := range r.Acc.Sent() {
+		if s.Request.Text == text {
+			sent++
+		}
+	}
+	if sent != 1 {
+		r.t.Errorf("the gateway got the reply %d times, want once", sent)
+	}
+	var reply, phone []messageJSON
+	for _, m := range r.messages(r.Admin, dialogID) {
+		switch {
+		case m.ID == replyID:
+			reply = append(reply, m)
+		case m.Direction == "out" && m.Author == nil && m.Text == text:
+			phone = append(phone, m)
+		case m.Direction == "out":
+			r.t.Errorf("an outgoing message that is neither the reply nor the phone's: %+v", m)
+		}
+	}
+	if len(reply) != 1 || reply[0].Status != "read" {
+		r.t.Errorf("the reply is %+v, want it read: the gateway reported sent, delivered and read for it", reply)
+	}
+	if len(phone) != 1 || phone[0].Status != "sent" {
+		r.t.Errorf("the phone's message is %+v, want one, sent", phone)
+	}
+}
+
+// The phone writes the client the same text as a reply waiting in the queue:
+// the phone's echo is not the reply's (it has not even left), so the reply
+// still goes out and follows its own statuses.
+func TestEchoOfTheSameTextBeforeTheReplyLeaves(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550401", "Заказ готов?")
+	r.settle()
+	d := r.dialogs(r.Sales)[0]
+	s, reply := r.reply(r.Sales, d.ID, "Ок", "ok-1")
+	if s != http.StatusAccepted {
+		t.Fatalf("reply: %d", s)
+	}
+	if _, err := r.Acc.PhoneWrites(r.ctx, r.WA.ChannelID, "whatsapp", "79995550401", "Ок"); err != nil {
+		t.Fatal(err)
+	}
+	// The phone's echo is filed before the reply's send job runs.
+	stop := r.runKinds(relay.FilingKinds)
+	defer stop()
+	r.waitFor("the phone's echo is filed", func() bool {
+		return r.count(`SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup' AND state <> 'done'`) == 0
+	})
+	stop()
+	if n := r.count(`SELECT count(*) FROM messages WHERE id = $1 AND send_started_at IS NULL`, reply.ID); n != 1 {
+		t.Fatal("setup: the reply's send began before the phone's echo was filed")
+	}
+	r.quiet()
+	r.checkReplyAndPhoneMessage(d.ID, reply.ID, "Ок")
+}
+
+// Wazzup's webhooks may overtake a send's answer. While a reply is on its
+// way (Wazzup holds the request), the phone writes the client the same text
+// and its echo comes: only the send's answer tells whose echo is whose, so
+// the reply ends with the statuses Wazzup reported for it (read), not with
+// those of the phone's message, and nothing is shown twice or lost.
+func TestEchoOfTheSameTextWhileTheReplyIsOnItsWay(t *testing.T) {
+	r := newRelayEnv(t)
+	r.clientWrites(r.WA, "whatsapp", "79995550402", "Заказ готов?")
+	r.settle()
+	d := r.dialogs(r.Sales)[0]
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free()
+	r.Acc.SetFault(&wztest.Fault{Path: "/v3/message", Hold: release})
+	s, reply := r.reply(r.Sales, d.ID, "Ок", "ok-1")
+	if s != http.StatusAccepted {
+		t.Fatalf("reply: %d", s)
+	}
+	stopSend := r.runKinds(relay.SendKinds)
+	defer stopSend()
+	r.waitFor("the reply's send is on its way", func() bool {
+		return r.count(`SELECT count(*) FROM messages WHERE id = $1 AND send_started_at IS NOT NULL`, reply.ID) == 1
+	})
+	if _, err := r.Acc.PhoneWrites(r.ctx, r.WA.ChannelID, "whatsapp", "79995550402", "Ок"); err != nil {
+		t.Fatal(err)
+	}
+	r.drain() // files the phone's echo, or puts it back to wait
+	if n := r.count(`SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup' AND state = 'ready' AND last_error IS NULL`); n != 0 {
+		t.Fatal("setup: the phone's echo was not looked at while the reply was on its way")
+	}
+	if len(r.Acc.Sent()) != 0 {
+		t.Fatal("setup: Wazzup took the reply before the phone's echo was filed")
+	}
+	free()
+	r.quiet()
+	stopSend()
+	r.checkReplyAndPhoneMessage(d.ID, reply.ID, "Ок")
+}
+
+// A status of a message relay24 never stored, and that no send of its is
+// waiting to learn, is dropped, not retried for ever.
+func TestStatusOfAnUnknownMessageIsDropped(t *testing.T) {
+	r := newRelayEnv(t)
+	old := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	body := `{"statuses":[{"messageId":"5f0c2b8e-0000-4000-8000-00000000dead","timestamp":"` + old + `","status":"read"}]}`
+	if s, err := r.Acc.PostRaw(r.ctx, []byte(body)); err != nil || s != http.StatusOK {
+		t.Fatalf("status: %d %v", s, err)
+	}
+	r.quiet()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -256,6 +257,9 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 			_ = store.Notify(ctx, s.o.Store.DB(), store.Event{PortalID: g.PortalID, Type: "channel.updated"})
 		}
 	}
+	// An echo or a status that overtook the answer of a send waits for it;
+	// the rest of the webhook is filed meanwhile.
+	var early error
 	for _, m := range w.Messages {
 		in := inbound{
 			ProviderID: m.MessageID, ChannelExt: m.ChannelID, ChatType: strings.ToLower(m.ChatType), ChatID: m.ChatID,
@@ -277,7 +281,12 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 			// contact block describes the client all the same.
 			in.Client = store.ClientInfo{Name: m.Contact.Name, Username: m.Contact.Username, Phone: m.Contact.Phone}
 		}
-		if err := s.fileMessage(ctx, g, in, log); err != nil {
+		err := s.fileMessage(ctx, g, in, log)
+		if errors.Is(err, errEchoEarly) {
+			early = err // the rest is filed; this one waits
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -286,9 +295,19 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 		if st.Error != nil {
 			errText = strings.TrimSpace(st.Error.Error + " " + st.Error.Description)
 		}
-		if err := s.applyStatus(ctx, g, st.MessageID, strings.ToLower(st.Status), errText, j.Attempts, log); err != nil {
+		err := s.applyStatus(ctx, g, st.MessageID, strings.ToLower(st.Status), errText, st.Timestamp, log)
+		if errors.Is(err, errStatusEarly) {
+			early = err
+			continue
+		}
+		if err != nil {
 			return err
 		}
+	}
+	if early != nil {
+		// What is done stays done: filing again is a redelivery, and a
+		// status applied twice changes nothing.
+		return jobs.RetryAfter(earlyRetry, early)
 	}
 	return nil
 }
@@ -320,12 +339,29 @@ func (s *Service) providerTime(at time.Time) time.Time {
 	return at
 }
 
+// Wazzup's webhooks can overtake the answer to a send (its echo is even
+// sent before that answer): only the answer tells which message of ours an
+// id is. An echo or a status of an id relay24 does not know yet waits for
+// it, tried again every earlyRetry, for at most echoWait: well past the
+// send's request timeout and the retries inside Wazzup's crmMessageId window.
+const (
+	echoWait   = 2 * time.Minute
+	earlyRetry = time.Second
+)
+
 // errStatusEarly marks a status that arrived before its message is known.
 var errStatusEarly = errors.New("status for a message not stored yet")
 
-// applyStatus moves an outgoing message's status. A status can overtake the
-// send's own answer; it is retried a few times, then dropped with a log line.
-func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID, status, errText string, attempt int, log *slog.Logger) error {
+// errEchoEarly marks an echo that arrived while a reply of its dialog is on
+// its way: until the send's answer records the reply's id, the echo may be
+// the reply's or another message's with the same text.
+var errEchoEarly = errors.New("echo while a reply of the dialog awaits its send's answer")
+
+// applyStatus moves an outgoing message's status. A status of an id not
+// stored yet waits (errStatusEarly) while its message may still come: for
+// echoWait after the status happened, or, when Wazzup gave no time, while a
+// reply of the gateway still lacks its id. Then it is dropped with a log line.
+func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID, status, errText string, at time.Time, log *slog.Logger) error {
 	switch status {
 	case "sent", "delivered", "read", "error":
 	default:
@@ -341,11 +377,18 @@ func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID,
 		if err != nil || m == nil {
 			return err
 		}
-		return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+		return store.StatusMoved(ctx, tx, m)
 	})
 	if problem.Is(err, problem.NotFound) {
-		if attempt < 5 {
-			return jobs.RetryAfter(2*time.Second, fmt.Errorf("%w: %s", errStatusEarly, providerID))
+		since := s.o.Now().Add(-echoWait)
+		wait := !at.IsZero() && s.providerTime(at).After(since)
+		if at.IsZero() {
+			if wait, err = store.GatewayAwaitsIDs(ctx, s.o.Store.DB(), g.ID, since); err != nil {
+				return err
+			}
+		}
+		if wait {
+			return fmt.Errorf("%w: %s", errStatusEarly, providerID)
 		}
 		log.WarnContext(ctx, "status for an unknown message dropped", slog.String("message", providerID), slog.String("status", status))
 		return nil
@@ -431,8 +474,9 @@ func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog
 }
 
 // matchEcho recognises the echo of a message relay24 sent: by its provider
-// id, or, when the send's answer was lost, by dialog and text. It reports
-// whether the echo was ours (and is now handled).
+// id, or, when the send's answer could not tell it, by dialog and text. An
+// echo of an unknown id waits (errEchoEarly) while a reply of its dialog is
+// on its way. It reports whether the echo was ours (and is now handled).
 func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, d *store.Dialog, in inbound) (bool, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `SELECT id FROM messages WHERE channel_id = $1 AND provider_message_id = $2`, ch.ID, in.ProviderID)
@@ -441,18 +485,37 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 		if err != nil || m == nil {
 			return true, err
 		}
-		return true, store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+		return true, store.StatusMoved(ctx, tx, m)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("echo by id: %w", err)
+	}
+	// An unknown id while a reply of the dialog is on its way: taking the
+	// echo for the reply by its text, or filing it as a message of its own,
+	// would be a guess that the send's answer settles in a moment. A wrong
+	// guess showed the reply twice, or gave it another message's id and so
+	// that message's statuses (and the reply's own answer could not record
+	// its id); a reply still queued was even taken as sent and never left.
+	if waiting, err := store.ReplyOnItsWay(ctx, tx, d.ID, s.o.Now().Add(-echoWait)); err != nil || waiting {
+		if err == nil {
+			err = fmt.Errorf("%w: %s", errEchoEarly, in.ProviderID)
+		}
+		return false, err
 	}
 	m, err := store.AdoptEcho(ctx, tx, d.ID, in.ProviderID, in.Text)
 	if err != nil || m == nil {
 		return false, err
 	}
 	if st := echoStatus(in.Status); st != "pending" {
-		if _, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, st, in.Error); err != nil {
+		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, st, in.Error)
+		if err != nil {
 			return true, err
 		}
+		if upd != nil {
+			m = upd
+		}
 	}
-	return true, store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	return true, store.StatusMoved(ctx, tx, m)
 }
 
 // applyEdit records an edit or deletion of a stored message.

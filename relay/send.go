@@ -247,13 +247,28 @@ func sendError(err error) string {
 	return err.Error()
 }
 
+// markSent records the send's answer: the reply's provider id (which its
+// echo and statuses, held back until now, then find) and status sent.
 func (s *Service) markSent(ctx context.Context, m *store.Message, providerID string) error {
 	providerID = pgsafe.Text(providerID) // the gateway's answer, stored as the webhooks' ids are
 	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
 		if providerID != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL
-				AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = $3 AND provider_message_id = $2)`, m.ID, providerID, m.ChannelID); err != nil {
+			var held string
+			err := tx.GetContext(ctx, &held, `
+				WITH mine AS (
+					UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL
+						AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = $3 AND provider_message_id = $2)
+					RETURNING provider_message_id)
+				SELECT COALESCE((SELECT provider_message_id FROM mine), (SELECT provider_message_id FROM messages WHERE id = $1), '')`,
+				m.ID, providerID, m.ChannelID)
+			if err != nil {
 				return fmt.Errorf("recording the sent message: %w", err)
+			}
+			if held != providerID {
+				// Echoes wait for this answer, so this should not happen; if
+				// it does, it is said, not passed over.
+				s.o.Log.WarnContext(ctx, "the gateway's id of a sent reply is another message's", slog.Int64("portal_id", m.PortalID),
+					slog.Int64("message_id", m.ID), slog.String("provider_message_id", providerID), slog.String("reply_has", held))
 			}
 		}
 		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, "sent", "")

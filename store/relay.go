@@ -327,15 +327,20 @@ func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
 	return &m, nil
 }
 
-// AdoptEcho links the echo of a message we sent to it when the send answer
-// has not recorded the provider id yet (or a retry could not learn it).
+// AdoptEcho links the echo of a message we sent to it when the send's
+// answer could not tell its provider id (an earlier attempt had got
+// through). Only a reply whose send began can be behind an echo; the caller
+// first lets every reply on its way get its answer (ReplyOnItsWay), since
+// only that answer tells a reply's echo from another message of the same
+// text (written on the phone, say).
 func AdoptEcho(ctx context.Context, tx *sqlx.Tx, dialogID int64, providerID, text string) (*Message, error) {
 	providerID, text = pgsafe.Text(providerID), pgsafe.Text(text)
 	var m Message
 	err := tx.GetContext(ctx, &m, `
 		UPDATE messages SET provider_message_id = $2, updated_at = now()
 		WHERE id = (SELECT id FROM messages WHERE dialog_id = $1 AND direction = 'out' AND provider_message_id IS NULL
-			AND client_id IS NOT NULL AND text = $3 AND status IN ('pending', 'sent') ORDER BY id LIMIT 1 FOR UPDATE)
+			AND client_id IS NOT NULL AND send_started_at IS NOT NULL AND text = $3 AND status IN ('pending', 'sent')
+			ORDER BY id LIMIT 1 FOR UPDATE)
 		RETURNING `+messageColumns, dialogID, providerID, text)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -344,6 +349,34 @@ func AdoptEcho(ctx context.Context, tx *sqlx.Tx, dialogID int64, providerID, tex
 		return nil, fmt.Errorf("store: adopt echo: %w", err)
 	}
 	return &m, nil
+}
+
+// ReplyOnItsWay reports whether a reply of the dialog is on its way: its
+// send began after since and has not been answered yet. Until the answer
+// records its provider id, an echo of an unknown id in the dialog may be
+// that reply's or another message's.
+func ReplyOnItsWay(ctx context.Context, q sqlx.QueryerContext, dialogID int64, since time.Time) (bool, error) {
+	var on bool
+	err := sqlx.GetContext(ctx, q, &on, `SELECT EXISTS (SELECT 1 FROM messages WHERE dialog_id = $1 AND direction = 'out'
+		AND client_id IS NOT NULL AND provider_message_id IS NULL AND status = 'pending' AND send_started_at > $2)`, dialogID, since)
+	if err != nil {
+		return false, fmt.Errorf("store: reply on its way: %w", err)
+	}
+	return on, nil
+}
+
+// GatewayAwaitsIDs reports whether a reply sent through the gateway since
+// since still lacks its provider id: its send's answer or its echo is yet
+// to tell it, so a status of an unknown id may be that reply's.
+func GatewayAwaitsIDs(ctx context.Context, q sqlx.QueryerContext, gatewayID int64, since time.Time) (bool, error) {
+	var on bool
+	err := sqlx.GetContext(ctx, q, &on, `SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id IN (SELECT id FROM channels WHERE gateway_id = $1)
+		AND direction = 'out' AND client_id IS NOT NULL AND provider_message_id IS NULL AND status IN ('pending', 'sent')
+		AND send_started_at > $2)`, gatewayID, since)
+	if err != nil {
+		return false, fmt.Errorf("store: replies awaiting ids: %w", err)
+	}
+	return on, nil
 }
 
 // statusRank orders delivery statuses: a late "sent" never overwrites "read".
@@ -375,6 +408,27 @@ func UpdateMessageStatus(ctx context.Context, ext sqlx.ExtContext, where string,
 		return nil, fmt.Errorf("store: update status: %w", err)
 	}
 	return &m, nil
+}
+
+// StatusMoved tells the pages that a message's status moved and, when the
+// move changes whether the message answers its dialog (a reply the gateway
+// reports failed is no answer; one reported delivered after an error is one
+// again), re-derives the dialog's wait.
+func StatusMoved(ctx context.Context, tx *sqlx.Tx, m *Message) error {
+	events := []Event{{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID}}
+	if m.Direction == "out" {
+		var counted bool
+		if err := tx.GetContext(ctx, &counted, `SELECT COALESCE(last_out_at >= $2, false) FROM dialogs WHERE id = $1`, m.DialogID, m.SentAt); err != nil {
+			return fmt.Errorf("store: does message %d answer its dialog: %w", m.ID, err)
+		}
+		if counted != (m.Status != "error") {
+			if _, err := RecomputeDialog(ctx, tx, m.DialogID); err != nil {
+				return err
+			}
+			events = append(events, Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: m.DialogID})
+		}
+	}
+	return Notify(ctx, tx, events...)
 }
 
 // RecomputeDialog derives a dialog's unanswered state and last message from
