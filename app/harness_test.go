@@ -5,40 +5,30 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/relay24/relay24/app"
+	"github.com/relay24/relay24/apptest"
 	"github.com/relay24/relay24/bitrix/b24test"
-	"github.com/relay24/relay24/config"
-	"github.com/relay24/relay24/store/storetest"
-	"github.com/relay24/relay24/telegram/tgtest"
-	"github.com/relay24/relay24/wazzup/wztest"
 )
 
 const (
-	testClientID     = "local.6650d0e0a1b2c3.12345678"
-	testClientSecret = "Lw3vN0tAReAlSeCrEtJuStAtEsToNe0123456789abcd"
+	testClientID     = apptest.ClientID
+	testClientSecret = apptest.ClientSecret
 )
 
 // env is a relay24 booted for real (PostgreSQL, HTTP on 127.0.0.1) against an
-// emulated Bitrix24 OAuth server and its portals.
+// emulated Bitrix24 OAuth server and its portals, Wazzup and Telegram: OAuth,
+// WZ, TG, App, URL and DBURL come from the apptest.Server.
 type env struct {
-	t     testing.TB
-	ctx   context.Context
-	OAuth *b24test.OAuth
-	WZ    *wztest.Server
-	TG    *tgtest.Server
-	App   *app.App
-	URL   string
-	DBURL string
-	http  *http.Client
+	*apptest.Server
+	t    testing.TB
+	ctx  context.Context
+	http *http.Client
 }
 
 func newEnv(t testing.TB) *env { return newEnvWorkers(t, -1) }
@@ -50,58 +40,20 @@ func newEnvWorkers(t testing.TB, workers int) *env { return newEnvLogged(t, work
 // newEnvLogged also copies every log line, at every level, to logs.
 func newEnvLogged(t testing.TB, workers int, logs io.Writer) *env {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	public := "http://" + ln.Addr().String()
-	oauth := b24test.NewOAuth(b24test.App{ClientID: testClientID, ClientSecret: testClientSecret, RedirectURI: public + "/oauth/callback"})
-	t.Cleanup(oauth.Close)
-	wz := wztest.NewServer()
-	t.Cleanup(wz.Close)
-	tg := tgtest.NewServer()
-	t.Cleanup(tg.Close)
-	dbURL := storetest.URL(t)
-	cfg, err := config.Parse(func(k string) string {
-		return map[string]string{
-			"DATABASE_URL": dbURL, "PUBLIC_URL": public, "B24_CLIENT_ID": testClientID, "B24_CLIENT_SECRET": testClientSecret,
-			"B24_OAUTH_URL": oauth.URL(), "B24_ALLOW_HTTP": "1", "SECRET_KEY": strings.Repeat("ab", 32),
-			"WAZZUP_API_URL": wz.URL(), "TELEGRAM_API_URL": tg.URL(),
-		}[k]
-	}, false, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	level := slog.LevelWarn
-	if os.Getenv("RELAY24_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	var out io.Writer = testWriter{t}
+	o := apptest.Options{Workers: workers}
 	if logs != nil {
-		level, out = slog.LevelDebug, logs
+		o.Log, o.Level = logs, slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
-	a, err := app.New(context.Background(), cfg, app.Options{Log: log, Listener: ln, Workers: workers, RetryBase: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.Start(ctx)
-	t.Cleanup(func() {
-		cancel()
-		if err := a.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return &env{t: t, ctx: ctx, OAuth: oauth, WZ: wz, TG: tg, App: a, URL: public, DBURL: dbURL,
-		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return newEnvOptions(t, o)
 }
 
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+// newEnvOptions boots with any apptest options (another environment, a
+// clock...).
+func newEnvOptions(t testing.TB, o apptest.Options) *env {
+	t.Helper()
+	s := apptest.Boot(t, o)
+	return &env{Server: s, t: t, ctx: s.Ctx,
+		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // portal makes a portal with an admin (user 1, built in), a salesperson (2)

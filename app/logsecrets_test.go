@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relay24/relay24/apptest"
 	"github.com/relay24/relay24/placement"
 	"github.com/relay24/relay24/telegram/tgtest"
 )
@@ -111,7 +112,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 		"bot token's secret":    strings.SplitN(botToken, ":", 2)[1],
 		"Wazzup key":            wazzupKey,
 		"client secret":         testClientSecret,
-		"SECRET_KEY":            strings.Repeat("ab", 32),
+		"SECRET_KEY":            apptest.SecretKey,
 		"application token":     p.ApplicationToken(),
 		"session":               admin,
 		"attachment signature":  regexp.MustCompile(`sig=([^&]+)`).FindStringSubmatch(msgs.Messages[0].Attachments[0]["url"])[1],

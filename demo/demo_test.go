@@ -1,8 +1,6 @@
 package demo_test
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -11,63 +9,21 @@ import (
 	"net/http/cookiejar"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/relay24/relay24/config"
+	"github.com/relay24/relay24/apptest"
 	"github.com/relay24/relay24/demo"
 	"github.com/relay24/relay24/store/storetest"
-
-	"log/slog"
 )
-
-// syncBuffer is written by the demo and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // The demo installs itself into its emulated portal and a newcomer can log
 // in through the printed link.
 func TestDemoInstallsAndLogsIn(t *testing.T) {
-	dbURL := storetest.URL(t)
-	cfg, err := config.Parse(func(k string) string {
-		return map[string]string{"DATABASE_URL": dbURL, "LISTEN_ADDR": "127.0.0.1:0"}[k]
-	}, true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- demo.Run(ctx, cfg, slog.New(slog.DiscardHandler), out) }()
-	link := regexp.MustCompile(`Open (http://\S+)`)
-	var url string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := link.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("demo stopped: %v", err)
-		default:
-		}
-	}
-	if url == "" {
-		t.Fatalf("demo printed no link:\n%s", out.String())
-	}
+	d := apptest.StartDemo(t, apptest.DemoOptions{})
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	res, err := c.Get(url)
+	res, err := c.Get(d.Login)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,23 +35,18 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 
 	// The sandbox: the banner names it, it shows the portal's menu, and its
 	// frames carry real sessions that see the seeded dialogs.
-	sandbox := regexp.MustCompile(`Sandbox[^:]*: (http://\S+/demo)`).FindStringSubmatch(out.String())
-	if sandbox == nil {
-		t.Fatalf("the banner names no sandbox:\n%s", out.String())
-	}
-	page := get(t, c, sandbox[1])
+	page := get(t, c, d.Sandbox)
 	if !strings.Contains(page, "Общий чат") || !strings.Contains(page, "chat-button") {
 		t.Fatalf("sandbox page:\n%s", page)
 	}
-	frame := get(t, c, sandbox[1]+"/frame?placement=LEFT_MENU")
+	frame := get(t, c, d.Sandbox+"/frame?placement=LEFT_MENU")
 	m := regexp.MustCompile(`<meta name="relay24-session" content="([^"]+)">`).FindStringSubmatch(frame)
 	if m == nil {
 		t.Fatalf("the sandbox frame carries no session:\n%s", frame)
 	}
-	base := strings.TrimSuffix(sandbox[1], "/demo")
 	var dialogs []any
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		req, _ := http.NewRequest("GET", base+"/api/v1/dialogs", nil)
+		req, _ := http.NewRequest("GET", d.Base+"/api/v1/dialogs", nil)
 		req.Header.Set("Authorization", "Bearer "+m[1])
 		res, err := c.Do(req)
 		if err != nil {
@@ -113,15 +64,7 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 	if len(dialogs) < 5 {
 		t.Fatalf("the demo seeded %d dialogs, want 5", len(dialogs))
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("demo shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not stop")
-	}
+	d.Stop()
 }
 
 func get(t *testing.T, c *http.Client, url string) string {
@@ -138,63 +81,12 @@ func get(t *testing.T, c *http.Client, url string) string {
 	return string(b)
 }
 
-// running is one demo started by startDemo.
-type running struct {
-	base   string // http://host:port
-	out    *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-}
-
 // startDemo starts the demo on dbURL with its key kept in keyDir, the
 // simulated clients off (they would add messages to the counts), and waits
 // for its banner.
-func startDemo(t *testing.T, dbURL, keyDir string) *running {
+func startDemo(t *testing.T, dbURL, keyDir string) *apptest.Demo {
 	t.Helper()
-	cfg, err := config.Parse(func(k string) string {
-		return map[string]string{"DATABASE_URL": dbURL, "LISTEN_ADDR": "127.0.0.1:0", "DEMO_DATA_DIR": keyDir}[k]
-	}, true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		r.done <- demo.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), r.out, demo.Options{SimulateEvery: -1})
-	}()
-	t.Cleanup(func() { r.stop(t) })
-	banner := regexp.MustCompile(`Sandbox[^:]*: (http://\S+)/demo`)
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := banner.FindStringSubmatch(r.out.String()); m != nil {
-			r.base = m[1]
-			return r
-		}
-		select {
-		case err := <-r.done:
-			r.done <- err
-			t.Fatalf("demo stopped: %v\n%s", err, r.out.String())
-		default:
-		}
-	}
-	t.Fatalf("demo printed no banner:\n%s", r.out.String())
-	return nil
-}
-
-func (r *running) stop(t *testing.T) {
-	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("demo shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("demo did not stop")
-	}
+	return apptest.StartDemo(t, apptest.DemoOptions{DBURL: dbURL, DataDir: keyDir, Demo: demo.Options{SimulateEvery: -1}})
 }
 
 // world is what a person sees of the demo, counted in the database.
@@ -251,7 +143,7 @@ func TestDemoRestartShowsTheSameWorld(t *testing.T) {
 
 	first := startDemo(t, dbURL, keyDir)
 	waitSettled(t, db)
-	first.stop(t)
+	first.Stop()
 	before := countWorld(t, db)
 	if before.Dialogs != 5 || before.Channels != 2 || before.Messages != 6 {
 		t.Fatalf("the first run seeded %+v, want 2 channels, 5 dialogs, 6 messages", before)
@@ -270,12 +162,12 @@ func TestDemoRestartShowsTheSameWorld(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
-	frame := get(t, c, second.base+"/demo/frame?placement=LEFT_MENU")
+	frame := get(t, c, second.Base+"/demo/frame?placement=LEFT_MENU")
 	m := regexp.MustCompile(`<meta name="relay24-session" content="([^"]+)">`).FindStringSubmatch(frame)
 	if m == nil {
 		t.Fatalf("the sandbox frame carries no session:\n%s", frame)
 	}
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/dialogs/%d/messages", second.base, dialogID),
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/dialogs/%d/messages", second.Base, dialogID),
 		strings.NewReader(`{"text":"Светлана, добрый день! Синий диван есть в наличии.","client_id":"after-restart-1"}`))
 	req.Header.Set("Authorization", "Bearer "+m[1])
 	req.Header.Set("Content-Type", "application/json")

@@ -1,69 +1,17 @@
 package uitest
 
 import (
-	"bytes"
-	"context"
-	"log/slog"
-	"regexp"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/relay24/relay24/config"
-	"github.com/relay24/relay24/demo"
-	"github.com/relay24/relay24/store/storetest"
+	"github.com/relay24/relay24/apptest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // startSandbox runs `relay24 demo` on a fresh database until the test ends
 // and returns the sandbox URL its banner names.
 func startSandbox(t *testing.T) string {
 	t.Helper()
 	needBrowser(t)
-	dbURL := storetest.URL(t)
-	cfg, err := config.Parse(func(k string) string {
-		return map[string]string{"DATABASE_URL": dbURL, "LISTEN_ADDR": "127.0.0.1:0"}[k]
-	}, true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- demo.Run(ctx, cfg, slog.New(slog.DiscardHandler), out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("demo: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the demo did not stop")
-		}
-	})
-	re := regexp.MustCompile(`Sandbox[^:]*: (http://\S+/demo)`)
-	var url string
-	for deadline := time.Now().Add(wait); url == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatalf("the demo printed no sandbox URL:\n%s", out.String())
-	}
-	return url
+	return apptest.StartDemo(t, apptest.DemoOptions{}).Sandbox
 }
 
 // What a newcomer sees after `relay24 demo`: the sandbox URL in the banner,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,22 +20,15 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/relay24/relay24/app"
+	"github.com/relay24/relay24/apptest"
 	"github.com/relay24/relay24/bitrix/b24test"
-	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/demo"
 	"github.com/relay24/relay24/placement"
-	"github.com/relay24/relay24/store/storetest"
-	"github.com/relay24/relay24/telegram/tgtest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
-const (
-	testClientID     = "local.6650d0e0a1b2c3.12345678"
-	testClientSecret = "Lw3vN0tAReAlSeCrEtJuStAtEsToNe0123456789abcd"
-	// wait bounds every wait for the page: generous, never a timing assertion.
-	wait = 30 * time.Second
-)
+// wait bounds every wait for the page: generous, never a timing assertion.
+const wait = 30 * time.Second
 
 // ---- the browser: one per test binary, a new tab per test ----
 
@@ -114,18 +106,16 @@ func needBrowser(t *testing.T) {
 
 // ---- relay24 for real, with the emulated portal and Wazzup ----
 
+// env is relay24 with its emulators (OAuth, WZ, TG: no bot until a test
+// adds one), App and URL from the apptest.Server.
 type env struct {
+	*apptest.Server
 	t        *testing.T
 	ctx      context.Context
-	OAuth    *b24test.OAuth
 	P        *b24test.Portal
-	WZ       *wztest.Server
-	TG       *tgtest.Server // no bot until a test adds one
 	World    *demo.World
 	Cast     demo.Cast
 	WA2, WA3 wztest.Channel
-	App      *app.App
-	URL      string
 	Admin    string // session of the admin (user 1)
 	PortalID int64
 	chans    map[string]int64 // wazzup channel id → relay24 channel id
@@ -146,63 +136,27 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 	t.Helper()
 	needBrowser(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	public := "http://" + ln.Addr().String()
-	oauth := b24test.NewOAuth(b24test.App{ClientID: testClientID, ClientSecret: testClientSecret, RedirectURI: public + "/oauth/callback"})
-	t.Cleanup(oauth.Close)
-	wz := wztest.NewServer()
-	t.Cleanup(wz.Close)
-	tg := tgtest.NewServer()
-	t.Cleanup(tg.Close)
-	dbURL := storetest.URL(t)
-	cfg, err := config.Parse(func(k string) string {
-		return map[string]string{
-			"DATABASE_URL": dbURL, "PUBLIC_URL": public, "B24_CLIENT_ID": testClientID, "B24_CLIENT_SECRET": testClientSecret,
-			"B24_OAUTH_URL": oauth.URL(), "B24_ALLOW_HTTP": "1", "SECRET_KEY": strings.Repeat("cd", 32),
-			"WAZZUP_API_URL": wz.URL(), "TELEGRAM_API_URL": tg.URL(),
-		}[k]
-	}, false, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	level := slog.LevelError
-	if os.Getenv("RELAY24_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
-	a, err := app.New(context.Background(), cfg, app.Options{Log: log, Listener: ln, Workers: 2, RetryBase: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Jobs.Poll = 20 * time.Millisecond
-	a.Sync.Coalesce = time.Millisecond
-	a.Relay.SetNotifyDelay(time.Millisecond)
-
-	p := oauth.NewPortal(b24test.PortalOptions{})
-	t.Cleanup(p.Close)
-	p.AddUser(b24test.User{ID: 2, Name: "Мария", LastName: "Смирнова", Active: true, Departments: []int{1}})
-	p.AddUser(b24test.User{ID: 3, Name: "John", LastName: "Smith", Active: true, Admin: true, Departments: []int{1}, Lang: "en"})
-	if setup != nil {
-		setup(p)
-	}
-	cast := demo.SeedCast(p)
-	demo.Sandbox(a.Echo, p, 1, []int{cast.Deal.ID})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	a.Start(ctx)
-	t.Cleanup(func() {
-		cancel()
-		if err := a.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	e := &env{t: t, ctx: ctx, OAuth: oauth, P: p, WZ: wz, TG: tg, Cast: cast, App: a, URL: public, chans: map[string]int64{},
+	var p *b24test.Portal
+	var cast demo.Cast
+	s := apptest.Boot(t, apptest.Options{Workers: 2, Level: slog.LevelError, Poll: 20 * time.Millisecond,
+		BeforeStart: func(s *apptest.Server) {
+			s.App.Sync.Coalesce = time.Millisecond
+			s.App.Relay.SetNotifyDelay(time.Millisecond)
+			p = s.OAuth.NewPortal(b24test.PortalOptions{})
+			t.Cleanup(p.Close)
+			p.AddUser(b24test.User{ID: 2, Name: "Мария", LastName: "Смирнова", Active: true, Departments: []int{1}})
+			p.AddUser(b24test.User{ID: 3, Name: "John", LastName: "Smith", Active: true, Admin: true, Departments: []int{1}, Lang: "en"})
+			if setup != nil {
+				setup(p)
+			}
+			cast = demo.SeedCast(p)
+			demo.Sandbox(s.App.Echo, p, 1, []int{cast.Deal.ID})
+		}})
+	ctx, a := s.Ctx, s.App
+	e := &env{Server: s, t: t, ctx: ctx, P: p, Cast: cast, chans: map[string]int64{},
 		http: &http.Client{Timeout: 30 * time.Second}}
 
-	r, err := p.PostInstall(ctx, public+"/b24/install", 1)
+	r, err := p.PostInstall(ctx, s.URL+"/b24/install", 1)
 	if err != nil || r.Status != http.StatusOK {
 		t.Fatalf("install: %v %d\n%s", err, r.Status, r.Body)
 	}
@@ -220,7 +174,7 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 		return n == 2
 	})
 
-	e.World = demo.NewWorld(wz, cast)
+	e.World = demo.NewWorld(s.WZ, cast)
 	e.WA2 = e.World.Acc.AddChannel("whatsapp", "79001230002", "Support WhatsApp")
 	e.WA3 = e.World.Acc.AddChannel("whatsapp", "79001230003", "Резервный WhatsApp")
 	var res struct {
@@ -229,20 +183,13 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 			ExternalID string `json:"external_id"`
 		} `json:"channels"`
 	}
-	if s := e.api("POST", "/api/v1/channels", e.Admin, map[string]string{"provider": "wazzup", "api_key": demo.WazzupKey}, &res); s != http.StatusCreated {
-		t.Fatalf("connect wazzup: %d", s)
+	if code := e.api("POST", "/api/v1/channels", e.Admin, map[string]string{"provider": "wazzup", "api_key": demo.WazzupKey}, &res); code != http.StatusCreated {
+		t.Fatalf("connect wazzup: %d", code)
 	}
 	for _, c := range res.Channels {
 		e.chans[c.ExternalID] = c.ID
 	}
 	return e
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 var sessionMeta = regexp.MustCompile(`<meta name="relay24-session" content="([^"]+)">`)

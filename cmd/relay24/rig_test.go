@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relay24/relay24/apptest"
 	"github.com/relay24/relay24/bitrix/b24test"
-	"github.com/relay24/relay24/store/storetest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -26,7 +26,6 @@ type rig struct {
 	public string
 	dbURL  string
 	env    []string
-	oauth  *b24test.OAuth
 	portal *b24test.Portal
 	acc    *wztest.Account
 	ch     wztest.Channel
@@ -46,18 +45,11 @@ func newRig(t testing.TB) *rig {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	r.public = "http://" + addr
-	r.oauth = b24test.NewOAuth(b24test.App{ClientID: "app.rig", ClientSecret: "rig-secret", RedirectURI: r.public + "/oauth/callback"})
-	t.Cleanup(r.oauth.Close)
-	r.portal = r.oauth.NewPortal(b24test.PortalOptions{})
-	wz := wztest.NewServer()
-	t.Cleanup(wz.Close)
-	r.acc = wz.AddAccount("rigkey00000000000000000000000000")
+	b := apptest.NewBackends(t, addr, apptest.Options{Env: map[string]string{"LOG_LEVEL": "warn"}})
+	r.public, r.dbURL, r.env = b.URL, b.DBURL, b.Environ()
+	r.portal = b.OAuth.NewPortal(b24test.PortalOptions{})
+	r.acc = b.WZ.AddAccount("rigkey00000000000000000000000000")
 	r.ch = r.acc.AddChannel("whatsapp", "79990000000", "WA")
-	r.dbURL = storetest.URL(t)
-	r.env = append(os.Environ(), "DATABASE_URL="+r.dbURL, "LISTEN_ADDR="+addr, "PUBLIC_URL="+r.public,
-		"B24_CLIENT_ID=app.rig", "B24_CLIENT_SECRET=rig-secret", "B24_OAUTH_URL="+r.oauth.URL(), "B24_ALLOW_HTTP=1",
-		"WAZZUP_API_URL="+wz.URL(), "SECRET_KEY="+strings.Repeat("cd", 32), "LOG_LEVEL=warn")
 	return r
 }
 
