@@ -1,12 +1,10 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +13,11 @@ import (
 	"github.com/relay24/relay24/telegram/tgtest"
 )
 
-// lockedBuffer collects log lines written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // No log line, at any level, carries a token, key or secret: not when a
 // browser gives up on a Telegram file (whose URL holds the bot's token), not
 // when a gateway refuses, not in the debug lines of an install.
 func TestNoSecretInAnyLogLine(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &apptest.Buffer{}
 	e := newEnvLogged(t, -1, logs)
 	p := e.installedPortal()
 	admin := e.session(p, placement.LeftMenu, nil, 1)

@@ -32,7 +32,7 @@ type Demo struct {
 	Sandbox string // the sandbox page the banner names (Base + "/demo")
 	Login   string // the login link the banner names
 	t       testing.TB
-	out     *syncBuffer
+	out     *Buffer
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -54,7 +54,7 @@ func StartDemo(t testing.TB, o DemoOptions) *Demo {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Demo{t: t, out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	d := &Demo{t: t, out: &Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { d.done <- demo.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), d.out, o.Demo) }()
 	t.Cleanup(d.Stop)
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -95,16 +95,21 @@ func (d *Demo) Stop() {
 	}
 }
 
-// syncBuffer is written by the demo and read by the test.
-type syncBuffer struct {
+// Buffer collects what goroutines write (logs, a program's output) for a
+// test to read at any time.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
