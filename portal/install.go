@@ -55,7 +55,7 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 	}
 	host, err := s.checkEndpoint(g.ClientEndpoint)
 	if err != nil {
-		return nil, problem.Wrap(err, problem.Invalid, "client_endpoint_refused", "the portal's REST endpoint is refused")
+		return nil, problem.Wrap(err, problem.Invalid, "client_endpoint_refused", err.Error())
 	}
 	if g.MemberID != req.MemberID {
 		return nil, problem.New(problem.Unauthorized, "member_id_mismatch",

@@ -208,7 +208,9 @@ func (s *Service) checkEndpoint(endpoint string) (string, error) {
 		return "", fmt.Errorf("client_endpoint %q is not an absolute URL", endpoint)
 	}
 	if u.Scheme == "http" && !s.o.AllowHTTP {
-		return "", fmt.Errorf("client_endpoint %q is plain http (set B24_ALLOW_HTTP=1 only for tests)", endpoint)
+		// An on-premise portal may serve plain http; relay24's tokens and
+		// its clients' messages never travel so (B24_ALLOW_HTTP is for tests).
+		return "", fmt.Errorf("the portal's REST endpoint %s is plain http: relay24 works only with portals served over https", endpoint)
 	}
 	return u.Host, nil
 }

@@ -97,11 +97,7 @@ func (s *Service) connectWazzup(ctx context.Context, portalID int64, apiKey stri
 	}
 	out := make([]store.Channel, 0, len(chans))
 	for _, ch := range chans {
-		sc := store.Channel{PortalID: portalID, GatewayID: g.ID, ExternalID: ch.ChannelID, Provider: "wazzup",
-			Transport: strings.ToLower(ch.Transport), Name: ch.Name, PlainID: ch.PlainID, State: channelState(ch.State)}
-		if sc.Name == "" {
-			sc.Name = ch.PlainID
-		}
+		sc := wazzupChannel(portalID, g.ID, ch)
 		if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), &sc); err != nil {
 			return nil, err
 		}
@@ -143,6 +139,16 @@ func (s *Service) connectTelegram(ctx context.Context, portalID int64, token str
 	}
 	s.o.Log.InfoContext(ctx, "telegram bot connected", slog.Int64("portal_id", portalID), slog.String("bot", name))
 	return []store.Channel{sc}, nil
+}
+
+// wazzupChannel is a channel as the Wazzup account lists it.
+func wazzupChannel(portalID, gatewayID int64, ch wazzup.Channel) store.Channel {
+	sc := store.Channel{PortalID: portalID, GatewayID: gatewayID, ExternalID: ch.ChannelID, Provider: "wazzup",
+		Transport: strings.ToLower(ch.Transport), Name: ch.Name, PlainID: ch.PlainID, State: channelState(ch.State)}
+	if sc.Name == "" {
+		sc.Name = ch.PlainID
+	}
+	return sc
 }
 
 // channelState keeps Wazzup's word, lower-cased (its docs disagree on case).

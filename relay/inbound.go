@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -252,6 +253,15 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 		if err != nil {
 			return err
 		}
+		if ch == nil {
+			// Not stored, or this update is older than the stored state. A
+			// channel added to the account after it was connected is
+			// announced so: it is learnt from the account's listing now,
+			// not when its first message comes.
+			if ch, err = s.learnChannel(ctx, g, cu.ChannelID, log); err != nil {
+				return err
+			}
+		}
 		if ch != nil {
 			log.InfoContext(ctx, "channel state", slog.Int64("channel_id", ch.ID), slog.String("state", ch.State))
 			_ = store.Notify(ctx, s.o.Store.DB(), store.Event{PortalID: g.PortalID, Type: "channel.updated"})
@@ -312,6 +322,10 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 	return nil
 }
 
+// fileName is a file's name from its link: its last path segment, or, when
+// the path ends in a directory as Wazzup's store links do, their filename
+// parameter (https://store.wazzup24.com/<hash>/?filename=contract.pdf,
+// channels.md §1.19).
 func fileName(uri string) string {
 	u := uri
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
@@ -319,6 +333,12 @@ func fileName(uri string) string {
 	}
 	if i := strings.LastIndexByte(u, '/'); i >= 0 {
 		u = u[i+1:]
+	}
+	if u == "" {
+		if pu, err := url.Parse(uri); err == nil {
+			n := pu.Query().Get("filename")
+			return n[strings.LastIndexAny(n, `/\`)+1:]
+		}
 	}
 	return u
 }
@@ -409,6 +429,10 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 		return err
 	}
 	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		if in.Edited || in.Deleted {
+			// An edit changes a stored message; it opens no dialog.
+			return s.applyEdit(ctx, tx, ch, in)
+		}
 		d, _, err := store.UpsertDialog(ctx, tx, g.PortalID, store.DialogKey{ChannelID: ch.ID, ChatType: in.ChatType, ChatID: in.ChatID}, in.Client)
 		if err != nil {
 			return err
@@ -419,9 +443,6 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 			if d, err = s.resolveLocally(ctx, tx, d); err != nil {
 				return err
 			}
-		}
-		if in.Edited || in.Deleted {
-			return s.applyEdit(ctx, tx, ch, d, in)
 		}
 		if in.Echo {
 			done, err := s.matchEcho(ctx, tx, ch, d, in)
@@ -518,18 +539,36 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 	return true, store.StatusMoved(ctx, tx, m)
 }
 
-// applyEdit records an edit or deletion of a stored message.
-func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, d *store.Dialog, in inbound) error {
-	kind := "edited"
-	text := in.Text
-	if in.Deleted {
-		kind, text = "deleted", ""
+// applyEdit records an edit or deletion of a stored message. An edit
+// replaces the text, and the file when it carries one (an edit describes
+// the message as it now is); a deletion keeps the message in its place as
+// kind "deleted", with nothing of what it said or sent. An edit of a
+// message relay24 never stored (sent before the account was connected)
+// changes nothing; any other failure is returned, so the webhook is filed
+// again.
+func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, in inbound) error {
+	text, kind := pgsafe.Text(in.Text), ""
+	var files any // NULL: the message keeps its files
+	switch {
+	case in.Deleted:
+		text, kind, files = "", "deleted", "[]"
+	case len(in.Attachments) > 0:
+		kind = pgsafe.Text(kindOf(in.Kind))
+		b, _ := json.Marshal(in.Attachments)
+		if clean, _, err := pgsafe.JSON(b); err == nil {
+			b = clean
+		}
+		files = string(b)
 	}
 	var m store.Message
-	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = CASE WHEN $4 = 'deleted' THEN 'deleted' ELSE kind END, updated_at = now()
-		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, ch.ID, in.ProviderID, text, kind)
-	if err != nil {
+	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = COALESCE(NULLIF($4, ''), kind),
+		attachments = COALESCE($5::jsonb, attachments), updated_at = now()
+		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, ch.ID, in.ProviderID, text, kind, files)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil // an edit of a message we never saw changes nothing
+	}
+	if err != nil {
+		return fmt.Errorf("recording the edit of message %s: %w", in.ProviderID, err)
 	}
 	return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
 }
@@ -568,28 +607,64 @@ func (s *Service) channelFor(ctx context.Context, g *store.Gateway, in inbound) 
 	if !problem.Is(err, problem.NotFound) {
 		return nil, err
 	}
-	transport := in.ChatType
-	name := ""
+	var c *store.Channel
 	if g.Provider == "wazzup" {
-		if key, kerr := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID)); kerr == nil {
-			if list, lerr := s.wazzup(key).Channels(ctx); lerr == nil {
-				for _, c := range list {
-					if c.ChannelID == in.ChannelExt {
-						transport, name = strings.ToLower(c.Transport), c.Name
-						if name == "" {
-							name = c.PlainID
-						}
-					}
-				}
-			}
-		}
+		// Failing the listing, what the message says will do.
+		c, _ = s.listedChannel(ctx, g, in.ChannelExt)
 	}
-	c := &store.Channel{PortalID: g.PortalID, GatewayID: g.ID, ExternalID: in.ChannelExt, Provider: g.Provider,
-		Transport: transport, Name: name, State: "active"}
+	if c == nil {
+		c = &store.Channel{PortalID: g.PortalID, GatewayID: g.ID, ExternalID: in.ChannelExt, Provider: g.Provider,
+			Transport: in.ChatType, State: "active"}
+	}
 	if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), c); err != nil {
 		return nil, err
 	}
 	return s.o.Store.ChannelByExternal(ctx, g.ID, in.ChannelExt)
+}
+
+// learnChannel stores a Wazzup channel relay24 does not have yet as the
+// account lists it, and returns it; nil when it is stored already or the
+// account does not list it. A failed listing is returned (the webhook is
+// filed again).
+func (s *Service) learnChannel(ctx context.Context, g *store.Gateway, externalID string, log *slog.Logger) (*store.Channel, error) {
+	if g.Provider != "wazzup" || externalID == "" {
+		return nil, nil
+	}
+	if _, err := s.o.Store.ChannelByExternal(ctx, g.ID, externalID); err == nil || !problem.Is(err, problem.NotFound) {
+		return nil, err
+	}
+	c, err := s.listedChannel(ctx, g, externalID)
+	if err != nil || c == nil {
+		if c == nil && err == nil {
+			log.InfoContext(ctx, "update of a channel the account does not list ignored", slog.String("channel", externalID))
+		}
+		return nil, err
+	}
+	if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), c); err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "channel added after connecting learnt", slog.String("channel", externalID), slog.String("transport", c.Transport))
+	return s.o.Store.ChannelByExternal(ctx, g.ID, externalID)
+}
+
+// listedChannel is one channel as the Wazzup account lists it now (nil when
+// it does not).
+func (s *Service) listedChannel(ctx context.Context, g *store.Gateway, externalID string) (*store.Channel, error) {
+	key, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
+	if err != nil {
+		return nil, fmt.Errorf("opening the Wazzup key: %w", err)
+	}
+	list, err := s.wazzup(key).Channels(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the Wazzup channels: %w", err)
+	}
+	for _, lc := range list {
+		if lc.ChannelID == externalID {
+			c := wazzupChannel(g.PortalID, g.ID, lc)
+			return &c, nil
+		}
+	}
+	return nil, nil
 }
 
 func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {

@@ -37,6 +37,9 @@ func (p *Portal) runBatch(c *callCtx, in params, order []string) (*restResult, *
 			aerr = errCode(http.StatusMethodNotAllowed, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
 		}
 		if aerr == nil {
+			aerr = p.applyPageFault(method, sub) // SetPageFault
+		}
+		if aerr == nil {
 			aerr = resolveReferences(sub, result, resultTotal, resultNext, resolved)
 		}
 		var res *restResult

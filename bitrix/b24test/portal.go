@@ -36,6 +36,7 @@ type Portal struct {
 	mu           sync.Mutex
 	bucket       bucket
 	fault        *faultState
+	pageFault    *pageFaultState // SetPageFault: one page of a batched listing
 	latency      time.Duration
 	calls        []Call
 	httpRequests int
