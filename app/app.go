@@ -239,6 +239,9 @@ func (a *App) Close() error {
 		a.stop()
 	}
 	a.done.Wait()
+	// The queue's owner lock goes now, not when the pool closes: another
+	// instance takes up at once whatever it still held.
+	a.Jobs.Close()
 	if err := a.Store.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -15,3 +15,24 @@ func (in *Intake) StoreGroup(ctx context.Context, kind string, portals []int64, 
 	}
 	return in.store(ctx, group)
 }
+
+// OwnerClass is the first key of the owners' advisory locks.
+const OwnerClass = ownerClass
+
+// ErrOwnerLost is the cause of a run cut short by the loss of its owner
+// session.
+var ErrOwnerLost = errOwnerLost
+
+// RecordFailures counts the outcome writes the database refused, so that a
+// test can wait for one instead of guessing how long it takes.
+func (q *Queue) RecordFailures() int64 { return q.recordFailures.Load() }
+
+// OwnerID is the id of the queue's current owner session (0: none yet).
+func (q *Queue) OwnerID() int32 {
+	q.omu.Lock()
+	defer q.omu.Unlock()
+	if q.own == nil {
+		return 0
+	}
+	return q.own.id
+}

@@ -1,7 +1,8 @@
 // Package jobs is relay24's durable work queue in PostgreSQL: work that must
 // survive a crash (the first sync, sending a reply, writing a timeline entry)
 // is a row, claimed with FOR UPDATE SKIP LOCKED so several instances share it,
-// leased so a crashed worker's job is taken up again, and retried with backoff.
+// taken up again as soon as the process holding it is seen dead (owner.go),
+// leased as a backstop, and retried with backoff.
 package jobs
 
 import (
@@ -32,6 +33,9 @@ type Job struct {
 	Payload     json.RawMessage `db:"payload"`
 	Attempts    int             `db:"attempts"`
 	MaxAttempts int             `db:"max_attempts"`
+
+	owner *owner // the session it was claimed under
+	token int64  // its claim: outcomes are written only under it
 }
 
 // Decode unmarshals the payload.
@@ -76,17 +80,35 @@ type Queue struct {
 	leases   map[string]time.Duration
 	turn     atomic.Int64
 	wake     chan struct{}
+
+	omu    sync.Mutex
+	own    *owner        // the owner session; nil before the first claim
+	closed bool          // after Close
+	stop   chan struct{} // ends keep
+	kept   sync.WaitGroup
+
+	// recordFailures counts failed writes of outcomes (tests wait on it).
+	recordFailures atomic.Int64
+
 	// Lease is how long a claimed job stays ours without a heartbeat before
-	// another worker may take it (its worker died).
+	// another worker may take it: the backstop for a worker whose death its
+	// owner lock does not show.
 	Lease time.Duration
 	// Poll is how often idle workers look for due jobs.
 	Poll time.Duration
+	// Check is how often the owner session is checked and the jobs of dead
+	// workers swept.
+	Check time.Duration
+	// RestartGrace is how long sweeping waits after this queue lost its
+	// owner session, or the server started: live processes come back and
+	// release their jobs meanwhile (see owner.go).
+	RestartGrace time.Duration
 }
 
 // New makes a queue over db.
 func New(db *sqlx.DB, log *slog.Logger) *Queue {
 	return &Queue{db: db, log: log, handlers: map[string]Handler{}, leases: map[string]time.Duration{}, wake: make(chan struct{}, 1),
-		Lease: 30 * time.Second, Poll: 500 * time.Millisecond}
+		Lease: 30 * time.Second, Poll: 500 * time.Millisecond, Check: time.Second, RestartGrace: 5 * time.Second}
 }
 
 // Handle registers the handler of a kind. Jobs of kinds without a handler
@@ -156,28 +178,34 @@ func (q *Queue) kinds(only []string) ([]string, []int64) {
 }
 
 // claim takes one due job of the given kinds (nil: all handled kinds):
-// ready and due, or running with an expired lease (its worker died). Kinds
-// are tried in turn, each with one indexed look-up, starting after the kind
-// claimed last, so no kind starves another.
+// ready and due, or running with an expired lease (its worker died unseen),
+// under this queue's owner session and a fresh claim token. Kinds are tried
+// in turn, each with one indexed look-up, starting after the kind claimed
+// last, so no kind starves another.
 func (q *Queue) claim(ctx context.Context, only []string) (*Job, error) {
 	kinds, leases := q.kinds(only)
 	if len(kinds) == 0 {
 		return nil, nil
 	}
+	o, err := q.session(ctx)
+	if err != nil {
+		return nil, err
+	}
 	start := int(q.turn.Add(1)) % len(kinds)
 	for i := range kinds {
 		k := (start + i) % len(kinds)
-		var j Job
+		j := Job{owner: o, token: rand.Int64()}
 		err := q.db.GetContext(ctx, &j, `
 			UPDATE jobs SET state = 'running', attempts = attempts + 1,
-				locked_until = now() + $2 * interval '1 millisecond', updated_at = now()
+				locked_until = now() + $2 * interval '1 millisecond', locked_by = $3, claim_token = $4,
+				updated_at = now()
 			WHERE id = (
 				SELECT id FROM jobs
 				WHERE kind = $1 AND state IN ('ready', 'running') AND run_at <= now()
 					AND (state = 'ready' OR locked_until < now())
 				ORDER BY run_at, id
 				LIMIT 1 FOR UPDATE SKIP LOCKED)
-			RETURNING id, kind, portal_id, payload, attempts, max_attempts`, kinds[k], leases[k])
+			RETURNING id, kind, portal_id, payload, attempts, max_attempts`, kinds[k], leases[k], o.id, j.token)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -206,16 +234,23 @@ func (q *Queue) runOnce(ctx context.Context, only []string) (bool, error) {
 	if !ok {
 		lease = q.Lease
 	}
-	stop := q.heartbeat(ctx, j.ID, lease)
-	herr := q.safeRun(ctx, h, j)
+	// The run ends early when its owner session is lost or another worker
+	// took the job (see owner.go).
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	unhook := context.AfterFunc(j.owner.ctx, func() { cancel(context.Cause(j.owner.ctx)) })
+	defer unhook()
+	stop := q.heartbeat(runCtx, j, lease, cancel)
+	herr := q.safeRun(runCtx, h, j)
 	stop()
-	return true, q.finish(ctx, j, herr)
+	return true, q.finish(ctx, j, herr, context.Cause(runCtx))
 }
 
 // heartbeat extends a running job's lease while its worker lives, so a long
-// job (a first sync of a big portal) keeps it and a dead worker's job is
-// taken up again within one short lease.
-func (q *Queue) heartbeat(ctx context.Context, id int64, lease time.Duration) (stop func()) {
+// job (a first sync of a big portal) keeps it and a worker that died unseen
+// loses it within one lease. A job no longer under its claim (swept, or its
+// lease taken) is another worker's now: its run is cancelled.
+func (q *Queue) heartbeat(ctx context.Context, j *Job, lease time.Duration, cancel context.CancelCauseFunc) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -228,8 +263,15 @@ func (q *Queue) heartbeat(ctx context.Context, id int64, lease time.Duration) (s
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_, _ = q.db.ExecContext(ctx, `UPDATE jobs SET locked_until = now() + $2 * interval '1 millisecond'
-					WHERE id = $1 AND state = 'running'`, id, lease.Milliseconds())
+				res, err := q.db.ExecContext(ctx, `UPDATE jobs SET locked_until = now() + $3 * interval '1 millisecond'
+					WHERE id = $1 AND claim_token = $2`, j.ID, j.token, lease.Milliseconds())
+				if err != nil {
+					continue // the database is away: the owner lock speaks for us
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					cancel(errTakenOver)
+					return
+				}
 			}
 		}
 	})
@@ -245,38 +287,77 @@ func (q *Queue) safeRun(ctx context.Context, h Handler, j *Job) (err error) {
 	return h(ctx, j)
 }
 
-func (q *Queue) finish(ctx context.Context, j *Job, herr error) error {
-	// Record the outcome even when the worker is shutting down. The error is
-	// stored scrubbed and as valid text: an error quoting a client's bytes or a
-	// request URL must neither fail the update nor keep a credential.
-	ctx = context.WithoutCancel(ctx)
-	var err error
+// finish records a run's outcome under its claim (fenced by the token: see
+// owner.go). cause is why the run's context ended, if it did.
+func (q *Queue) finish(ctx context.Context, j *Job, herr, cause error) error {
+	// The error is stored scrubbed and as valid text: an error quoting a
+	// client's bytes or a request URL must neither fail the update nor keep a
+	// credential.
 	var ra *retryAfterError
 	var perm *permanentError
 	switch {
+	case herr != nil && errors.Is(cause, errOwnerLost):
+		// Cut short because this process lost its owner session: back to
+		// ready at once, the attempt counted once (when it was claimed).
+		return q.record(ctx, j, `UPDATE jobs SET state = 'ready', locked_by = NULL, claim_token = NULL, locked_until = NULL,
+			run_at = now(), last_error = $3, updated_at = now() WHERE id = $1 AND claim_token = $2`,
+			j.ID, j.token, secret.ErrorText(herr))
 	case herr == nil:
-		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = CASE WHEN rerun THEN 'ready' ELSE 'done' END,
+		return q.record(ctx, j, `UPDATE jobs SET state = CASE WHEN rerun THEN 'ready' ELSE 'done' END,
 			attempts = CASE WHEN rerun THEN 0 ELSE attempts END, rerun = false, run_at = now(),
-			locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1`, j.ID)
+			locked_by = NULL, claim_token = NULL, locked_until = NULL, last_error = NULL, updated_at = now()
+			WHERE id = $1 AND claim_token = $2`, j.ID, j.token)
 	case errors.As(herr, &ra):
-		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', attempts = attempts - 1, locked_until = NULL,
-			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,
-			j.ID, ra.after.Milliseconds(), secret.ErrorText(herr))
+		return q.record(ctx, j, `UPDATE jobs SET state = 'ready', attempts = attempts - 1,
+			locked_by = NULL, claim_token = NULL, locked_until = NULL,
+			run_at = now() + $3 * interval '1 millisecond', last_error = $4, updated_at = now()
+			WHERE id = $1 AND claim_token = $2`, j.ID, j.token, ra.after.Milliseconds(), secret.ErrorText(herr))
 	case errors.As(herr, &perm) || j.Attempts >= j.MaxAttempts:
 		q.log.Error("job failed", slog.Int64("job_id", j.ID), slog.String("kind", j.Kind), slog.Int("attempts", j.Attempts), slog.String("error", herr.Error()))
-		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = now() WHERE id = $1`, j.ID, secret.ErrorText(herr))
+		return q.record(ctx, j, `UPDATE jobs SET state = 'failed', locked_by = NULL, claim_token = NULL, locked_until = NULL,
+			last_error = $3, updated_at = now() WHERE id = $1 AND claim_token = $2`, j.ID, j.token, secret.ErrorText(herr))
 	default:
 		delay := Backoff(j.Attempts)
 		q.log.Warn("job will be retried", slog.Int64("job_id", j.ID), slog.String("kind", j.Kind),
 			slog.Int("attempts", j.Attempts), slog.Duration("delay", delay), slog.String("error", herr.Error()))
-		_, err = q.db.ExecContext(ctx, `UPDATE jobs SET state = 'ready', locked_until = NULL,
-			run_at = now() + $2 * interval '1 millisecond', last_error = $3, updated_at = now() WHERE id = $1`,
-			j.ID, delay.Milliseconds(), secret.ErrorText(herr))
+		return q.record(ctx, j, `UPDATE jobs SET state = 'ready', locked_by = NULL, claim_token = NULL, locked_until = NULL,
+			run_at = now() + $3 * interval '1 millisecond', last_error = $4, updated_at = now()
+			WHERE id = $1 AND claim_token = $2`, j.ID, j.token, delay.Milliseconds(), secret.ErrorText(herr))
 	}
-	if err != nil {
-		return fmt.Errorf("jobs: recording outcome of job %d: %w", j.ID, err)
+}
+
+// record writes an outcome (query, fenced by the claim's token). While the
+// database refuses, it tries again with backoff rather than leave the job
+// locked for a lease; once the worker is stopping (ctx ended) it gives up
+// after one more try: its owner session ends with the process, and any
+// other queue sweeps the job up at once. An outcome whose claim is gone
+// (the job was taken over) is dropped: the job is its new worker's.
+func (q *Queue) record(ctx context.Context, j *Job, query string, args ...any) error {
+	wait := 100 * time.Millisecond
+	for {
+		// Recorded even when the worker is shutting down.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		res, err := q.db.ExecContext(tctx, query, args...)
+		cancel()
+		if err == nil {
+			if n, _ := res.RowsAffected(); n == 0 {
+				q.log.Warn("job taken over by another worker; this run's outcome is dropped",
+					slog.Int64("job_id", j.ID), slog.String("kind", j.Kind))
+			}
+			return nil
+		}
+		q.recordFailures.Add(1)
+		if ctx.Err() != nil {
+			return fmt.Errorf("jobs: recording outcome of job %d: %w", j.ID, err)
+		}
+		q.log.Warn("recording a job's outcome failed; trying again", slog.Int64("job_id", j.ID),
+			slog.String("kind", j.Kind), slog.Duration("delay", wait), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
 	}
-	return nil
 }
 
 // Backoff is the delay before attempt n+1: exponential from 1s, capped at 10

@@ -17,6 +17,7 @@ func TestEnqueueUniqueAndRun(t *testing.T) {
 	db := storetest.DB(t)
 	ctx := context.Background()
 	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q.Close)
 	var got []string
 	q.Handle("echo", func(ctx context.Context, j *jobs.Job) error {
 		var p struct{ Say string }
@@ -65,6 +66,7 @@ func TestRetryPermanentAndUnknownKinds(t *testing.T) {
 	db := storetest.DB(t)
 	ctx := context.Background()
 	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q.Close)
 	calls := 0
 	q.Handle("flaky", func(ctx context.Context, j *jobs.Job) error {
 		calls++
@@ -108,6 +110,9 @@ func TestConcurrentWorkersRunEachJobOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	queues := []*jobs.Queue{jobs.New(db, slog.New(slog.DiscardHandler)), jobs.New(db, slog.New(slog.DiscardHandler))}
+	for _, q := range queues {
+		t.Cleanup(q.Close)
+	}
 	var mu sync.Mutex
 	seen := map[int64]int{}
 	var total atomic.Int64
@@ -154,6 +159,7 @@ func TestExpiredLeaseIsReclaimed(t *testing.T) {
 	db := storetest.DB(t)
 	ctx := context.Background()
 	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q.Close)
 	q.Lease = time.Millisecond
 	runs := 0
 	q.Handle("crashy", func(ctx context.Context, j *jobs.Job) error { runs++; return nil })
@@ -177,6 +183,7 @@ func TestPruneKeepsRecentAndPending(t *testing.T) {
 	db := storetest.DB(t)
 	ctx := context.Background()
 	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q.Close)
 	for i, state := range []string{"done", "done", "failed", "ready"} {
 		if _, err := db.Exec(`INSERT INTO jobs (kind, state, updated_at) VALUES ('k', $1, now() - $2 * interval '1 hour')`, state, []int{48, 1, 48, 48}[i]); err != nil {
 			t.Fatal(err)
@@ -201,7 +208,9 @@ func TestHeartbeatKeepsALongJob(t *testing.T) {
 	db := storetest.DB(t)
 	ctx := context.Background()
 	q1 := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q1.Close)
 	q2 := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q2.Close)
 	var runs atomic.Int32
 	release := make(chan struct{})
 	const lease = 3 * time.Second
