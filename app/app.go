@@ -190,6 +190,9 @@ func (a *App) Start(ctx context.Context) {
 	srv := &http.Server{Handler: a.Echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute}
 	a.Echo.Server = srv
+	// Shutdown waits for in-flight requests; event streams never end by
+	// themselves, so they are ended when it starts.
+	srv.RegisterOnShutdown(a.Stream.EndStreams)
 	a.done.Go(func() {
 		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.Log.Error("http server", slog.String("error", err.Error()))

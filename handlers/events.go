@@ -61,6 +61,8 @@ func (h *Handlers) eventStream(c echo.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-h.Stream.Ending():
+			return nil // shutting down: the browser reconnects (retry)
 		case <-tick.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return nil

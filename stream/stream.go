@@ -49,12 +49,24 @@ type Hub struct {
 	// OnAccessChanged is told when any instance changed a portal's access
 	// rules (caches elsewhere drop them).
 	OnAccessChanged func(portalID int64)
+
+	ending  chan struct{}
+	endOnce sync.Once
 }
 
 // New makes a hub listening on the database at url.
 func New(st *store.Store, url string, log *slog.Logger) *Hub {
-	return &Hub{store: st, url: url, log: log, subs: map[int64]map[*Subscriber]struct{}{}}
+	return &Hub{store: st, url: url, log: log, subs: map[int64]map[*Subscriber]struct{}{}, ending: make(chan struct{})}
 }
+
+// Ending is closed once EndStreams was called: every open stream ends (its
+// browser reconnects, to another instance), so a graceful shutdown does not
+// wait on streams that never end by themselves.
+func (h *Hub) Ending() <-chan struct{} { return h.ending }
+
+// EndStreams asks every open stream to end; the HTTP server calls it when it
+// starts shutting down.
+func (h *Hub) EndStreams() { h.endOnce.Do(func() { close(h.ending) }) }
 
 // Subscribe adds a stream; Unsubscribe must follow.
 func (h *Hub) Subscribe(s *Subscriber) {
