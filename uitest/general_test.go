@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -60,8 +59,10 @@ func TestGeneralChatLiveMessageAndReply(t *testing.T) {
 	}
 	tb.shot("general-chat-live")
 
-	// Answer it. The gateway is slow, so the message is seen pending first.
-	e.World.Acc.SetFault(&wztest.Fault{Delay: 1500 * time.Millisecond, Path: "/v3/message"})
+	// Answer it. The gateway holds the send until the page has shown the
+	// message pending, so pending is seen first on any machine.
+	hold := make(chan struct{})
+	e.World.Acc.SetFault(&wztest.Fault{Hold: hold, Path: "/v3/message"})
 	tb.click(".dialog-row:first-child")
 	tb.waitJS(`[...document.querySelectorAll(".msg-in .msg-text")].some(n => n.textContent === "Вы доставляете в Казань?")`)
 	if !tb.yes(`document.querySelector("#no-reply").getAttribute("data-state") === "waiting"`) {
@@ -79,6 +80,7 @@ func TestGeneralChatLiveMessageAndReply(t *testing.T) {
 		t.Errorf("the composer kept %q", got)
 	}
 	tb.shot("general-chat-pending")
+	close(hold)
 	// The ticks follow the gateway's statuses live, up to the last one it
 	// reported: the emulator reports sent, delivered and read, so the reply
 	// ends "read" on the server and on the page.
