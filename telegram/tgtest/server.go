@@ -209,26 +209,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		answerError(w, http.StatusUnauthorized, "Unauthorized", 0)
 		return
 	}
-	if f != nil {
-		if f.Delay > 0 {
-			// Drain the body first: only then does net/http notice a client
-			// that gives up, and cancel r.Context().
-			// The body is kept for a fault that only delays.
-			if body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20)); err == nil {
-				r.Body = io.NopCloser(bytes.NewReader(body))
-			}
-			t := time.NewTimer(f.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		if f.Status != 0 {
-			f.answer(w)
-			return
-		}
+	if f.apply(w, r) {
+		return
 	}
 	params, ok := readParams(r)
 	if !ok {
@@ -287,6 +269,35 @@ func readParams(r *http.Request) (map[string]string, bool) {
 	return out, true
 }
 
+// apply plays a fault on a request: waits its delay (or until the client
+// gives up) and answers its error. It reports whether the request is
+// answered (or abandoned); a nil fault does nothing.
+func (f *Fault) apply(w http.ResponseWriter, r *http.Request) bool {
+	if f == nil {
+		return false
+	}
+	if f.Delay > 0 {
+		// Drain the body first: only then does net/http notice a client
+		// that gives up, and cancel r.Context(). The body is kept for a
+		// fault that only delays.
+		if body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20)); err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return true
+		}
+	}
+	if f.Status != 0 {
+		f.answer(w)
+		return true
+	}
+	return false
+}
+
 // serveFile is GET /file/bot<token>/<file_path>.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/file/bot")
@@ -308,20 +319,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		answerError(w, http.StatusNotFound, "Not Found", 0)
 		return
 	}
-	if fault != nil {
-		if fault.Delay > 0 {
-			t := time.NewTimer(fault.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		if fault.Status != 0 {
-			fault.answer(w)
-			return
-		}
+	if fault.apply(w, r) {
+		return
 	}
 	w.Header().Set("Content-Type", mime.TypeByExtension(pathExt(path)))
 	_, _ = w.Write(found.data)
