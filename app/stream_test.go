@@ -16,7 +16,8 @@ import (
 
 type streamEvent struct {
 	Type     string
-	DialogID int64 `json:"dialog_id"`
+	DialogID int64  `json:"dialog_id"`
+	Data     []byte `json:"-"` // as sent
 }
 
 // openStream reads an event stream into a channel until the test ends.
@@ -43,7 +44,7 @@ func (r *relayEnv) openStream(token string) <-chan streamEvent {
 			case strings.HasPrefix(line, "event: "):
 				typ = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: ") && typ != "ready":
-				ev := streamEvent{Type: typ}
+				ev := streamEvent{Type: typ, Data: []byte(strings.TrimPrefix(line, "data: "))}
 				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev)
 				out <- ev
 			}

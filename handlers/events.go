@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -42,6 +44,27 @@ func (h *Handlers) eventStream(c echo.Context) error {
 		Allowed: func(ctx context.Context, d *store.Dialog) bool {
 			r := load(ctx)
 			return r != nil && r.Sees(d)
+		},
+		// The event carries the row and the message as this user sees them:
+		// the hub read them once for every stream; his part (language,
+		// can_write) comes from the cached rule, so rendering queries nothing.
+		Render: func(ctx context.Context, snap *stream.Snapshot) []byte {
+			if snap.Dialog == nil {
+				return nil
+			}
+			r := load(ctx)
+			canWrite := r != nil && r.CanWrite && r.Sees(&snap.Dialog.Dialog)
+			lang := cl.lang()
+			return snap.Memo(lang+"|"+strconv.FormatBool(canWrite), func() []byte {
+				p := snap.Base()
+				p["dialog"] = dialogJSON(snap.Dialog, lang)
+				p["can_write"] = canWrite
+				if snap.Message != nil {
+					p["message"] = h.messageJSON(snap.Message, lang, true)
+				}
+				b, _ := json.Marshal(p)
+				return b
+			})
 		},
 		Invalidate: func() { mu.Lock(); rule = nil; mu.Unlock() },
 	}

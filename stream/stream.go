@@ -30,6 +30,11 @@ type Subscriber struct {
 	// Allowed decides whether the user may hear of a dialog; it is called
 	// with the dialog as stored when the event arrives.
 	Allowed func(ctx context.Context, d *store.Dialog) bool
+	// Render, when set, makes the event's data for this stream from the
+	// snapshot the hub read once for every stream of the portal (the
+	// changed dialog row and message as this user may see them); it must
+	// not query the database. Without it the data is Snapshot.Base.
+	Render func(ctx context.Context, snap *Snapshot) []byte
 	// Invalidate is called when the portal's access rules changed, so a
 	// cached rule is reloaded before the next event.
 	Invalidate func()
@@ -136,9 +141,48 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 }
 
-// dispatch reads the event's dialog once and offers it to each subscriber of
-// the portal whose rules show it. A subscriber too slow to keep up is dropped
-// (its browser reconnects and reloads) rather than slowing everyone.
+// Snapshot is what the hub read for one event, once for every stream of
+// the portal: the dialog as the chat lists it and, for a message event, the
+// message. Renderings are shared through Memo, so streams that would see the
+// same JSON (same language, same rights) share one encoding.
+type Snapshot struct {
+	Event   store.Event
+	Dialog  *store.DialogView  // nil when the event names no dialog
+	Message *store.MessageView // nil when the event names none, or it is gone
+	memo    map[string][]byte
+}
+
+// Base is the event's data without the rows: dialog_id, and message_id and
+// unanswered when known.
+func (s *Snapshot) Base() map[string]any {
+	p := map[string]any{"dialog_id": s.Event.DialogID}
+	if s.Event.MessageID > 0 {
+		p["message_id"] = s.Event.MessageID
+	}
+	if s.Dialog != nil {
+		p["unanswered"] = s.Dialog.Unanswered
+	}
+	return p
+}
+
+// Memo returns the rendering stored under key, making it with render the
+// first time (the hub dispatches one event at a time, so no lock).
+func (s *Snapshot) Memo(key string, render func() []byte) []byte {
+	if b, ok := s.memo[key]; ok {
+		return b
+	}
+	if s.memo == nil {
+		s.memo = map[string][]byte{}
+	}
+	b := render()
+	s.memo[key] = b
+	return b
+}
+
+// dispatch reads the event's dialog (and message) once and offers it to each
+// subscriber of the portal whose rules show it: at most two queries per
+// event, however many streams are open. A subscriber too slow to keep up is
+// dropped (its browser reconnects and reloads) rather than slowing everyone.
 func (h *Hub) dispatch(ctx context.Context, e store.Event) {
 	h.mu.RLock()
 	subs := make([]*Subscriber, 0, len(h.subs[e.PortalID]))
@@ -166,28 +210,47 @@ func (h *Hub) dispatch(ctx context.Context, e store.Event) {
 		}
 		return
 	}
-	var d *store.Dialog
+	snap := &Snapshot{Event: e}
 	if e.DialogID > 0 {
-		var err error
-		if d, err = h.store.DialogByID(ctx, e.PortalID, e.DialogID); err != nil {
+		v, err := h.store.DialogView(ctx, e.PortalID, e.DialogID)
+		if err != nil {
 			return
 		}
+		snap.Dialog = v
 	}
-	payload := map[string]any{"dialog_id": e.DialogID}
-	if e.MessageID > 0 {
-		payload["message_id"] = e.MessageID
-	}
-	if d != nil {
-		payload["unanswered"] = d.Unanswered
-	}
-	data, _ := json.Marshal(payload)
-	ev := Event{Type: e.Type, Data: data}
+	to := subs[:0]
+	render := false
 	for _, s := range subs {
-		if d != nil && s.Allowed != nil && !s.Allowed(ctx, d) {
+		if snap.Dialog != nil && s.Allowed != nil && !s.Allowed(ctx, &snap.Dialog.Dialog) {
 			continue
 		}
+		to = append(to, s)
+		render = render || s.Render != nil
+	}
+	if len(to) == 0 {
+		return
+	}
+	if e.MessageID > 0 && snap.Dialog != nil && render {
+		// A message gone since (or of another dialog) is left out; the
+		// page still gets the row.
+		if m, err := h.store.MessageViewByID(ctx, e.PortalID, e.MessageID); err == nil && m.DialogID == e.DialogID {
+			snap.Message = m
+		}
+	}
+	var base []byte
+	for _, s := range to {
+		var data []byte
+		if s.Render != nil {
+			data = s.Render(ctx, snap)
+		}
+		if data == nil {
+			if base == nil {
+				base, _ = json.Marshal(snap.Base())
+			}
+			data = base
+		}
 		select {
-		case s.C <- ev:
+		case s.C <- Event{Type: e.Type, Data: data}:
 		default:
 			h.mu.Lock()
 			if !s.dropped {

@@ -875,7 +875,9 @@
     api("POST", "/api/v1/dialogs/" + dialogID + "/messages", { text: text, client_id: cid }).then(function (r) {
       if (seq !== state.viewSeq) return;
       removeLocal(local.id);
-      merge([r.message]);
+      // A live event may have brought it already, with a newer status.
+      var known = state.messages.some(function (m) { return m.id === r.message.id; });
+      if (!known) merge([r.message]);
       renderMessages(true);
     }).catch(function (e) {
       if (seq !== state.viewSeq) return;
@@ -1166,6 +1168,99 @@
     refreshHistory();
   }
 
+  // ---- applying an event in place ----------------------------------------
+  // An event carries the changed dialog row (and the message) as this user
+  // may see them: the page moves the row and appends the message without
+  // reloading the list or the history.
+
+  // dialogBefore is the list's order: unanswered first, then newest (no
+  // message last), then the higher id, as the server sorts.
+  function dialogBefore(a, b) {
+    if (!!a.unanswered !== !!b.unanswered) return !!a.unanswered;
+    var ta = a.last_message ? timeKey(a.last_message.at) : null;
+    var tb = b.last_message ? timeKey(b.last_message.at) : null;
+    if (ta !== tb) {
+      if (ta === null) return false;
+      if (tb === null) return true;
+      return ta > tb;
+    }
+    return a.id > b.id;
+  }
+
+  // allWaitingListed: every waiting dialog of the general chat is in the
+  // loaded rows (they come first), so a row not listed was not waiting.
+  function allWaitingListed() {
+    if (!state.next) return true;
+    for (var i = 0; i < state.dialogs.length; i++) if (!state.dialogs[i].unanswered) return true;
+    return false;
+  }
+
+  // belongsHere: whether an individual chat shows a dialog it did not list.
+  function belongsHere(d) {
+    if (ENTITY.type === "lead" && d.lead_id === ENTITY.id) return true;
+    if (!d.contact) return false;
+    for (var i = 0; i < state.contacts.length; i++) if (state.contacts[i].id === d.contact.id) return true;
+    return false;
+  }
+
+  var recountWaiting = serial(function () {
+    return api("GET", "/api/v1/dialogs?limit=1").then(function (r) {
+      if (typeof r.unanswered_count === "number") state.waitingTotal = r.unanswered_count;
+      updateTitle();
+    });
+  });
+
+  // applyDialog puts a changed row where the order puts it and keeps the
+  // waiting count: counted here when the row's old state is known, else
+  // recounted (one request, at most one per event).
+  function applyDialog(d) {
+    var old = state.byId[d.id];
+    var at = -1;
+    for (var i = 0; i < state.dialogs.length; i++) if (state.dialogs[i].id === d.id) { at = i; break; }
+    if (state.mode === "individual" && at < 0 && !belongsHere(d)) return;
+    if (old && old.initial !== undefined) d.initial = old.initial;
+    if (state.mode === "general" && state.waitingTotal != null) {
+      var was = old ? !!old.unanswered : (allWaitingListed() ? false : null);
+      var now = !!d.unanswered;
+      if (was === null || (was && !now && state.waitingTotal > 99)) recountWaiting();
+      else if (was !== now) state.waitingTotal = Math.min(100, Math.max(0, state.waitingTotal + (now ? 1 : -1)));
+    }
+    state.byId[d.id] = d;
+    if (at >= 0) state.dialogs.splice(at, 1);
+    var pos = state.dialogs.length;
+    for (var j = 0; j < state.dialogs.length; j++) if (dialogBefore(d, state.dialogs[j])) { pos = j; break; }
+    // A row sorting past the loaded page comes with the next page.
+    if (pos < state.dialogs.length || !state.next || state.mode !== "general") state.dialogs.splice(pos, 0, d);
+    afterList();
+  }
+
+  // applyMessage adds or updates the event's message in the open view.
+  function applyMessage(ev) {
+    var v = state.view, m = ev.message;
+    if (!v || !m) return;
+    if (v.kind === "dialog" && v.id !== m.dialog_id) return;
+    if (v.kind === "all" && !(ev.dialog && ev.dialog.contact && ev.dialog.contact.id === v.contactId)) return;
+    if (v.kind !== "dialog" && v.kind !== "all") return;
+    var stick = atBottom();
+    if (m.client_id) removeLocal("local-" + m.client_id);
+    merge([m]);
+    renderMessages(stick);
+  }
+
+  function applyEvent(type, ev) {
+    if (!ev.dialog) {
+      // A server that sends only ids: reload as before.
+      scheduleList();
+      if (concernsView(ev)) scheduleHistory();
+      return;
+    }
+    applyDialog(ev.dialog);
+    if (type === "message.created" || type === "message.updated") {
+      if (ev.message) applyMessage(ev);
+      else if (concernsView(ev)) scheduleHistory();
+    }
+  }
+
   function concernsView(ev) {
     var v = state.view;
     if (!v || !ev) return false;
@@ -1177,21 +1272,25 @@
     return false;
   }
 
+  // connected: a stream was open before, so a new one follows a gap (a drop,
+  // a restart, a stream closed for being slow) in which events were lost.
+  var connected = false;
+
   function connectEvents() {
     if (!window.EventSource) return;
     var es = new EventSource("/api/v1/events?session=" + encodeURIComponent(SESSION));
-    var first = true;
     es.addEventListener("ready", function () {
       showBanner("");
       document.getElementById("app").setAttribute("data-live", "true");
-      if (!first) { scheduleList(); if (state.view) scheduleHistory(); }
-      first = false;
+      // After a gap one full reload, so nothing missed stays missing.
+      if (connected) { scheduleList(); if (state.view) scheduleHistory(); }
+      connected = true;
     });
     var onEvent = function (e) {
       var ev = null;
       try { ev = JSON.parse(e.data); } catch (x) { return; }
-      scheduleList();
-      if (concernsView(ev)) scheduleHistory();
+      if (!ev) return;
+      applyEvent(e.type, ev);
     };
     es.addEventListener("message.created", onEvent);
     es.addEventListener("message.updated", onEvent);
