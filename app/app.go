@@ -130,8 +130,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Portals = portal.New(portal.Options{
 		Store: st, Keys: keys, Jobs: q, PublicURL: cfg.PublicURL, AllowHTTP: cfg.B24AllowHTTP,
 		OAuth: bitrix.NewOAuth(cfg.B24OAuthURL, cfg.B24ClientID, cfg.B24ClientSecret, o.HTTP),
-		HTTP:  o.HTTP, Log: log, Observe: m.observeB24, RetryBase: o.RetryBase,
+		HTTP:  o.HTTP, Log: log, Observe: m.observeB24, ObservePortal: m.observePortal, RetryBase: o.RetryBase,
 	})
+	// Portal-bound jobs are claimed per portal, only while the portal has
+	// request budget (docs/ARCHITECTURE.md, "Per-portal lanes"); filing
+	// webhooks is local work and sending talks to the gateways: unpaced.
+	q.SetGate(a.Portals, append(append([]string(nil), relay.FilingKinds...), relay.SendKinds...)...)
+	m.reg.MustRegister(newPortalQueue(st.DB()))
 
 	a.Sync = &crmsync.Syncer{Store: st, Portals: a.Portals, Jobs: q, Log: log, Now: o.Now}
 	a.Sync.Register(q)

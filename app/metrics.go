@@ -17,6 +17,8 @@ type metrics struct {
 	httpDuration *prometheus.HistogramVec
 	b24Requests  *prometheus.CounterVec
 	b24Duration  *prometheus.HistogramVec
+	// portalRequests counts REST requests per portal (lanes_metrics.go).
+	portalRequests *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -36,8 +38,11 @@ func newMetrics() *metrics {
 			Name: "relay24_bitrix_request_duration_seconds", Help: "Latency of requests to Bitrix24 portals.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method"}),
+		portalRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay24_portal_requests_total", Help: "HTTP requests to Bitrix24, by portal id and outcome (ok or error code).",
+		}, []string{"portal", "outcome"}),
 	}
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.b24Requests, m.b24Duration,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.b24Requests, m.b24Duration, m.portalRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -174,6 +174,10 @@ func (c *Client) do(ctx context.Context, method string, params Params, safe bool
 		}
 		tk, err := c.o.Pacer.wait(ctx, c.o.MaxPause)
 		var paused *pausedError
+		var busy *busyError
+		if errors.As(err, &busy) {
+			return nil, busy.asError(method)
+		}
 		if errors.As(err, &paused) {
 			return nil, &Error{Code: CodeQueryLimitExceeded, Status: http.StatusServiceUnavailable, Method: method,
 				Description: "not sent: " + paused.Error(), RetryAfter: paused.left}

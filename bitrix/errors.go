@@ -97,6 +97,8 @@ func RetryAfter(err error) (time.Duration, bool) {
 	switch {
 	case strings.EqualFold(e.Code, CodeQueryLimitExceeded):
 		return max(e.RetryAfter, time.Second), true
+	case e.Code == CodePacerBusy:
+		return e.RetryAfter, true
 	case strings.EqualFold(e.Code, CodeOperationTimeLimit):
 		if e.RetryAfter > 0 {
 			return e.RetryAfter, true

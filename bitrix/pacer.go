@@ -153,6 +153,12 @@ func (p *Pacer) wait(ctx context.Context, maxPause time.Duration) (ticket, error
 			return ticket{}, &pausedError{left: left}
 		}
 		p.speedUpLocked(now)
+		if mw, ok := maxWaitFrom(ctx); ok {
+			if left := p.nextSlotLocked(now).Sub(now); left > mw {
+				p.mu.Unlock()
+				return ticket{}, &busyError{left: left}
+			}
+		}
 		slot, step := p.reserveLocked(now)
 		mine := p.tat
 		p.mu.Unlock()

@@ -80,6 +80,7 @@ type Queue struct {
 	leases   map[string]time.Duration
 	turn     atomic.Int64
 	wake     chan struct{}
+	lanes    *lanes // per-portal scheduling (gate.go); nil: none
 
 	omu    sync.Mutex
 	own    *owner        // the owner session; nil before the first claim
@@ -181,8 +182,10 @@ func (q *Queue) kinds(only []string) ([]string, []int64) {
 // ready and due, or running with an expired lease (its worker died unseen),
 // under this queue's owner session and a fresh claim token. Kinds are tried
 // in turn, each with one indexed look-up, starting after the kind claimed
-// last, so no kind starves another.
-func (q *Queue) claim(ctx context.Context, only []string) (*Job, error) {
+// last, so no kind starves another. With a gate (gate.go), a paced kind's
+// jobs of portals without budget now are skipped: of the portals that can
+// take work, the one with the oldest due job goes first.
+func (q *Queue) claim(ctx context.Context, only []string, gated bool) (*Job, error) {
 	kinds, leases := q.kinds(only)
 	if len(kinds) == 0 {
 		return nil, nil
@@ -191,39 +194,88 @@ func (q *Queue) claim(ctx context.Context, only []string) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	var closed []int64
+	if gated && slices.ContainsFunc(kinds, q.lanes.paced) {
+		closed = q.lanes.closed()
+	}
 	start := int(q.turn.Add(1)) % len(kinds)
 	for i := range kinds {
 		k := (start + i) % len(kinds)
-		j := Job{owner: o, token: rand.Int64()}
-		err := q.db.GetContext(ctx, &j, `
-			UPDATE jobs SET state = 'running', attempts = attempts + 1,
-				locked_until = now() + $2 * interval '1 millisecond', locked_by = $3, claim_token = $4,
-				updated_at = now()
-			WHERE id = (
-				SELECT id FROM jobs
-				WHERE kind = $1 AND state IN ('ready', 'running') AND run_at <= now()
-					AND (state = 'ready' OR locked_until < now())
-				ORDER BY run_at, id
-				LIMIT 1 FOR UPDATE SKIP LOCKED)
-			RETURNING id, kind, portal_id, payload, attempts, max_attempts`, kinds[k], leases[k], o.id, j.token)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+		skip := []int64{}
+		if q.lanes.paced(kinds[k]) && closed != nil {
+			skip = closed
+		}
+		// Portals take turns: a round gives each portal with due work one
+		// job, the portal with the oldest first; when no portal outside the
+		// round has any, a new round begins.
+		served := q.lanes.round(kinds[k])
+		j, err := q.claimOne(ctx, o, kinds[k], leases[k], append(slices.Clip(skip), served...))
+		if j == nil && err == nil && len(served) > 0 {
+			q.lanes.newRound(kinds[k])
+			j, err = q.claimOne(ctx, o, kinds[k], leases[k], skip)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("jobs: claim: %w", err)
+			return nil, err
 		}
-		return &j, nil
+		if j != nil {
+			if j.PortalID.Valid {
+				q.lanes.served(kinds[k], j.PortalID.Int64)
+			}
+			return j, nil
+		}
 	}
 	return nil, nil
 }
 
-// RunOnce claims and runs one due job; it reports whether there was one.
-func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
-	return q.runOnce(ctx, nil)
+// claimOne claims the oldest due job of kind whose portal is not in skip.
+func (q *Queue) claimOne(ctx context.Context, o *owner, kind string, lease int64, skip []int64) (*Job, error) {
+	j := Job{owner: o, token: rand.Int64()}
+	err := q.db.GetContext(ctx, &j, `
+		UPDATE jobs SET state = 'running', attempts = attempts + 1,
+			locked_until = now() + $2 * interval '1 millisecond', locked_by = $3, claim_token = $4,
+			updated_at = now()
+		WHERE id = (
+			SELECT id FROM jobs
+			WHERE kind = $1 AND state IN ('ready', 'running') AND run_at <= now()
+				AND (state = 'ready' OR locked_until < now())
+				AND (portal_id IS NULL OR portal_id <> ALL($5::bigint[]))
+			ORDER BY run_at, id
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, kind, portal_id, payload, attempts, max_attempts`, kind, lease, o.id, j.token, pq.Array(skip))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: claim: %w", err)
+	}
+	return &j, nil
 }
 
-func (q *Queue) runOnce(ctx context.Context, only []string) (bool, error) {
-	j, err := q.claim(ctx, only)
+// RunOnce claims and runs one due job; it reports whether there was one.
+// It does not consult the gate: a job of a portal without budget is claimed
+// and waits on the portal's limiter as it always did (tests and tools drive
+// the queue with it and expect every due job to run).
+func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
+	return q.runOnce(ctx, nil, false)
+}
+
+// runOnce claims and runs one job; gated, per portal lanes (gate.go).
+func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, error) {
+	gated = gated && q.lanes != nil
+	if gated {
+		// Reading the portals' budgets, claiming and counting the claimed
+		// job as running are one step, so that two workers do not both take
+		// a portal's last request (the other would sit on its limiter).
+		q.lanes.claimMu.Lock()
+	}
+	j, err := q.claim(ctx, only, gated)
+	if gated {
+		if j != nil && q.lanes.paced(j.Kind) && j.PortalID.Valid {
+			q.lanes.begin(j.PortalID.Int64)
+			defer q.lanes.end(j.PortalID.Int64)
+		}
+		q.lanes.claimMu.Unlock()
+	}
 	if err != nil || j == nil {
 		return false, err
 	}
@@ -241,7 +293,11 @@ func (q *Queue) runOnce(ctx context.Context, only []string) (bool, error) {
 	unhook := context.AfterFunc(j.owner.ctx, func() { cancel(context.Cause(j.owner.ctx)) })
 	defer unhook()
 	stop := q.heartbeat(runCtx, j, lease, cancel)
-	herr := q.safeRun(runCtx, h, j)
+	hctx := runCtx
+	if gated && q.lanes.paced(j.Kind) && j.PortalID.Valid {
+		hctx = q.lanes.gate.Bind(runCtx, j.PortalID.Int64)
+	}
+	herr := q.safeRun(hctx, h, j)
 	stop()
 	return true, q.finish(ctx, j, herr, context.Cause(runCtx))
 }
@@ -294,6 +350,7 @@ func (q *Queue) finish(ctx context.Context, j *Job, herr, cause error) error {
 	// client's bytes or a request URL must neither fail the update nor keep a
 	// credential.
 	var ra *retryAfterError
+	var pb *portalBusyError
 	var perm *permanentError
 	switch {
 	case herr != nil && errors.Is(cause, errOwnerLost):
@@ -307,6 +364,13 @@ func (q *Queue) finish(ctx context.Context, j *Job, herr, cause error) error {
 			attempts = CASE WHEN rerun THEN 0 ELSE attempts END, rerun = false, run_at = now(),
 			locked_by = NULL, claim_token = NULL, locked_until = NULL, last_error = NULL, updated_at = now()
 			WHERE id = $1 AND claim_token = $2`, j.ID, j.token)
+	case errors.As(herr, &pb):
+		// The portal has no budget: the job keeps its place in the
+		// portal's queue, the attempt is not counted.
+		return q.record(ctx, j, `UPDATE jobs SET state = 'ready', attempts = attempts - 1,
+			locked_by = NULL, claim_token = NULL, locked_until = NULL,
+			last_error = $3, updated_at = now()
+			WHERE id = $1 AND claim_token = $2`, j.ID, j.token, secret.ErrorText(herr))
 	case errors.As(herr, &ra):
 		return q.record(ctx, j, `UPDATE jobs SET state = 'ready', attempts = attempts - 1,
 			locked_by = NULL, claim_token = NULL, locked_until = NULL,
@@ -378,7 +442,7 @@ func (q *Queue) RunKinds(ctx context.Context, workers int, kinds []string) {
 	for range workers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				ran, err := q.runOnce(ctx, kinds)
+				ran, err := q.runOnce(ctx, kinds, true)
 				if err != nil && ctx.Err() == nil {
 					q.log.Error("job queue", slog.String("error", err.Error()))
 				}

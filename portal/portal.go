@@ -42,6 +42,9 @@ type Options struct {
 	Log          *slog.Logger
 	// Observe is passed to every REST client (metrics).
 	Observe func(method, outcome string, took time.Duration)
+	// ObservePortal, when set, is told of every request too, with the
+	// portal it went to (per-portal pacing in the metrics).
+	ObservePortal func(portalID int64, method, outcome string, took time.Duration)
 	// RetryBase shortens REST backoff in tests.
 	RetryBase time.Duration
 }
@@ -118,13 +121,23 @@ func (s *Service) Client(ctx context.Context, portalID int64) (*bitrix.Client, e
 }
 
 func (s *Service) clientFor(p *store.Portal, t bitrix.Tokens) *bitrix.Client {
+	observe := s.o.Observe
+	if op := s.o.ObservePortal; op != nil {
+		id := p.ID
+		observe = func(method, outcome string, took time.Duration) {
+			if s.o.Observe != nil {
+				s.o.Observe(method, outcome, took)
+			}
+			op(id, method, outcome, took)
+		}
+	}
 	return bitrix.NewClient(bitrix.Options{
 		Endpoint:  p.ClientEndpoint,
 		Tokens:    t,
 		HTTP:      s.o.HTTP,
 		Pacer:     s.limiter(p),
 		Log:       s.o.Log.With(slog.Int64("portal_id", p.ID)),
-		Observe:   s.o.Observe,
+		Observe:   observe,
 		BaseDelay: s.o.RetryBase,
 	})
 }
@@ -241,6 +254,10 @@ func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 func JobError(err error) error {
 	if bitrix.Revoked(err) || bitrix.HasCode(err, bitrix.CodeAccessDenied, bitrix.CodeInsufficientScope) || problem.Is(err, problem.Conflict) {
 		return jobs.Permanent(err)
+	}
+	if bitrix.HasCode(err, bitrix.CodePacerBusy) {
+		d, _ := bitrix.RetryAfter(err)
+		return jobs.PortalBusy(d, err)
 	}
 	if d, limited := bitrix.RetryAfter(err); limited {
 		return jobs.RetryAfter(d, err)

@@ -1,0 +1,159 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Gate tells the queue when a portal can take work: every portal has its
+// own request budget (Bitrix24: 2 a second, burst 50), and a worker must not
+// sit on one portal's limiter while another portal has work it could do now.
+// portal.Service is the gate of the app.
+type Gate interface {
+	// Budget reports how many requests the portal may make at once now (0:
+	// none) — without reserving them.
+	Budget(portalID int64) int
+	// Bind prepares the context a portal-bound job runs under: a remote
+	// call that would wait on the portal's limiter longer than a moment
+	// gives up with an error that the handler turns into PortalBusy.
+	Bind(ctx context.Context, portalID int64) context.Context
+}
+
+type portalBusyError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *portalBusyError) Error() string { return e.err.Error() }
+func (e *portalBusyError) Unwrap() error { return e.err }
+
+// PortalBusy gives the job back because its portal has no request budget
+// for after: it keeps its place in the portal's queue (run_at is unchanged)
+// without spending an attempt, and the gated workers take other portals'
+// work until the portal's budget frees up.
+func PortalBusy(after time.Duration, err error) error {
+	return &portalBusyError{after: after, err: err}
+}
+
+// IsPortalBusy reports whether err is a PortalBusy and for how long.
+func IsPortalBusy(err error) (time.Duration, bool) {
+	var pb *portalBusyError
+	if errors.As(err, &pb) {
+		return pb.after, true
+	}
+	return 0, false
+}
+
+// lanes is the per-portal state of a gated queue: which portals this process
+// has seen work of, and how many of their jobs run now.
+type lanes struct {
+	claimMu  sync.Mutex // one gated claim at a time (runOnce)
+	mu       sync.Mutex
+	gate     Gate
+	unpaced  map[string]bool
+	inflight map[int64]int
+	seen     map[int64]time.Time
+	rounds   map[string]map[int64]bool // kind → portals served this round
+}
+
+// forgetAfter drops a portal from the lanes when no job of it was claimed for
+// so long: its budget has refilled long since.
+const forgetAfter = 10 * time.Minute
+
+// SetGate makes the queue schedule portal-bound jobs per portal: a job is
+// claimed only when its portal has budget for one more running job, and it
+// runs under the gate's Bind. Jobs of unpaced kinds (local work: filing
+// webhooks; gateway work) and jobs without a portal are claimed as before.
+// Call it before the workers run.
+func (q *Queue) SetGate(g Gate, unpaced ...string) {
+	l := &lanes{gate: g, unpaced: map[string]bool{}, inflight: map[int64]int{}, seen: map[int64]time.Time{},
+		rounds: map[string]map[int64]bool{}}
+	for _, k := range unpaced {
+		l.unpaced[k] = true
+	}
+	q.lanes = l
+}
+
+// paced reports whether jobs of kind wait for their portal's budget.
+func (l *lanes) paced(kind string) bool { return l != nil && !l.unpaced[kind] }
+
+// closed lists the portals whose budget is taken: none left now, or no more
+// than their jobs running now will use. The claim skips their jobs, so a
+// worker takes another portal's instead of waiting.
+func (l *lanes) closed() []int64 {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	var out []int64
+	for p, at := range l.seen {
+		n := l.inflight[p]
+		if n == 0 && now.Sub(at) > forgetAfter {
+			delete(l.seen, p)
+			continue
+		}
+		if l.gate.Budget(p) <= n {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// begin notes a claimed job of portal p running; end undoes it.
+func (l *lanes) begin(p int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inflight[p]++
+	l.seen[p] = time.Now()
+}
+
+func (l *lanes) end(p int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inflight[p]--; l.inflight[p] <= 0 {
+		delete(l.inflight, p)
+	}
+}
+
+// round lists the portals that had a job of kind in this round.
+func (l *lanes) round(kind string) []int64 {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int64
+	for p := range l.rounds[kind] {
+		out = append(out, p)
+	}
+	return out
+}
+
+// newRound begins a round of kind: every portal may have a turn again.
+func (l *lanes) newRound(kind string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.rounds, kind)
+}
+
+// served notes that portal p had its turn at kind in this round.
+func (l *lanes) served(kind string, p int64) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rounds[kind] == nil {
+		l.rounds[kind] = map[int64]bool{}
+	}
+	l.rounds[kind][p] = true
+}
