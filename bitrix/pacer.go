@@ -189,19 +189,12 @@ func (p *Pacer) wait(ctx context.Context, maxPause time.Duration) (ticket, error
 // while the burst lasts), never before a pause ends, and pushes tat one
 // interval on. It returns the slot and that interval.
 func (p *Pacer) reserveLocked(now time.Time) (time.Time, time.Duration) {
-	t := p.tat
-	if t.Before(now) {
-		t = now
-	}
-	slot := t.Add(-p.tau())
-	if slot.Before(now) {
-		slot = now
-	}
-	if slot.Before(p.pausedUntil) {
-		slot = p.pausedUntil
-	}
+	slot := p.nextSlotLocked(now)
 	step := p.interval()
-	p.tat = t.Add(step)
+	if p.tat.Before(now) {
+		p.tat = now
+	}
+	p.tat = p.tat.Add(step)
 	return slot, step
 }
 
