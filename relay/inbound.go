@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -699,7 +700,11 @@ func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {
 		in.Text = msg.Caption
 	}
 	if fid := msg.BestFileID(); fid != "" {
-		in.Attachments = []Attachment{{URL: "tg-file:" + fid, Type: in.Kind, Name: in.Kind}}
+		name := in.Kind
+		if msg.Document != nil && strings.TrimSpace(msg.Document.FileName) != "" {
+			name = path.Base(strings.ReplaceAll(msg.Document.FileName, "\\", "/"))
+		}
+		in.Attachments = []Attachment{{URL: "tg-file:" + fid, Type: in.Kind, Name: name}}
 	}
 	return s.fileMessage(ctx, g, in, log)
 }

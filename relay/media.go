@@ -129,6 +129,11 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 	if name == "." || name == "/" {
 		name = ""
 	}
+	if a.Name != "" && a.Name != a.Type {
+		// The name the client's app gave the document (the download is
+		// still typed by the server's path, never by this name).
+		name = a.Name
+	}
 	return &Media{Body: limitedBody{io.LimitReader(res.Body, maxMedia), res.Body}, ContentType: TypeOfPath(f.FilePath), Name: name}, nil
 }
 
