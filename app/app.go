@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	// request budget (docs/ARCHITECTURE.md, "Per-portal lanes"); filing
 	// webhooks is local work and sending talks to the gateways: unpaced.
 	q.SetGate(a.Portals, append(append([]string(nil), relay.FilingKinds...), relay.SendKinds...)...)
-	m.reg.MustRegister(newPortalQueue(st.DB()))
+	m.reg.MustRegister(newPortalQueue(q))
 
 	a.Sync = &crmsync.Syncer{Store: st, Portals: a.Portals, Jobs: q, Log: log, Now: o.Now}
 	a.Sync.Register(q)

@@ -5,21 +5,22 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relay24/relay24/jobs"
 )
 
 // portalQueue reports, at each scrape, every portal's lane of the job queue:
 // how many of its jobs are due and waiting, and how long the oldest has
 // waited (one grouped query over the due jobs).
 type portalQueue struct {
-	db     *sqlx.DB
+	q      *jobs.Queue
 	depth  *prometheus.Desc
 	oldest *prometheus.Desc
 }
 
-func newPortalQueue(db *sqlx.DB) *portalQueue {
-	return &portalQueue{db: db,
+func newPortalQueue(q *jobs.Queue) *portalQueue {
+	return &portalQueue{q: q,
 		depth: prometheus.NewDesc("relay24_portal_jobs_waiting",
 			"Due jobs of a portal waiting for a worker (ready, run_at passed), by portal id.", []string{"portal"}, nil),
 		oldest: prometheus.NewDesc("relay24_portal_oldest_job_wait_seconds",
@@ -32,22 +33,15 @@ func (c *portalQueue) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <
 func (c *portalQueue) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var rows []struct {
-		Portal int64   `db:"portal_id"`
-		N      int64   `db:"n"`
-		Age    float64 `db:"age"`
-	}
-	if err := c.db.SelectContext(ctx, &rows, `SELECT portal_id, count(*) AS n,
-			extract(epoch FROM now() - min(run_at))::float8 AS age
-		FROM jobs WHERE state = 'ready' AND run_at <= now() AND portal_id IS NOT NULL
-		GROUP BY portal_id`); err != nil {
+	rows, err := c.q.Backlogs(ctx)
+	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.depth, err)
 		return
 	}
 	for _, r := range rows {
-		p := strconv.FormatInt(r.Portal, 10)
-		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(r.N), p)
-		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, max(r.Age, 0), p)
+		p := strconv.FormatInt(r.PortalID, 10)
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(r.Waiting), p)
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, max(r.OldestS, 0), p)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
+	"github.com/relay24/relay24/store"
 )
 
 // reconcileLock is the advisory lock key under which one instance schedules
@@ -26,9 +27,9 @@ func (s *Syncer) ScheduleReconcile(ctx context.Context) error {
 		return fmt.Errorf("reconcile: begin: %w", err)
 	}
 	defer tx.Rollback()
-	var got bool
-	if err := tx.GetContext(ctx, &got, `SELECT pg_try_advisory_xact_lock($1)`, reconcileLock); err != nil {
-		return fmt.Errorf("reconcile: lock: %w", err)
+	got, err := store.TryXactLock(ctx, tx, reconcileLock)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
 	}
 	if !got {
 		return nil

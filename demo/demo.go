@@ -93,7 +93,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout i
 	// A restart: give the rebuilt portal back what relay24 made in it, before
 	// any worker talks to it.
 	if p, err := a.Store.PortalByMemberID(ctx, MemberID); err == nil {
-		n, err := Restore(ctx, a.Store.DB(), p.ID, portal)
+		n, err := Restore(ctx, a.Store, p.ID, portal)
 		if err != nil {
 			a.Close()
 			return fmt.Errorf("demo: restoring the emulated portal: %w", err)

@@ -2,14 +2,12 @@ package demo
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/identity"
+	"github.com/relay24/relay24/store"
 )
 
 // Restore makes the emulated portal, rebuilt in memory at every start, agree
@@ -20,22 +18,15 @@ import (
 // only in relay24's mirror. Without them a restarted demo's dialogs would
 // point at records the portal no longer has, and its timeline writes would
 // fail. It returns how many records it added or changed.
-func Restore(ctx context.Context, db *sqlx.DB, portalID int64, p *b24test.Portal) (int, error) {
-	comms, err := mirroredComms(ctx, db, portalID)
+func Restore(ctx context.Context, st *store.Store, portalID int64, p *b24test.Portal) (int, error) {
+	mir, err := st.MirrorOf(ctx, portalID)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("demo: %w", err)
 	}
+	comms := mirroredComms(mir)
 	n := 0
 
-	var contacts []struct {
-		ID       int           `db:"id"`
-		Name     string        `db:"name"`
-		Assigned sql.NullInt64 `db:"assigned_by_id"`
-	}
-	if err := db.SelectContext(ctx, &contacts, `SELECT id, name, assigned_by_id FROM contacts WHERE portal_id = $1 ORDER BY id`, portalID); err != nil {
-		return n, fmt.Errorf("demo: reading the mirrored contacts: %w", err)
-	}
-	for _, m := range contacts {
+	for _, m := range mir.Contacts {
 		c, ok := p.Contact(m.ID)
 		switch {
 		case !ok:
@@ -50,18 +41,7 @@ func Restore(ctx context.Context, db *sqlx.DB, portalID int64, p *b24test.Portal
 		}
 	}
 
-	var leads []struct {
-		ID       int           `db:"id"`
-		Title    string        `db:"title"`
-		Name     string        `db:"name"`
-		Status   string        `db:"status_id"`
-		Assigned sql.NullInt64 `db:"assigned_by_id"`
-		Contact  sql.NullInt64 `db:"contact_id"`
-	}
-	if err := db.SelectContext(ctx, &leads, `SELECT id, title, name, status_id, assigned_by_id, contact_id FROM leads WHERE portal_id = $1 ORDER BY id`, portalID); err != nil {
-		return n, fmt.Errorf("demo: reading the mirrored leads: %w", err)
-	}
-	for _, m := range leads {
+	for _, m := range mir.Leads {
 		l, ok := p.Lead(m.ID)
 		switch {
 		case !ok:
@@ -76,30 +56,11 @@ func Restore(ctx context.Context, db *sqlx.DB, portalID int64, p *b24test.Portal
 		}
 	}
 
-	var deals []struct {
-		ID       int           `db:"id"`
-		Title    string        `db:"title"`
-		Stage    string        `db:"stage_id"`
-		Category int           `db:"category_id"`
-		Assigned sql.NullInt64 `db:"assigned_by_id"`
-		Contact  sql.NullInt64 `db:"contact_id"`
-	}
-	if err := db.SelectContext(ctx, &deals, `SELECT id, title, stage_id, category_id, assigned_by_id, contact_id FROM deals WHERE portal_id = $1 ORDER BY id`, portalID); err != nil {
-		return n, fmt.Errorf("demo: reading the mirrored deals: %w", err)
-	}
-	var links []struct {
-		Deal    int `db:"deal_id"`
-		Contact int `db:"contact_id"`
-	}
-	if err := db.SelectContext(ctx, &links, `SELECT deal_id, contact_id FROM deal_contacts WHERE portal_id = $1
-		ORDER BY deal_id, is_primary DESC, sort, contact_id`, portalID); err != nil {
-		return n, fmt.Errorf("demo: reading the mirrored deal contacts: %w", err)
-	}
 	dealContacts := map[int][]int{}
-	for _, l := range links {
+	for _, l := range mir.DealContacts {
 		dealContacts[l.Deal] = append(dealContacts[l.Deal], l.Contact)
 	}
-	for _, m := range deals {
+	for _, m := range mir.Deals {
 		d, ok := p.Deal(m.ID)
 		switch {
 		case !ok:
@@ -129,19 +90,9 @@ type multis struct{ phones, emails, ims []b24test.Multi }
 // mirroredComms rebuilds the phones, e-mails and messenger accounts of
 // mirrored records from relay24's identity index, in the spelling relay24
 // itself writes them when it creates a client.
-func mirroredComms(ctx context.Context, db *sqlx.DB, portalID int64) (map[owner]multis, error) {
-	var rows []struct {
-		OwnerType string `db:"owner_type"`
-		OwnerID   int    `db:"owner_id"`
-		Kind      string `db:"kind"`
-		Value     string `db:"value"`
-	}
-	if err := db.SelectContext(ctx, &rows, `SELECT owner_type, owner_id, kind, value FROM client_identities
-		WHERE portal_id = $1 ORDER BY owner_type, owner_id, kind, value`, portalID); err != nil {
-		return nil, fmt.Errorf("demo: reading the mirrored identities: %w", err)
-	}
+func mirroredComms(mir *store.Mirror) map[owner]multis {
 	out := map[owner]multis{}
-	for _, r := range rows {
+	for _, r := range mir.Identities {
 		k := owner{r.OwnerType, r.OwnerID}
 		m := out[k]
 		switch r.Kind {
@@ -158,5 +109,5 @@ func mirroredComms(ctx context.Context, db *sqlx.DB, portalID int64) (map[owner]
 		}
 		out[k] = m
 	}
-	return out, nil
+	return out
 }

@@ -174,8 +174,9 @@ func (w *World) SeedDialogs(ctx context.Context, a *app.App, portalID int64) err
 	var dialogID int64
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		err := a.Store.DB().GetContext(ctx, &dialogID, `SELECT id FROM dialogs WHERE portal_id = $1 AND chat_id = $2`, portalID, w.Clients[1].ChatID)
+		id, err := a.Store.DialogIDByChat(ctx, portalID, w.Clients[1].ChatID)
 		if err == nil {
+			dialogID = id
 			break
 		}
 		select {
@@ -276,8 +277,7 @@ func waitMirrored(ctx context.Context, a *app.App, portalID int64, contactIDs []
 	for time.Now().Before(deadline) {
 		n := 0
 		for _, id := range contactIDs {
-			var one int
-			if err := a.Store.DB().GetContext(ctx, &one, `SELECT count(*) FROM contacts WHERE portal_id = $1 AND id = $2`, portalID, int64(id)); err == nil && one == 1 {
+			if _, err := a.Store.ContactByID(ctx, portalID, int64(id)); err == nil {
 				n++
 			}
 		}

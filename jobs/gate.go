@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -156,4 +157,24 @@ func (l *lanes) served(kind string, p int64) {
 		l.rounds[kind] = map[int64]bool{}
 	}
 	l.rounds[kind][p] = true
+}
+
+// Backlog is one portal's due work in the queue.
+type Backlog struct {
+	PortalID int64   `db:"portal_id"`
+	Waiting  int64   `db:"n"`   // ready jobs whose run_at has passed
+	OldestS  float64 `db:"age"` // seconds the oldest of them has waited
+}
+
+// Backlogs lists every portal's due work (one grouped query over the ready
+// jobs), for the per-portal metrics.
+func (q *Queue) Backlogs(ctx context.Context) ([]Backlog, error) {
+	var out []Backlog
+	if err := q.db.SelectContext(ctx, &out, `SELECT portal_id, count(*) AS n,
+			extract(epoch FROM now() - min(run_at))::float8 AS age
+		FROM jobs WHERE state = 'ready' AND run_at <= now() AND portal_id IS NOT NULL
+		GROUP BY portal_id`); err != nil {
+		return nil, fmt.Errorf("jobs: portals' backlogs: %w", err)
+	}
+	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -500,16 +499,14 @@ func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog
 // echo of an unknown id waits (errEchoEarly) while a reply of its dialog is
 // on its way. It reports whether the echo was ours (and is now handled).
 func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, d *store.Dialog, in inbound) (bool, error) {
-	var id int64
-	err := tx.GetContext(ctx, &id, `SELECT id FROM messages WHERE channel_id = $1 AND provider_message_id = $2`, ch.ID, in.ProviderID)
+	m, err := store.StatusByProvider(ctx, tx, ch.ID, in.ProviderID, echoStatus(in.Status), in.Error)
 	if err == nil {
-		m, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{id}, echoStatus(in.Status), in.Error)
-		if err != nil || m == nil {
-			return true, err
+		if m == nil {
+			return true, nil
 		}
 		return true, store.StatusMoved(ctx, tx, m)
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if !problem.Is(err, problem.NotFound) {
 		return false, fmt.Errorf("echo by id: %w", err)
 	}
 	// An unknown id while a reply of the dialog is on its way: taking the
@@ -524,7 +521,7 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 		}
 		return false, err
 	}
-	m, err := store.AdoptEcho(ctx, tx, d.ID, in.ProviderID, in.Text)
+	m, err = store.AdoptEcho(ctx, tx, d.ID, in.ProviderID, in.Text)
 	if err != nil || m == nil {
 		return false, err
 	}
@@ -561,15 +558,12 @@ func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 		}
 		files = string(b)
 	}
-	var m store.Message
-	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = COALESCE(NULLIF($4, ''), kind),
-		attachments = COALESCE($5::jsonb, attachments), updated_at = now()
-		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, ch.ID, in.ProviderID, text, kind, files)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // an edit of a message we never saw changes nothing
-	}
+	m, err := store.EditMessage(ctx, tx, ch.ID, in.ProviderID, text, kind, files)
 	if err != nil {
 		return fmt.Errorf("recording the edit of message %s: %w", in.ProviderID, err)
+	}
+	if m == nil {
+		return nil // an edit of a message we never saw changes nothing
 	}
 	return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
 }

@@ -82,12 +82,11 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 		if !inserted {
 			return nil // a repeated request: the first one's message
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2, awaiting_taker = false
-			WHERE id = $1 AND (responsible_id IS NULL OR awaiting_taker)`, d.ID, author.ID)
+		took, err := store.TakeDialog(ctx, tx, d.ID, author.ID)
 		if err != nil {
-			return fmt.Errorf("taking the dialog: %w", err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if took {
 			// The first to answer takes the client: the CRM records follow.
 			if _, err := s.o.Jobs.Enqueue(ctx, tx, JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
 				PortalID: portalID, UniqueKey: "assign:" + itoa(d.ID)}); err != nil {
@@ -253,16 +252,9 @@ func (s *Service) markSent(ctx context.Context, m *store.Message, providerID str
 	providerID = pgsafe.Text(providerID) // the gateway's answer, stored as the webhooks' ids are
 	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
 		if providerID != "" {
-			var held string
-			err := tx.GetContext(ctx, &held, `
-				WITH mine AS (
-					UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL
-						AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = $3 AND provider_message_id = $2)
-					RETURNING provider_message_id)
-				SELECT COALESCE((SELECT provider_message_id FROM mine), (SELECT provider_message_id FROM messages WHERE id = $1), '')`,
-				m.ID, providerID, m.ChannelID)
+			held, err := store.RecordProviderID(ctx, tx, m, providerID)
 			if err != nil {
-				return fmt.Errorf("recording the sent message: %w", err)
+				return err
 			}
 			if held != providerID {
 				// Echoes wait for this answer, so this should not happen; if

@@ -764,3 +764,67 @@ func (s *Store) MarkEscalated(ctx context.Context, dialogID int64, at time.Time)
 	}
 	return nil
 }
+
+// StatusByProvider moves the status of a channel's message known by its
+// gateway id, as UpdateMessageStatus does (NotFound when no such message).
+func StatusByProvider(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, status, errText string) (*Message, error) {
+	return UpdateMessageStatus(ctx, tx, `channel_id = $1 AND provider_message_id = $2`, []any{channelID, providerID}, status, errText)
+}
+
+// EditMessage rewrites a channel's message known by its gateway id: its
+// text, its kind unless kind is empty, and its files unless files is nil (a
+// JSON array). It returns nil when no such message is stored.
+func EditMessage(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, text, kind string, files any) (*Message, error) {
+	var m Message
+	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = COALESCE(NULLIF($4, ''), kind),
+		attachments = COALESCE($5::jsonb, attachments), updated_at = now()
+		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, channelID, providerID, text, kind, files)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: edit of message %s: %w", providerID, err)
+	}
+	return &m, nil
+}
+
+// TakeDialog makes userID the dialog's responsible person when nobody is, or
+// while the dialog waits for its first taker; it reports whether it did.
+func TakeDialog(ctx context.Context, tx *sqlx.Tx, dialogID, userID int64) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2, awaiting_taker = false
+		WHERE id = $1 AND (responsible_id IS NULL OR awaiting_taker)`, dialogID, userID)
+	if err != nil {
+		return false, fmt.Errorf("store: taking dialog %d: %w", dialogID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RecordProviderID gives a sent message its gateway id, unless it has one
+// or another message of its channel holds that id, and returns the id the
+// message holds afterwards ("" for none).
+func RecordProviderID(ctx context.Context, tx *sqlx.Tx, m *Message, providerID string) (string, error) {
+	var held string
+	err := tx.GetContext(ctx, &held, `
+		WITH mine AS (
+			UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL
+				AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = $3 AND provider_message_id = $2)
+			RETURNING provider_message_id)
+		SELECT COALESCE((SELECT provider_message_id FROM mine), (SELECT provider_message_id FROM messages WHERE id = $1), '')`,
+		m.ID, providerID, m.ChannelID)
+	if err != nil {
+		return "", fmt.Errorf("store: recording the gateway id of message %d: %w", m.ID, err)
+	}
+	return held, nil
+}
+
+// DialogIDByChat finds a portal's dialog with a chat (on any channel);
+// NotFound when there is none yet.
+func (s *Store) DialogIDByChat(ctx context.Context, portalID int64, chatID string) (int64, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM dialogs WHERE portal_id = $1 AND chat_id = $2 ORDER BY id LIMIT 1`, portalID, chatID)
+	if err != nil {
+		return 0, fmt.Errorf("store: dialog of chat %s: %w", chatID, notFound(err, "dialog"))
+	}
+	return id, nil
+}

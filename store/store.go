@@ -75,3 +75,13 @@ func notFound(err error, what string) error {
 }
 
 func pqStrings(s []string) any { return pq.StringArray(s) }
+
+// TryXactLock takes a transaction-level advisory lock if nobody holds it
+// (one instance of many does a scheduled pass); it reports whether it did.
+func TryXactLock(ctx context.Context, tx *sqlx.Tx, key int64) (bool, error) {
+	var got bool
+	if err := tx.GetContext(ctx, &got, `SELECT pg_try_advisory_xact_lock($1)`, key); err != nil {
+		return false, fmt.Errorf("store: advisory lock %d: %w", key, err)
+	}
+	return got, nil
+}
