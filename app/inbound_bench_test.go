@@ -1,14 +1,12 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -176,28 +174,16 @@ func (r *relayEnv) streamLatency(ctx context.Context, b *testing.B, post func(st
 	received := map[int64]time.Time{}
 	var mu sync.Mutex
 	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(res.Body)
-		event := ""
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "event: ready":
-				close(ready)
-			case strings.HasPrefix(line, "event: "):
-				event = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: ") && event == "message.created":
-				var d struct {
-					MessageID int64 `json:"message_id"`
-				}
-				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d) == nil {
-					mu.Lock()
-					received[d.MessageID] = time.Now()
-					mu.Unlock()
-				}
-			}
+	go readEvents(res.Body, ready, func(typ string, data []byte) {
+		var d struct {
+			MessageID int64 `json:"message_id"`
 		}
-	}()
+		if typ == "message.created" && json.Unmarshal(data, &d) == nil {
+			mu.Lock()
+			received[d.MessageID] = time.Now()
+			mu.Unlock()
+		}
+	})
 	<-ready
 	sent := map[string]time.Time{}
 	tick := time.NewTicker(20 * time.Millisecond)

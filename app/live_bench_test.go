@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,25 +100,14 @@ func BenchmarkLiveEvents(b *testing.B) {
 			go func() {
 				defer res.Body.Close()
 				defer close(events)
-				sc := bufio.NewScanner(res.Body)
-				sc.Buffer(make([]byte, 1<<16), 1<<20)
-				typ := ""
-				for sc.Scan() {
-					line := sc.Text()
-					switch {
-					case line == "event: ready":
-						close(ready)
-					case strings.HasPrefix(line, "event: "):
-						typ = strings.TrimPrefix(line, "event: ")
-					case strings.HasPrefix(line, "data: ") && typ != "ready":
-						var ev struct {
-							DialogID int64 `json:"dialog_id"`
-						}
-						_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev)
-						heard <- struct{}{}
-						events <- ev.DialogID
+				readEvents(res.Body, ready, func(_ string, data []byte) {
+					var ev struct {
+						DialogID int64 `json:"dialog_id"`
 					}
-				}
+					_ = json.Unmarshal(data, &ev)
+					heard <- struct{}{}
+					events <- ev.DialogID
+				})
 			}()
 			<-ready
 			wg.Add(1)

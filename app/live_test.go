@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/placement"
@@ -43,16 +42,7 @@ func TestEventCarriesRowAndMessage(t *testing.T) {
 	if s := r.api("PUT", "/api/v1/access/10", r.Admin, map[string]any{"visibility": "all", "can_write": false}, nil); s != http.StatusOK {
 		t.Fatalf("setting the controller's access: %d", s)
 	}
-	mine := r.P.AddContact(b24test.Contact{Name: "Mine", AssignedByID: 2,
-		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "+79995558001"}}})
-	if _, err := r.P.FireEvent(r.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": itoaInt(mine.ID)}}, 1); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); r.count(`SELECT count(*) FROM contacts WHERE id = $1`, mine.ID) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the contact was never mirrored")
-		}
-	}
+	r.knownContact("Mine", 2, "+79995558001")
 	salesStream := r.openStream(r.Sales)
 	otherStream := r.openStream(other)
 	qcStream := r.openStream(qc)

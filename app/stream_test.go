@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,24 +35,51 @@ func (r *relayEnv) openStream(token string) <-chan streamEvent {
 	ready := make(chan struct{})
 	go func() {
 		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		typ := ""
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "event: ready":
-				close(ready)
-			case strings.HasPrefix(line, "event: "):
-				typ = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: ") && typ != "ready":
-				ev := streamEvent{Type: typ, Data: []byte(strings.TrimPrefix(line, "data: "))}
-				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev)
-				out <- ev
-			}
-		}
+		readEvents(res.Body, ready, func(typ string, data []byte) {
+			ev := streamEvent{Type: typ, Data: data}
+			_ = json.Unmarshal(data, &ev)
+			out <- ev
+		})
 	}()
 	<-ready
 	return out
+}
+
+// readEvents reads a server-sent event stream until it ends: it closes ready
+// at the server's "ready" event and hands every other event's type and data
+// to each.
+func readEvents(body io.Reader, ready chan<- struct{}, each func(typ string, data []byte)) {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	typ := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "event: ready":
+			close(ready)
+		case strings.HasPrefix(line, "event: "):
+			typ = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && typ != "ready":
+			each(typ, []byte(strings.TrimPrefix(line, "data: ")))
+		}
+	}
+}
+
+// knownContact adds a contact responsible to user with a phone, as the
+// portal would (ONCRMCONTACTADD), and waits until relay24 mirrored it.
+func (r *relayEnv) knownContact(name string, user int, phone string) b24test.Contact {
+	r.t.Helper()
+	c := r.P.AddContact(b24test.Contact{Name: name, AssignedByID: user,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: phone}}})
+	if _, err := r.P.FireEvent(r.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": itoaInt(c.ID)}}, 1); err != nil {
+		r.t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); r.count(`SELECT count(*) FROM contacts WHERE id = $1`, c.ID) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.t.Fatal("the contact was never mirrored")
+		}
+	}
+	return c
 }
 
 // Events reach the streams of those who may see the dialog, and no one else.
@@ -59,16 +87,7 @@ func TestEventStreamFollowsAccessRules(t *testing.T) {
 	r := newRelayEnvWorkers(t, 2)
 	r.P.AddUser(b24test.User{ID: 9, Name: "Other", LastName: "Rep", Active: true, Departments: []int{1}})
 	other := r.session(r.P, placement.LeftMenu, nil, 9)
-	mine := r.P.AddContact(b24test.Contact{Name: "Mine", AssignedByID: 2,
-		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "+79995557001"}}})
-	if _, err := r.P.FireEvent(r.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": itoaInt(mine.ID)}}, 1); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); r.count(`SELECT count(*) FROM contacts WHERE id = $1`, mine.ID) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the contact was never mirrored")
-		}
-	}
+	r.knownContact("Mine", 2, "+79995557001")
 	salesStream := r.openStream(r.Sales)
 	otherStream := r.openStream(other)
 	adminStream := r.openStream(r.Admin)
