@@ -59,6 +59,20 @@ func killOwner(t *testing.T, db *sqlx.DB, id int32) {
 	})
 }
 
+// startLong enqueues a "long" job and runs it on q in the background under
+// ctx, returning once its handler closed started; done gives RunOnce's end.
+func startLong(ctx context.Context, t *testing.T, q *jobs.Queue, db *sqlx.DB, started <-chan struct{}) (int64, <-chan error) {
+	t.Helper()
+	id, err := q.Enqueue(context.Background(), db, "long", nil, jobs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := q.RunOnce(ctx); done <- err }()
+	<-started
+	return id, done
+}
+
 type jobRow struct {
 	State    string        `db:"state"`
 	Attempts int           `db:"attempts"`
@@ -97,13 +111,7 @@ func TestLiveWorkersJobIsNeverTaken(t *testing.T) {
 			return nil
 		})
 	}
-	id, err := q1.Enqueue(ctx, db, "long", nil, jobs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := q1.RunOnce(ctx); done <- err }()
-	<-started
+	id, done := startLong(ctx, t, q1, db, started)
 	for range 20 {
 		if n, err := q2.Sweep(ctx); n != 0 || err != nil {
 			t.Fatalf("a sweep took %d jobs of a live worker (%v)", n, err)
@@ -139,13 +147,7 @@ func TestDeadWorkersJobIsTakenUpAtOnce(t *testing.T) {
 	})
 	var runs2 atomic.Int32
 	q2.Handle("long", func(ctx context.Context, j *jobs.Job) error { runs2.Add(1); return nil })
-	id, err := q1.Enqueue(ctx, db, "long", nil, jobs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := q1.RunOnce(ctx); done <- err }()
-	<-started
+	id, done := startLong(ctx, t, q1, db, started)
 	if n, err := q2.Sweep(ctx); n != 0 || err != nil {
 		t.Fatalf("a sweep took %d jobs of a live worker (%v)", n, err)
 	}
@@ -217,13 +219,7 @@ func TestOutcomeIsRecordedWhenTheDatabaseIsBack(t *testing.T) {
 		<-release
 		return nil
 	})
-	id, err := q.Enqueue(ctx, db, "long", nil, jobs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := q.RunOnce(ctx); done <- err }()
-	<-started
+	id, done := startLong(ctx, t, q, db, started)
 
 	allow := refuse(t, db)
 	close(release)
@@ -233,7 +229,7 @@ func TestOutcomeIsRecordedWhenTheDatabaseIsBack(t *testing.T) {
 		t.Fatalf("the outcome was not recorded: %v", err)
 	}
 	var r jobRow
-	waitFor(t, "the job to be readable", func() bool { r, err = readJob(db, id); return err == nil })
+	waitFor(t, "the job to be readable", func() bool { var err error; r, err = readJob(db, id); return err == nil })
 	if r.State != "done" || r.Attempts != 1 || r.LockedBy.Valid {
 		t.Fatalf("job %+v, want done", r)
 	}
@@ -252,15 +248,9 @@ func TestUnrecordedJobOfAStoppedWorkerIsTakenUpAtOnce(t *testing.T) {
 	})
 	var runs2 atomic.Int32
 	q2.Handle("long", func(ctx context.Context, j *jobs.Job) error { runs2.Add(1); return nil })
-	id, err := q1.Enqueue(context.Background(), db, "long", nil, jobs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx1, stop1 := context.WithCancel(context.Background())
 	defer stop1()
-	done := make(chan error, 1)
-	go func() { _, err := q1.RunOnce(ctx1); done <- err }()
-	<-started
+	id, done := startLong(ctx1, t, q1, db, started)
 
 	allow := refuse(t, db)
 	close(release)
@@ -274,7 +264,7 @@ func TestUnrecordedJobOfAStoppedWorkerIsTakenUpAtOnce(t *testing.T) {
 
 	ctx := context.Background()
 	var n int64
-	waitFor(t, "a sweep", func() bool { n, err = q2.Sweep(ctx); return err == nil })
+	waitFor(t, "a sweep", func() bool { var err error; n, err = q2.Sweep(ctx); return err == nil })
 	if n != 1 {
 		t.Fatalf("the sweep took %d jobs, want the stopped worker's one", n)
 	}
@@ -316,13 +306,7 @@ func TestAfterAllSessionsDiedNoJobRunsTwiceAtOnce(t *testing.T) {
 	}
 	q1.Handle("long", handler)
 	q2.Handle("long", handler)
-	id, err := q1.Enqueue(ctx, db, "long", nil, jobs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := q1.RunOnce(ctx); done <- err }()
-	<-started
+	id, done := startLong(ctx, t, q1, db, started)
 	if _, err := q2.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
