@@ -61,10 +61,7 @@ func (r *relayEnv) get(path string, header ...string) (*http.Response, []byte) {
 func TestAttachmentLinks(t *testing.T) {
 	r := newRelayEnv(t)
 	const token = "323456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
-	bot := r.TG.AddBot(token, "files_bot")
-	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": token}, nil); s != http.StatusCreated {
-		t.Fatalf("connect bot: %d", s)
-	}
+	bot := r.connectBot(r.Admin, token, "files_bot")
 	client := tgtest.User{ID: 901, FirstName: "Ева"}
 	if _, err := bot.UserSendsPhoto(r.ctx, client, ""); err != nil {
 		t.Fatal(err)

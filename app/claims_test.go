@@ -259,10 +259,7 @@ func TestClaimEverythingRegisteredIsUnderPUBLIC_URL(t *testing.T) {
 func TestClaimSecretsAreSealedAtRest(t *testing.T) {
 	r := newRelayEnv(t)
 	const botToken = "523456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
-	r.TG.AddBot(botToken, "sealed_bot")
-	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": botToken}, nil); s != http.StatusCreated {
-		t.Fatalf("connect bot: %d", s)
-	}
+	r.connectBot(r.Admin, botToken, "sealed_bot")
 	db := r.App.Store.DB()
 
 	var sealedAccess, sealedRefresh []byte

@@ -15,10 +15,7 @@ import (
 func TestTelegramDocumentKeepsItsName(t *testing.T) {
 	r := newRelayEnv(t)
 	const token = "423456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
-	bot := r.TG.AddBot(token, "docs_bot")
-	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": token}, nil); s != http.StatusCreated {
-		t.Fatalf("connect bot: %d", s)
-	}
+	bot := r.connectBot(r.Admin, token, "docs_bot")
 	client := tgtest.User{ID: 902, FirstName: "Нина"}
 	for _, d := range []struct{ name, claimed string }{
 		{"Прайс 2026.pdf", "application/pdf"},

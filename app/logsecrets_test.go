@@ -24,10 +24,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 
 	const botToken = "323456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
 	const wazzupKey = "d8cf90444023482f909520d454368d99"
-	bot := e.TG.AddBot(botToken, "files_bot")
-	if s := e.api("POST", "/api/v1/channels", admin, map[string]string{"provider": "telegram", "bot_token": botToken}, nil); s != http.StatusCreated {
-		t.Fatalf("connect telegram: %d", s)
-	}
+	bot := e.connectBot(admin, botToken, "files_bot")
 	acc := e.WZ.AddAccount(wazzupKey)
 	acc.AddChannel("whatsapp", "79865784400", "Sales WhatsApp")
 	if s := e.api("POST", "/api/v1/channels", admin, map[string]string{"provider": "wazzup", "api_key": wazzupKey}, nil); s != http.StatusCreated {

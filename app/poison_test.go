@@ -294,10 +294,7 @@ func TestPoisonedTelegramUpdatesInABurst(t *testing.T) {
 	r := newRelayEnv(t)
 	r.unthrottled()
 	const token = "323456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
-	bot := r.TG.AddBot(token, "poison_bot")
-	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": token}, nil); s != http.StatusCreated {
-		t.Fatalf("connect bot: %d", s)
-	}
+	bot := r.connectBot(r.Admin, token, "poison_bot")
 	hook, secret := bot.Webhook()
 	tgPoisons := append(append([]poison(nil), poisons...), poison{kind: "refused", text: "id %d", id: "1e999999"})
 	tmpl := readTestdata(t, "telegram_update_text_doc.json")

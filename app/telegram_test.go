@@ -79,15 +79,23 @@ func TestTelegramBot(t *testing.T) {
 	resp.Body.Close()
 }
 
+// connectBot adds a bot to the emulated Telegram and connects it to relay24
+// as the admin behind token (a session) does.
+func (e *env) connectBot(admin, botToken, username string) *tgtest.Bot {
+	e.t.Helper()
+	bot := e.TG.AddBot(botToken, username)
+	if s := e.api("POST", "/api/v1/channels", admin, map[string]string{"provider": "telegram", "bot_token": botToken}, nil); s != http.StatusCreated {
+		e.t.Fatalf("connecting the bot %s: %d", username, s)
+	}
+	return bot
+}
+
 // A photo from a Telegram client is stored with a placeholder and served
 // through relay24 (the bot's token never reaches the browser).
 func TestTelegramPhoto(t *testing.T) {
 	r := newRelayEnv(t)
 	const token = "223456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
-	bot := r.TG.AddBot(token, "photo_bot")
-	if s := r.api("POST", "/api/v1/channels", r.Admin, map[string]string{"provider": "telegram", "bot_token": token}, nil); s != http.StatusCreated {
-		t.Fatal(s)
-	}
+	bot := r.connectBot(r.Admin, token, "photo_bot")
 	if _, err := bot.UserSendsPhoto(r.ctx, tgtest.User{ID: 777, FirstName: "Фото"}, ""); err != nil {
 		t.Fatal(err)
 	}
