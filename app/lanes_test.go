@@ -51,7 +51,7 @@ func TestLanesOnePortalsBurstDoesNotStallAnother(t *testing.T) {
 		b.clientWrites(b.WA, "whatsapp", "79992000001", fmt.Sprintf("hello from B %d", i))
 	}
 	timeline := func(e *relayEnv) int { return methodCalls(e.P, "crm.timeline.comment.add") }
-	b.waitFor("B's three timeline comments", func() bool { return timeline(b) >= 3 })
+	waitUntil(t, "B's three timeline comments", func() bool { return timeline(b) >= 3 })
 	// A's pace is 2 requests a second after a burst of 2, and each new
 	// client takes several requests (look-up, contact, deal, comment): a
 	// queue shared in arrival order would have written B's comments only
@@ -64,7 +64,7 @@ func TestLanesOnePortalsBurstDoesNotStallAnother(t *testing.T) {
 	}
 	// A is paced, not starved: its work goes on at its own pace.
 	sent := len(a.P.Calls())
-	a.waitFor("A's next requests", func() bool { return len(a.P.Calls()) >= sent+4 })
+	waitUntil(t, "A's next requests", func() bool { return len(a.P.Calls()) >= sent+4 })
 
 	// The pacing is in /metrics, per portal.
 	res, err := http.Get(a.URL + "/metrics")

@@ -165,18 +165,7 @@ func TestWazzupEditsAndDeletionsChangeTheStoredMessage(t *testing.T) {
 	if n := r.count(`SELECT count(*) FROM messages WHERE dialog_id = $1`, d.ID); n != 2 {
 		t.Fatalf("%d messages stored after an edit, want the same 2", n)
 	}
-	waitUntil(t, "message.updated on the stream", func() bool {
-		for {
-			select {
-			case ev := <-stream:
-				if ev.Type == "message.updated" && ev.DialogID == d.ID {
-					return true
-				}
-			default:
-				return false
-			}
-		}
-	})
+	waitFor(t, stream, func(ev streamEvent) bool { return ev.Type == "message.updated" && ev.DialogID == d.ID })
 
 	// The deletion: the newest message, so the dialog list shows it too.
 	if err := r.Acc.ClientDeletes(r.ctx, second); err != nil {
@@ -195,18 +184,7 @@ func TestWazzupEditsAndDeletionsChangeTheStoredMessage(t *testing.T) {
 	if n := r.count(`SELECT count(*) FROM messages WHERE text LIKE '%1234 5678%'`); n != 0 {
 		t.Fatal("the deleted text is still stored")
 	}
-	waitUntil(t, "message.updated for the deletion", func() bool {
-		for {
-			select {
-			case ev := <-stream:
-				if ev.Type == "message.updated" && ev.DialogID == d.ID {
-					return true
-				}
-			default:
-				return false
-			}
-		}
-	})
+	waitFor(t, stream, func(ev streamEvent) bool { return ev.Type == "message.updated" && ev.DialogID == d.ID })
 
 	// An employee edits the reply in Wazzup (its own chat or another
 	// integration): the echo of the edit changes the reply, which stays

@@ -637,16 +637,6 @@ func (r *relayEnv) runKinds(kinds []string) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// waitFor polls cond until it holds.
-func (r *relayEnv) waitFor(what string, cond func() bool) {
-	r.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting until %s", what)
-		}
-	}
-}
-
 // checkReplyAndPhoneMessage checks a dialog holding the client's question,
 // the reply (sent once, through to the last status the gateway reported:
 // read) and the phone's message of the same text, each in its own row.
@@ -698,7 +688,7 @@ func TestEchoOfTheSameTextBeforeTheReplyLeaves(t *testing.T) {
 	// The phone's echo is filed before the reply's send job runs.
 	stop := r.runKinds(relay.FilingKinds)
 	defer stop()
-	r.waitFor("the phone's echo is filed", func() bool {
+	waitUntil(t, "the phone's echo is filed", func() bool {
 		return r.count(`SELECT count(*) FROM jobs WHERE kind = 'inbound.wazzup' AND state <> 'done'`) == 0
 	})
 	stop()
@@ -730,7 +720,7 @@ func TestEchoOfTheSameTextWhileTheReplyIsOnItsWay(t *testing.T) {
 	}
 	stopSend := r.runKinds(relay.SendKinds)
 	defer stopSend()
-	r.waitFor("the reply's send is on its way", func() bool {
+	waitUntil(t, "the reply's send is on its way", func() bool {
 		return r.count(`SELECT count(*) FROM messages WHERE id = $1 AND send_started_at IS NOT NULL`, reply.ID) == 1
 	})
 	if _, err := r.Acc.PhoneWrites(r.ctx, r.WA.ChannelID, "whatsapp", "79995550402", "Ок"); err != nil {
