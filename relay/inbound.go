@@ -545,18 +545,18 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 // changes nothing; any other failure is returned, so the webhook is filed
 // again.
 func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, in inbound) error {
-	text, kind := pgsafe.Text(in.Text), ""
-	var files any // NULL: the message keeps its files
+	text, kind := in.Text, ""
+	var files json.RawMessage // nil: the message keeps its files
 	switch {
 	case in.Deleted:
-		text, kind, files = "", "deleted", "[]"
+		text, kind, files = "", "deleted", json.RawMessage("[]")
 	case len(in.Attachments) > 0:
-		kind = pgsafe.Text(kindOf(in.Kind))
-		b, _ := json.Marshal(in.Attachments)
-		if clean, _, err := pgsafe.JSON(b); err == nil {
-			b = clean
+		kind = kindOf(in.Kind)
+		b, err := json.Marshal(in.Attachments)
+		if err != nil {
+			return fmt.Errorf("encoding the edit's files: %w", err)
 		}
-		files = string(b)
+		files = b
 	}
 	m, err := store.EditMessage(ctx, tx, ch.ID, in.ProviderID, text, kind, files)
 	if err != nil {

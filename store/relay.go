@@ -773,12 +773,21 @@ func StatusByProvider(ctx context.Context, tx *sqlx.Tx, channelID int64, provide
 
 // EditMessage rewrites a channel's message known by its gateway id: its
 // text, its kind unless kind is empty, and its files unless files is nil (a
-// JSON array). It returns nil when no such message is stored.
-func EditMessage(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, text, kind string, files any) (*Message, error) {
+// JSON array), each made storable as InsertMessage does. It returns nil when
+// no such message is stored.
+func EditMessage(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, text, kind string, files json.RawMessage) (*Message, error) {
+	var attachments any // NULL: the message keeps its files
+	if files != nil {
+		if a, _, err := pgsafe.JSON(files); err == nil {
+			files = a
+		}
+		attachments = string(files)
+	}
+	text, kind = pgsafe.Text(text), pgsafe.Text(kind)
 	var m Message
 	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = COALESCE(NULLIF($4, ''), kind),
 		attachments = COALESCE($5::jsonb, attachments), updated_at = now()
-		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, channelID, providerID, text, kind, files)
+		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, channelID, providerID, text, kind, attachments)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
