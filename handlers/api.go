@@ -90,10 +90,6 @@ func decodeStrict(r io.Reader, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
 		return problem.Wrap(err, problem.Invalid, "malformed_json", "the body is not the expected JSON: "+err.Error())
 	}
 	if dec.More() {
