@@ -246,6 +246,7 @@ func (s *Syncer) syncDepartments(ctx context.Context, c *bitrix.Client, portalID
 func (s *Syncer) syncUsers(ctx context.Context, c *bitrix.Client, portalID int64, log *slog.Logger) error {
 	var ids []int64
 	var users []store.SyncedUser
+	listed := time.Now()
 	// Employees only: extranet and e-mail users never handle clients.
 	_, err := c.ListPaged(ctx, "user.get", bitrix.Params{"sort": "ID", "order": "ASC", "FILTER": map[string]any{"USER_TYPE": "employee"}},
 		func(items []json.RawMessage) error {
@@ -266,7 +267,7 @@ func (s *Syncer) syncUsers(ctx context.Context, c *bitrix.Client, portalID int64
 	if err := s.Store.UpsertSyncedUsers(ctx, portalID, users); err != nil {
 		return err
 	}
-	if err := s.Store.DeactivateUsersNotIn(ctx, portalID, ids); err != nil {
+	if err := s.Store.DeactivateUsersNotIn(ctx, portalID, ids, listed); err != nil {
 		return err
 	}
 	return s.Store.SetSyncCount(ctx, portalID, "users", len(users))

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -244,7 +245,7 @@ func TestResponsibleFollowsTheCRM(t *testing.T) {
 	if r := responsible(follows); r.Int64 != 2 {
 		t.Errorf("a contact without responsible took the dialog from user 2: %v", r)
 	}
-	if err := l.s.DeactivateUsersNotIn(l.ctx, p, []int64{1, 3}); err != nil {
+	if err := l.s.DeactivateUsersNotIn(l.ctx, p, []int64{1, 3}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if r := responsible(follows); r.Valid {
@@ -256,5 +257,17 @@ func TestResponsibleFollowsTheCRM(t *testing.T) {
 	u, err := l.s.UserByID(l.ctx, p, 2)
 	if err != nil || u.Active {
 		t.Errorf("user 2 after DeactivateUsersNotIn: %+v, %v", u, err)
+	}
+	// An employee written after the listing began (he joined and opened
+	// relay24 meanwhile) is not taken for a former one.
+	listed := time.Now().Add(-time.Minute)
+	if err := l.s.UpsertUser(l.ctx, store.User{PortalID: p, ID: 7, Name: "Newcomer", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.s.DeactivateUsersNotIn(l.ctx, p, []int64{1, 3}, listed); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := l.s.UserByID(l.ctx, p, 7); err != nil || !u.Active {
+		t.Errorf("a user written after the listing began was deactivated: %+v, %v", u, err)
 	}
 }

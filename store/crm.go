@@ -146,10 +146,13 @@ func (s *Store) UpsertSyncedUsers(ctx context.Context, portalID int64, users []S
 	return nil
 }
 
-// DeactivateUsersNotIn marks users the portal no longer lists as inactive.
-func (s *Store) DeactivateUsersNotIn(ctx context.Context, portalID int64, ids []int64) error {
+// DeactivateUsersNotIn marks users the portal no longer lists as inactive:
+// those missing from a listing that began at listed, unless written since
+// (an employee who joined and opened relay24 while the listing ran is no
+// former one).
+func (s *Store) DeactivateUsersNotIn(ctx context.Context, portalID int64, ids []int64, listed time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE users SET active = false, updated_at = now()
-		WHERE portal_id = $1 AND active AND NOT (id = ANY($2))`, portalID, pq.Int64Array(ids))
+		WHERE portal_id = $1 AND active AND NOT (id = ANY($2)) AND updated_at < $3`, portalID, pq.Int64Array(ids), listed)
 	if err != nil {
 		return fmt.Errorf("store: deactivate users: %w", err)
 	}
