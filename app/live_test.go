@@ -39,13 +39,17 @@ func TestEventCarriesRowAndMessage(t *testing.T) {
 	r.P.AddUser(b24test.User{ID: 10, Name: "Quality", LastName: "Control", Active: true, Departments: []int{1}})
 	other := r.session(r.P, placement.LeftMenu, nil, 9)
 	qc := r.session(r.P, placement.LeftMenu, nil, 10)
+	qcStream := r.openStream(qc)
+	// The controller's rule changes while his page is open, as an admin
+	// changes it: the change has reached his stream once he is told of it.
 	if s := r.api("PUT", "/api/v1/access/10", r.Admin, map[string]any{"visibility": "all", "can_write": false}, nil); s != http.StatusOK {
 		t.Fatalf("setting the controller's access: %d", s)
 	}
+	waitFor(t, qcStream, func(e streamEvent) bool { return e.Type == "access.changed" })
 	r.knownContact("Mine", 2, "+79995558001")
+	r.knownContact("Theirs", 9, "+79995558002")
 	salesStream := r.openStream(r.Sales)
 	otherStream := r.openStream(other)
-	qcStream := r.openStream(qc)
 
 	r.clientWrites(r.WA, "whatsapp", "79995558001", "живое сообщение")
 	heard := waitFor(t, salesStream, func(ev streamEvent) bool { return ev.Type == "message.created" })
@@ -87,14 +91,14 @@ func TestEventCarriesRowAndMessage(t *testing.T) {
 	}
 
 	// The read-only controller sees it, with can_write false; the other rep
-	// hears nothing of it (a fence: a new client everyone receives).
+	// hears nothing of it (a fence: his own client writes after).
 	qcHeard := waitFor(t, qcStream, func(e streamEvent) bool { return e.Type == "message.created" && e.DialogID == got.DialogID })
 	var qcGot liveData
 	_ = json.Unmarshal(qcHeard[len(qcHeard)-1].Data, &qcGot)
 	if qcGot.Dialog == nil || qcGot.Message == nil || qcGot.CanWrite == nil || *qcGot.CanWrite {
 		t.Errorf("the controller's event %s, want the row and message with can_write=false", qcHeard[len(qcHeard)-1].Data)
 	}
-	r.clientWrites(r.WA, "whatsapp", "79995558002", "новый клиент")
+	r.clientWrites(r.WA, "whatsapp", "79995558002", "для Other")
 	for _, e := range waitFor(t, otherStream, func(e streamEvent) bool { return e.Type == "message.created" && e.DialogID != got.DialogID }) {
 		if e.DialogID == got.DialogID {
 			t.Fatalf("a rep who does not see the dialog heard %s %s", e.Type, e.Data)
