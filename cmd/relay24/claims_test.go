@@ -210,12 +210,7 @@ func TestClaimSIGTERMShutsDownGracefully(t *testing.T) {
 	go func() { _ = wz.Serve(wzln) }()
 	t.Cleanup(func() { _ = wz.Close() })
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := apptest.FreeAddr(t)
 	b := apptest.NewBackends(t, addr, apptest.Options{NoTelegram: true,
 		Env: map[string]string{"LOG_LEVEL": "info", "WAZZUP_API_URL": "http://" + wzln.Addr().String()}})
 	portal := b.OAuth.NewPortal(b24test.PortalOptions{})
@@ -412,12 +407,7 @@ func TestClaimScriptsPG(t *testing.T) {
 	ln.Close()
 
 	// A free port: its own cluster, started, its URL printed.
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, free, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
+	_, free, _ := net.SplitHostPort(apptest.FreeAddr(t))
 	t.Cleanup(func() { pg(free, "stop") })
 	out, errOut, code := pg(free)
 	want := "postgres://postgres@127.0.0.1:" + free + "/relay24?sslmode=disable"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,13 +38,7 @@ func newRig(t testing.TB) *rig {
 	if err := build.Run(); err != nil {
 		t.Fatalf("building: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	b := apptest.NewBackends(t, addr, apptest.Options{Env: map[string]string{"LOG_LEVEL": "warn"}})
+	b := apptest.NewBackends(t, apptest.FreeAddr(t), apptest.Options{Env: map[string]string{"LOG_LEVEL": "warn"}})
 	r.public, r.dbURL, r.env = b.URL, b.DBURL, b.Environ()
 	r.portal = b.OAuth.NewPortal(b24test.PortalOptions{})
 	r.acc = b.WZ.AddAccount("rigkey00000000000000000000000000")
