@@ -130,7 +130,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Portals = portal.New(portal.Options{
 		Store: st, Keys: keys, Jobs: q, PublicURL: cfg.PublicURL, AllowHTTP: cfg.B24AllowHTTP,
 		OAuth: bitrix.NewOAuth(cfg.B24OAuthURL, cfg.B24ClientID, cfg.B24ClientSecret, o.HTTP),
-		HTTP:  o.HTTP, Log: log, Observe: m.observeB24, ObservePortal: m.observePortal, RetryBase: o.RetryBase,
+		HTTP:  o.HTTP, Log: log, Observe: m.observeB24, ObservePortal: m.observePortal,
+		CommandsPortal: m.commandsPortal, RetryBase: o.RetryBase,
 	})
 	// Portal-bound jobs are claimed per portal, only while the portal has
 	// request budget (docs/ARCHITECTURE.md, "Per-portal lanes"); filing

@@ -49,3 +49,8 @@ func (c *portalQueue) Collect(ch chan<- prometheus.Metric) {
 func (m *metrics) observePortal(portalID int64, _, outcome string, _ time.Duration) {
 	m.portalRequests.WithLabelValues(strconv.FormatInt(portalID, 10), outcome).Inc()
 }
+
+// commandsPortal counts the REST commands per portal.
+func (m *metrics) commandsPortal(portalID int64, n int) {
+	m.portalCommands.WithLabelValues(strconv.FormatInt(portalID, 10)).Add(float64(n))
+}

@@ -17,8 +17,10 @@ type metrics struct {
 	httpDuration *prometheus.HistogramVec
 	b24Requests  *prometheus.CounterVec
 	b24Duration  *prometheus.HistogramVec
-	// portalRequests counts REST requests per portal (lanes_metrics.go).
+	// portalRequests counts REST requests per portal (lanes_metrics.go),
+	// portalCommands the commands they carried.
 	portalRequests *prometheus.CounterVec
+	portalCommands *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -41,8 +43,11 @@ func newMetrics() *metrics {
 		portalRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relay24_portal_requests_total", Help: "HTTP requests to Bitrix24, by portal id and outcome (ok or error code).",
 		}, []string{"portal", "outcome"}),
+		portalCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay24_portal_commands_total", Help: "REST commands in the requests Bitrix24 answered (a batch carries up to 50), by portal id.",
+		}, []string{"portal"}),
 	}
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.b24Requests, m.b24Duration, m.portalRequests,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.b24Requests, m.b24Duration, m.portalRequests, m.portalCommands,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -75,14 +76,45 @@ type batchErr struct {
 // Batch runs up to MaxBatch commands in one request (one hit on the rate
 // limit). With halt the portal stops at the first failing command. Command
 // errors are in the result; the returned error is for the request as a whole.
+// Under a Coalescer's Join (and without halt or $result references, which
+// need the commands to themselves) the commands share a request with the
+// other calls of the group.
 func (c *Client) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchResult, error) {
+	if pt, ok := partyOf(ctx); ok && !halt && len(cmds) > 0 && !slices.ContainsFunc(cmds, func(c Command) bool { return c.Raw != "" }) {
+		if err := checkKeys(cmds); err != nil {
+			return nil, err
+		}
+		p := &pending{c: c, cmds: cmds}
+		if err := pt.co.submit(ctx, pt.i, p); err != nil {
+			return nil, err
+		}
+		return p.res, nil
+	}
+	return c.batch(ctx, cmds, halt)
+}
+
+// checkKeys refuses a batch whose command keys are empty or repeated.
+func checkKeys(cmds []Command) error {
+	seen := make(map[string]bool, len(cmds))
+	for _, c := range cmds {
+		if seen[c.Key] || c.Key == "" {
+			return fmt.Errorf("bitrix24 batch: command key %q empty or repeated", c.Key)
+		}
+		seen[c.Key] = true
+	}
+	return nil
+}
+
+func (c *Client) batch(ctx context.Context, cmds []Command, halt bool) (*BatchResult, error) {
 	if len(cmds) == 0 {
 		return &BatchResult{}, nil
 	}
 	if len(cmds) > MaxBatch {
 		return nil, fmt.Errorf("bitrix24 batch: %d commands, at most %d", len(cmds), MaxBatch)
 	}
-	seen := make(map[string]bool, len(cmds))
+	if err := checkKeys(cmds); err != nil {
+		return nil, err
+	}
 	safe := true
 	// The portal runs commands in the order of the cmd object, and a
 	// $result reference sees only earlier commands: keep our order (a Go map
@@ -90,10 +122,6 @@ func (c *Client) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchRe
 	var cmd bytes.Buffer
 	cmd.WriteByte('{')
 	for i, c := range cmds {
-		if seen[c.Key] || c.Key == "" {
-			return nil, fmt.Errorf("bitrix24 batch: command key %q empty or repeated", c.Key)
-		}
-		seen[c.Key] = true
 		if i > 0 {
 			cmd.WriteByte(',')
 		}
@@ -112,6 +140,9 @@ func (c *Client) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchRe
 	resp, err := c.do(ctx, "batch", Params{"halt": h, "cmd": json.RawMessage(cmd.Bytes())}, safe)
 	if err != nil {
 		return nil, err
+	}
+	if c.o.Commands != nil {
+		c.o.Commands(len(cmds))
 	}
 	var raw struct {
 		Result phpMap[json.RawMessage] `json:"result"`

@@ -46,6 +46,9 @@ type Options struct {
 	Log      *slog.Logger
 	// Observe, when set, is told of every HTTP request made (method, outcome code).
 	Observe func(method, outcome string, took time.Duration)
+	// Commands, when set, is told how many REST commands each request the
+	// portal answered carried (1 for a plain call, a batch's count).
+	Commands func(n int)
 }
 
 // Client calls one portal's REST API.
@@ -84,6 +87,9 @@ func NewClient(o Options) *Client {
 	}
 	return &Client{o: o}
 }
+
+// Pacer is the pacer the client's requests wait on.
+func (c *Client) Pacer() *Pacer { return c.o.Pacer }
 
 // Params are a REST method's parameters.
 type Params = map[string]any
@@ -154,7 +160,17 @@ func (c *Client) Call(ctx context.Context, method string, params Params, out any
 // (OPERATION_TIME_LIMIT) is not retried here: it stays blocked for minutes,
 // so the error says how long (Error.RetryAfter) and the caller comes back
 // later.
+//
+// Under a Coalescer's Join the call is sent with the other calls of its
+// group, in one batch request.
 func (c *Client) Do(ctx context.Context, method string, params Params) (*Response, error) {
+	if pt, ok := partyOf(ctx); ok {
+		p := &pending{c: c, cmds: []Command{{Method: method, Params: params}}, single: true}
+		if err := pt.co.submit(ctx, pt.i, p); err != nil {
+			return nil, err
+		}
+		return p.resp, nil
+	}
 	return c.do(ctx, method, params, readOnly(method))
 }
 
@@ -193,6 +209,9 @@ func (c *Client) do(ctx context.Context, method string, params Params, safe bool
 		switch {
 		case err == nil:
 			c.o.Pacer.accepted()
+			if c.o.Commands != nil && method != "batch" { // batch counts its own
+				c.o.Commands(1)
+			}
 			if d := tm.resetIn(); d > 0 {
 				c.o.Pacer.noteOperating(method, d)
 			}

@@ -55,6 +55,7 @@ type Syncer struct {
 func (s *Syncer) Register(q *jobs.Queue) {
 	q.Handle(JobFirst, s.firstSync)
 	q.Handle(JobRecord, s.recordJob)
+	q.ClaimTogether(JobRecord) // a burst of CRM events: its fetches share requests
 	q.Handle(JobReconcile, s.reconcileJob)
 }
 

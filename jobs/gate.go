@@ -21,6 +21,17 @@ type Gate interface {
 	// call that would wait on the portal's limiter longer than a moment
 	// gives up with an error that the handler turns into PortalBusy.
 	Bind(ctx context.Context, portalID int64) context.Context
+	// Share prepares n jobs of the portal, claimed together (ClaimTogether),
+	// that run at once under ctx: their remote calls go out together.
+	Share(ctx context.Context, portalID int64, n int) Sharing
+}
+
+// Sharing is what a group of jobs claimed together share: Join gives job i
+// (in the group's order) the context it runs under, and Leave tells that one
+// of them ended, so the others wait for it no more.
+type Sharing interface {
+	Join(ctx context.Context, i int) context.Context
+	Leave()
 }
 
 type portalBusyError struct {
@@ -57,6 +68,8 @@ type lanes struct {
 	unpaced  map[string]bool
 	inflight map[int64]int
 	seen     map[int64]time.Time
+	groups   map[int64]int             // groups of jobs claimed together running now
+	full     map[int64]bool            // whether the portal's last group was full
 	rounds   map[string]map[int64]bool // kind → portals served this round
 }
 
@@ -71,7 +84,7 @@ const forgetAfter = 10 * time.Minute
 // Call it before the workers run.
 func (q *Queue) SetGate(g Gate, unpaced ...string) {
 	l := &lanes{gate: g, unpaced: map[string]bool{}, inflight: map[int64]int{}, seen: map[int64]time.Time{},
-		rounds: map[string]map[int64]bool{}}
+		rounds: map[string]map[int64]bool{}, groups: map[int64]int{}, full: map[int64]bool{}}
 	for _, k := range unpaced {
 		l.unpaced[k] = true
 	}
@@ -120,6 +133,44 @@ func (l *lanes) end(p int64) {
 	if l.inflight[p]--; l.inflight[p] <= 0 {
 		delete(l.inflight, p)
 	}
+}
+
+// grouped notes a group of portal p's jobs running, and whether it took
+// all it could (GroupSize): then more work is waiting than one group holds.
+func (l *lanes) grouped(p int64, full bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.groups[p]++
+	l.full[p] = full
+}
+
+func (l *lanes) ungrouped(p int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.groups[p]--; l.groups[p] <= 0 {
+		delete(l.groups, p)
+		delete(l.full, p)
+	}
+}
+
+// gathering lists the portals with a group running that was not full: their
+// jobs due meanwhile wait for it to end and then go together, in one group,
+// instead of each worker starting a small group of its own. A portal whose
+// last group was full has a backlog: more groups may run at once, as its
+// budget allows. A quiet portal's job has no group to wait for.
+func (l *lanes) gathering() []int64 {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int64
+	for p, n := range l.groups {
+		if n > 0 && !l.full[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // round lists the portals that had a job of kind in this round.

@@ -6,6 +6,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -80,7 +81,8 @@ type Queue struct {
 	leases   map[string]time.Duration
 	turn     atomic.Int64
 	wake     chan struct{}
-	lanes    *lanes // per-portal scheduling (gate.go); nil: none
+	lanes    *lanes          // per-portal scheduling (gate.go); nil: none
+	together map[string]bool // kinds claimed together per portal (ClaimTogether)
 
 	omu    sync.Mutex
 	own    *owner        // the owner session; nil before the first claim
@@ -104,12 +106,15 @@ type Queue struct {
 	// owner session, or the server started: live processes come back and
 	// release their jobs meanwhile (see owner.go).
 	RestartGrace time.Duration
+	// GroupSize is the most jobs claimed together (ClaimTogether).
+	GroupSize int
 }
 
 // New makes a queue over db.
 func New(db *sqlx.DB, log *slog.Logger) *Queue {
 	return &Queue{db: db, log: log, handlers: map[string]Handler{}, leases: map[string]time.Duration{}, wake: make(chan struct{}, 1),
-		Lease: 30 * time.Second, Poll: 500 * time.Millisecond, Check: time.Second, RestartGrace: 5 * time.Second}
+		Lease: 30 * time.Second, Poll: 500 * time.Millisecond, Check: time.Second, RestartGrace: 5 * time.Second,
+		GroupSize: 50, together: map[string]bool{}}
 }
 
 // Handle registers the handler of a kind. Jobs of kinds without a handler
@@ -127,6 +132,20 @@ func (q *Queue) HandleWithLease(kind string, h Handler, lease time.Duration) {
 	defer q.mu.Unlock()
 	q.handlers[kind] = h
 	q.leases[kind] = lease
+}
+
+// ClaimTogether makes a gated worker that claims a job of one of these kinds
+// claim with it the portal's other due jobs of these kinds, up to
+// GroupSize, oldest first, and run them at once under the gate's Share: the
+// group makes one request where its jobs would make one each (Bitrix24
+// counts requests, not the commands a batch carries). Each job keeps its
+// own outcome. Call it before the workers run.
+func (q *Queue) ClaimTogether(kinds ...string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, k := range kinds {
+		q.together[k] = true
+	}
 }
 
 // Options for Enqueue.
@@ -194,9 +213,9 @@ func (q *Queue) claim(ctx context.Context, only []string, gated bool) (*Job, err
 	if err != nil {
 		return nil, err
 	}
-	var closed []int64
+	var closed, gathering []int64
 	if gated && slices.ContainsFunc(kinds, q.lanes.paced) {
-		closed = q.lanes.closed()
+		closed, gathering = q.lanes.closed(), q.lanes.gathering()
 	}
 	start := int(q.turn.Add(1)) % len(kinds)
 	for i := range kinds {
@@ -204,6 +223,9 @@ func (q *Queue) claim(ctx context.Context, only []string, gated bool) (*Job, err
 		skip := []int64{}
 		if q.lanes.paced(kinds[k]) && closed != nil {
 			skip = closed
+		}
+		if q.claimsTogether(kinds[k]) {
+			skip = append(slices.Clip(skip), gathering...)
 		}
 		// Portals take turns: a round gives each portal with due work one
 		// job, the portal with the oldest first; when no portal outside the
@@ -269,16 +291,56 @@ func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, e
 		q.lanes.claimMu.Lock()
 	}
 	j, err := q.claim(ctx, only, gated)
+	group := []*Job{j}
 	if gated {
 		if j != nil && q.lanes.paced(j.Kind) && j.PortalID.Valid {
-			q.lanes.begin(j.PortalID.Int64)
-			defer q.lanes.end(j.PortalID.Int64)
+			p := j.PortalID.Int64
+			q.lanes.begin(p)
+			defer q.lanes.end(p)
+			if q.claimsTogether(j.Kind) {
+				more, err := q.claimMore(ctx, j, only)
+				if err != nil {
+					q.log.Error("job queue: claiming a portal's jobs together; running one", slog.String("error", err.Error()))
+				}
+				group = append(group, more...)
+				q.lanes.grouped(p, len(group) >= q.GroupSize)
+				defer q.lanes.ungrouped(p)
+			}
 		}
 		q.lanes.claimMu.Unlock()
 	}
 	if err != nil || j == nil {
 		return false, err
 	}
+	if len(group) == 1 {
+		return true, q.run(ctx, j, func(ctx context.Context) context.Context {
+			if gated && q.lanes.paced(j.Kind) && j.PortalID.Valid {
+				return q.lanes.gate.Bind(ctx, j.PortalID.Int64)
+			}
+			return ctx
+		})
+	}
+	// In the order they were enqueued: a dialog's messages reach its
+	// timeline in order.
+	slices.SortFunc(group, func(a, b *Job) int { return cmp.Compare(a.ID, b.ID) })
+	portalID := j.PortalID.Int64
+	sh := q.lanes.gate.Share(q.lanes.gate.Bind(ctx, portalID), portalID, len(group))
+	errs := make([]error, len(group))
+	var wg sync.WaitGroup
+	for i, gj := range group {
+		wg.Go(func() {
+			defer sh.Leave()
+			errs[i] = q.run(ctx, gj, func(ctx context.Context) context.Context {
+				return sh.Join(q.lanes.gate.Bind(ctx, portalID), i)
+			})
+		})
+	}
+	wg.Wait()
+	return true, errors.Join(errs...)
+}
+
+// run runs a claimed job under bind's context and records its outcome.
+func (q *Queue) run(ctx context.Context, j *Job, bind func(context.Context) context.Context) error {
 	q.mu.RLock()
 	h := q.handlers[j.Kind]
 	lease, ok := q.leases[j.Kind]
@@ -293,13 +355,60 @@ func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, e
 	unhook := context.AfterFunc(j.owner.ctx, func() { cancel(context.Cause(j.owner.ctx)) })
 	defer unhook()
 	stop := q.heartbeat(runCtx, j, lease, cancel)
-	hctx := runCtx
-	if gated && q.lanes.paced(j.Kind) && j.PortalID.Valid {
-		hctx = q.lanes.gate.Bind(runCtx, j.PortalID.Int64)
-	}
-	herr := q.safeRun(hctx, h, j)
+	herr := q.safeRun(bind(runCtx), h, j)
 	stop()
-	return true, q.finish(ctx, j, herr, context.Cause(runCtx))
+	return q.finish(ctx, j, herr, context.Cause(runCtx))
+}
+
+func (q *Queue) claimsTogether(kind string) bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return q.together[kind]
+}
+
+// claimMore claims, with j, its portal's other due jobs of the kinds claimed
+// together (of only, when given), oldest first, up to GroupSize in all.
+func (q *Queue) claimMore(ctx context.Context, j *Job, only []string) ([]*Job, error) {
+	kinds, leases := q.kinds(only)
+	q.mu.RLock()
+	var ks []string
+	var ls []int64
+	for i, k := range kinds {
+		if q.together[k] {
+			ks, ls = append(ks, k), append(ls, leases[i])
+		}
+	}
+	q.mu.RUnlock()
+	if q.GroupSize <= 1 || len(ks) == 0 {
+		return nil, nil
+	}
+	var rows []struct {
+		Job
+		Token int64 `db:"claim_token"`
+	}
+	err := q.db.SelectContext(ctx, &rows, `
+		WITH picked AS (
+			SELECT id FROM jobs
+			WHERE portal_id = $1 AND kind = ANY($2::text[]) AND state IN ('ready', 'running') AND run_at <= now()
+				AND (state = 'ready' OR locked_until < now()) AND id <> $4
+			ORDER BY run_at, id
+			LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1,
+			locked_until = now() + (SELECT l FROM unnest($2::text[], $3::bigint[]) AS kl(k, l) WHERE kl.k = jobs.kind)
+				* interval '1 millisecond',
+			locked_by = $6, claim_token = (random() * 4e18)::bigint, updated_at = now()
+		FROM picked WHERE jobs.id = picked.id
+		RETURNING jobs.id, jobs.kind, jobs.portal_id, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.claim_token`,
+		j.PortalID.Int64, pq.Array(ks), pq.Array(ls), j.ID, q.GroupSize-1, j.owner.id)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: claiming a portal's jobs together: %w", err)
+	}
+	more := make([]*Job, len(rows))
+	for i, r := range rows {
+		more[i] = &r.Job
+		more[i].owner, more[i].token = j.owner, r.Token
+	}
+	return more, nil
 }
 
 // heartbeat extends a running job's lease while its worker lives, so a long
@@ -550,6 +659,21 @@ func (q *Queue) insert(ctx context.Context, ext sqlx.ExtContext, specs []Spec) (
 	}
 	q.Wake()
 	return ids, nil
+}
+
+// Hurry makes the ready jobs of these unique keys due now (within ext, a
+// transaction): work that was put off until another job's result is there
+// goes as soon as it is.
+func (q *Queue) Hurry(ctx context.Context, ext sqlx.ExtContext, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := ext.ExecContext(ctx, `UPDATE jobs SET run_at = now(), updated_at = now()
+		WHERE unique_key = ANY($1::text[]) AND state = 'ready' AND run_at > now()`, pq.Array(keys)); err != nil {
+		return fmt.Errorf("jobs: hurrying %d jobs: %w", len(keys), err)
+	}
+	q.Wake()
+	return nil
 }
 
 // Prune deletes jobs finished more than age ago: every stored webhook is a

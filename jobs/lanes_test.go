@@ -1,10 +1,14 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,17 +26,47 @@ import (
 // portal's token bucket has one, and nothing ever waits in real time (a call
 // that would wait gives up at once, as a job's call does beyond a moment).
 type pacedPortals struct {
-	mu     sync.Mutex
-	now    time.Time
-	pacers map[int64]*bitrix.Pacer
-	srv    *httptest.Server
+	mu       sync.Mutex
+	now      time.Time
+	pacers   map[int64]*bitrix.Pacer
+	srv      *httptest.Server
+	requests [][]string // each request's commands: the "x" of each, in order
 }
 
 func newPacedPortals(t *testing.T) *pacedPortals {
 	g := &pacedPortals{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), pacers: map[int64]*bitrix.Pacer{}}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"result":1}`))
+		var body struct {
+			X   json.RawMessage `json:"x"`
+			Cmd json.RawMessage `json:"cmd"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if !strings.HasSuffix(r.URL.Path, "/batch.json") {
+			g.mu.Lock()
+			g.requests = append(g.requests, []string{string(body.X)})
+			g.mu.Unlock()
+			w.Write([]byte(`{"result":1}`))
+			return
+		}
+		// A batch: its commands in their order, each answering 1.
+		dec := json.NewDecoder(bytes.NewReader(body.Cmd))
+		_, _ = dec.Token()
+		var xs []string
+		results := map[string]int{}
+		for dec.More() {
+			k, _ := dec.Token()
+			var q string
+			_ = dec.Decode(&q)
+			u, _ := url.Parse(q)
+			xs = append(xs, u.Query().Get("x"))
+			results[k.(string)] = 1
+		}
+		g.mu.Lock()
+		g.requests = append(g.requests, xs)
+		g.mu.Unlock()
+		out, _ := json.Marshal(map[string]any{"result": map[string]any{"result": results, "result_error": []any{}}})
+		w.Write(out)
 	}))
 	t.Cleanup(g.srv.Close)
 	return g
@@ -60,6 +94,10 @@ func (g *pacedPortals) Budget(id int64) int { return g.pacers[id].Budget().Now }
 
 func (g *pacedPortals) Bind(ctx context.Context, id int64) context.Context {
 	return bitrix.WithMaxWait(ctx, 0) // the emulated clock never moves by itself
+}
+
+func (g *pacedPortals) Share(ctx context.Context, id int64, n int) jobs.Sharing {
+	return bitrix.NewCoalescer(ctx, n)
 }
 
 type staticTokens struct{}

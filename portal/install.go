@@ -118,6 +118,9 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 	if err != nil {
 		return nil, fmt.Errorf("storing the install of %s: %w", host, err)
 	}
+	// A new portal keeps the pacer the install's requests went through:
+	// the portal's bucket counts them, so its first jobs must too.
+	s.adoptPacer(p.ID, c.Pacer())
 	// The installer's profile, so the settings page knows him before the user
 	// sync runs; the install stands without it.
 	installer.PortalID = p.ID
@@ -132,7 +135,7 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 // installClient is a REST client for a portal being installed: the
 // installer's own token at the endpoint the OAuth server answered. A known
 // portal shares its limiter (one leaky bucket on the portal's side); a new
-// one gets its own until it has an id.
+// one gets its own until it has an id, and keeps it (adoptPacer).
 func (s *Service) installClient(existing *store.Portal, endpoint, accessToken string) *bitrix.Client {
 	lim := bitrix.NewPacer(max(1, s.o.DefaultBurst-2), s.o.DefaultRate)
 	log := s.o.Log

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/jobs"
 )
 
 // moment is the longest a job's REST call waits on the portal's pacer (at
@@ -39,4 +40,11 @@ func (s *Service) Bind(ctx context.Context, portalID int64) context.Context {
 		wait = max(wait, 2*l.Budget().Interval)
 	}
 	return bitrix.WithMaxWait(ctx, wait)
+}
+
+// Share lets n jobs of portalID claimed together (jobs.Gate) send their REST
+// calls together: those pending at the same moment go out in batch requests
+// of up to 50 commands, sent under ctx.
+func (s *Service) Share(ctx context.Context, portalID int64, n int) jobs.Sharing {
+	return bitrix.NewCoalescer(ctx, n)
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// ObservePortal, when set, is told of every request too, with the
 	// portal it went to (per-portal pacing in the metrics).
 	ObservePortal func(portalID int64, method, outcome string, took time.Duration)
+	// CommandsPortal, when set, is told how many REST commands each
+	// answered request to a portal carried.
+	CommandsPortal func(portalID int64, n int)
 	// RetryBase shortens REST backoff in tests.
 	RetryBase time.Duration
 }
@@ -108,6 +111,15 @@ func (s *Service) limiter(p *store.Portal) *bitrix.Pacer {
 	return l
 }
 
+// adoptPacer makes pacer the portal's, unless it has one already.
+func (s *Service) adoptPacer(portalID int64, pacer *bitrix.Pacer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pacers[portalID]; !ok {
+		s.pacers[portalID] = pacer
+	}
+}
+
 // Client is the app's REST client for a portal, with the stored tokens.
 func (s *Service) Client(ctx context.Context, portalID int64) (*bitrix.Client, error) {
 	p, err := s.o.Store.PortalByID(ctx, portalID)
@@ -131,6 +143,11 @@ func (s *Service) clientFor(p *store.Portal, t bitrix.Tokens) *bitrix.Client {
 			op(id, method, outcome, took)
 		}
 	}
+	var commands func(int)
+	if cp := s.o.CommandsPortal; cp != nil {
+		id := p.ID
+		commands = func(n int) { cp(id, n) }
+	}
 	return bitrix.NewClient(bitrix.Options{
 		Endpoint:  p.ClientEndpoint,
 		Tokens:    t,
@@ -138,6 +155,7 @@ func (s *Service) clientFor(p *store.Portal, t bitrix.Tokens) *bitrix.Client {
 		Pacer:     s.limiter(p),
 		Log:       s.o.Log.With(slog.Int64("portal_id", p.ID)),
 		Observe:   observe,
+		Commands:  commands,
 		BaseDelay: s.o.RetryBase,
 	})
 }

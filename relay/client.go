@@ -79,6 +79,9 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 		if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible, awaiting); err != nil {
 			return err
 		}
+		if err := s.hurryTimeline(ctx, tx, d.ID); err != nil {
+			return err
+		}
 		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
 	})
 	if err != nil {
@@ -130,6 +133,9 @@ func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dial
 		}
 	}
 	if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
+		return nil, err
+	}
+	if err := s.hurryTimeline(ctx, tx, d.ID); err != nil {
 		return nil, err
 	}
 	return store.LockDialog(ctx, tx, d.ID)

@@ -470,6 +470,27 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 	})
 }
 
+// unresolvedTimelineWait puts off a message's timeline job while its
+// dialog's client is being found or created: the worker that resolves him
+// hurries the job (hurryTimeline), so none is claimed only to wait again.
+const unresolvedTimelineWait = 30 * time.Second
+
+func timelineKey(messageID int64) string { return "timeline:" + itoa(messageID) }
+
+// hurryTimeline makes the timeline jobs of the dialog's messages due now,
+// once its client is resolved (in tx, the transaction that resolved it).
+func (s *Service) hurryTimeline(ctx context.Context, tx *sqlx.Tx, dialogID int64) error {
+	ids, err := store.UnwrittenMessages(ctx, tx, dialogID)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = timelineKey(id)
+	}
+	return s.o.Jobs.Hurry(ctx, tx, keys)
+}
+
 // afterMessage updates the dialog and schedules the CRM work of a new message.
 func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog, m *store.Message) error {
 	nd, err := store.RecomputeDialog(ctx, tx, d.ID)
@@ -482,8 +503,12 @@ func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog
 		return err
 	}
 	specs := []jobs.Spec{{Kind: JobTimeline, Payload: map[string]int64{"message_id": m.ID},
-		Options: jobs.Options{PortalID: m.PortalID, UniqueKey: "timeline:" + itoa(m.ID)}}}
+		Options: jobs.Options{PortalID: m.PortalID, UniqueKey: timelineKey(m.ID)}}}
 	if !nd.ClientResolved {
+		// The timeline entry needs the client's record: it is hurried when
+		// the client is resolved (hurryTimeline), and comes back by itself
+		// later should that never happen.
+		specs[0].RunAt = s.o.Now().Add(unresolvedTimelineWait)
 		specs = append(specs, jobs.Spec{Kind: JobResolveClient, Payload: map[string]int64{"dialog_id": d.ID},
 			Options: jobs.Options{PortalID: m.PortalID, UniqueKey: "client:" + itoa(d.ID)}})
 	}

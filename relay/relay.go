@@ -199,6 +199,10 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobEscalate, s.escalateJob)
 	q.Handle(JobAssign, s.assignJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
+	// A portal's CRM work that is due at once shares its requests: a
+	// burst's look-ups, creations, timeline entries and notifications go
+	// out in batches of up to 50 commands (docs/ARCHITECTURE.md).
+	q.ClaimTogether(JobResolveClient, JobTimeline, JobNotify, JobEscalate, JobAssign)
 }
 
 func (s *Service) wazzup(apiKey string) *wazzup.Client {

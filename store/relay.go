@@ -837,3 +837,13 @@ func (s *Store) DialogIDByChat(ctx context.Context, portalID int64, chatID strin
 	}
 	return id, nil
 }
+
+// UnwrittenMessages lists the dialog's messages not on the CRM timeline
+// yet, oldest first (their timeline jobs wait for the dialog's client).
+func UnwrittenMessages(ctx context.Context, q sqlx.QueryerContext, dialogID int64) ([]int64, error) {
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM messages WHERE dialog_id = $1 AND timeline_id IS NULL ORDER BY id`, dialogID); err != nil {
+		return nil, fmt.Errorf("store: messages not on the timeline: %w", err)
+	}
+	return ids, nil
+}
