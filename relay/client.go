@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
@@ -75,11 +73,11 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	// A new client under "first to answer" waits for a taker, whoever the
 	// portal assigned the new records to.
 	awaiting := res.created && settings.ResponsibleMode == "first_answer"
-	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible, awaiting); err != nil {
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.ResolveDialog(ctx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible, awaiting); err != nil {
 			return err
 		}
-		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
+		return tx.Notify(ctx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
 	})
 	if err != nil {
 		return err
@@ -97,7 +95,7 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 // resolveLocally attaches a dialog to the contact (or lead) the identity
 // index knows, with its open deal and responsible person, without asking the
 // portal; an unknown client is left to resolveClientJob.
-func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dialog) (*store.Dialog, error) {
+func (s *Service) resolveLocally(ctx context.Context, tx *store.Store, d *store.Dialog) (*store.Dialog, error) {
 	var res resolution
 	for _, id := range candidates(d) {
 		owners, err := s.o.Store.OwnersOf(ctx, d.PortalID, id)
@@ -129,10 +127,10 @@ func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dial
 			return nil, err
 		}
 	}
-	if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
+	if err := tx.ResolveDialog(ctx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
 		return nil, err
 	}
-	return store.LockDialog(ctx, tx, d.ID)
+	return tx.LockDialog(ctx, d.ID)
 }
 
 type resolution struct {
