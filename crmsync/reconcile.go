@@ -30,7 +30,7 @@ func (s *Syncer) ScheduleReconcile(ctx context.Context) error {
 		if !got {
 			return nil
 		}
-		portals, err := s.Store.ActivePortals(ctx)
+		portals, err := tx.ActivePortals(ctx)
 		if err != nil {
 			return err
 		}

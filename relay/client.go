@@ -98,7 +98,7 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 func (s *Service) resolveLocally(ctx context.Context, tx *store.Store, d *store.Dialog) (*store.Dialog, error) {
 	var res resolution
 	for _, id := range candidates(d) {
-		owners, err := s.o.Store.OwnersOf(ctx, d.PortalID, id)
+		owners, err := tx.OwnersOf(ctx, d.PortalID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -118,12 +118,12 @@ func (s *Service) resolveLocally(ctx context.Context, tx *store.Store, d *store.
 	if res.contactID == 0 && res.leadID == 0 {
 		return d, nil
 	}
-	res, err := s.withAssignee(ctx, d.PortalID, res)
+	res, err := s.withAssignee(ctx, tx, d.PortalID, res)
 	if err != nil {
 		return nil, err
 	}
 	if res.contactID > 0 {
-		if res.dealID, err = s.o.Store.OpenDealOf(ctx, d.PortalID, res.contactID); err != nil {
+		if res.dealID, err = tx.OpenDealOf(ctx, d.PortalID, res.contactID); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +150,7 @@ func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int
 		for _, o := range owners {
 			if o.Type == "contact" {
 				res.contactID = o.ID
-				return s.withAssignee(ctx, portalID, res)
+				return s.withAssignee(ctx, s.o.Store, portalID, res)
 			}
 			if res.leadID == 0 {
 				res.leadID = o.ID
@@ -158,7 +158,7 @@ func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int
 		}
 	}
 	if res.leadID > 0 {
-		return s.withAssignee(ctx, portalID, res)
+		return s.withAssignee(ctx, s.o.Store, portalID, res)
 	}
 	var phones []string
 	for _, id := range ids {
@@ -194,7 +194,7 @@ func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int
 			return res, err
 		}
 	}
-	return s.withAssignee(ctx, portalID, res)
+	return s.withAssignee(ctx, s.o.Store, portalID, res)
 }
 
 func minID(ids []int64) int64 {
@@ -205,14 +205,15 @@ func minID(ids []int64) int64 {
 	return m
 }
 
-// withAssignee takes the client's responsible person from the CRM record.
-func (s *Service) withAssignee(ctx context.Context, portalID int64, res resolution) (resolution, error) {
+// withAssignee takes the client's responsible person from the CRM record
+// (read through st: the pool, or the transaction it is called in).
+func (s *Service) withAssignee(ctx context.Context, st *store.Store, portalID int64, res resolution) (resolution, error) {
 	var err error
 	switch {
 	case res.contactID > 0:
-		res.responsible, err = s.o.Store.AssigneeOf(ctx, portalID, "contact", res.contactID)
+		res.responsible, err = st.AssigneeOf(ctx, portalID, "contact", res.contactID)
 	case res.leadID > 0:
-		res.responsible, err = s.o.Store.AssigneeOf(ctx, portalID, "lead", res.leadID)
+		res.responsible, err = st.AssigneeOf(ctx, portalID, "lead", res.leadID)
 	}
 	return res, err
 }

@@ -346,8 +346,8 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 			return err
 		}
 		if !d.ClientResolved {
-			deal, _ := s.o.Store.OpenDealOf(ctx, portalID, contactID)
-			resp, _ := s.o.Store.AssigneeOf(ctx, portalID, "contact", contactID)
+			deal, _ := tx.OpenDealOf(ctx, portalID, contactID)
+			resp, _ := tx.AssigneeOf(ctx, portalID, "contact", contactID)
 			if err := tx.ResolveDialog(ctx, d.ID, contactID, 0, deal, resp); err != nil {
 				return err
 			}
