@@ -60,9 +60,6 @@ func (s *Store) DB() *sqlx.DB { return s.pool }
 // transaction (for the job queue to enqueue in the same transaction).
 func (s *Store) Ext() sqlx.ExtContext { return s.db }
 
-// InTx reports whether this Store is bound to a transaction.
-func (s *Store) InTx() bool { return s.tx != nil }
-
 // Close closes the pool.
 func (s *Store) Close() error { return s.pool.Close() }
 
