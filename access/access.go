@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -104,43 +103,29 @@ func (r *Rules) compute(ctx context.Context, portalID int64, u *store.User) (*Ef
 	return e, nil
 }
 
-// DialogFilter is the SQL condition on dialogs d for the user's lists
-// (arguments numbered from $3, as store.ListDialogs expects).
+// DialogFilter narrows the user's dialog lists to what he sees.
 func (r *Rules) DialogFilter(ctx context.Context, portalID int64, u *store.User) (store.DialogFilter, error) {
 	e, err := r.For(ctx, portalID, u)
 	if err != nil {
 		return store.DialogFilter{}, err
 	}
-	return e.Filter(3), nil
+	v := e.Visible()
+	return store.DialogFilter{Visible: &v}, nil
 }
 
-// Filter renders the rule as SQL with placeholders starting at $first.
-func (e *Effective) Filter(first int) store.DialogFilter {
-	var f store.DialogFilter
-	n := first
-	arg := func(v any) string {
-		f.Args = append(f.Args, v)
-		s := "$" + strconv.Itoa(n)
-		n++
-		return s
-	}
-	var cond string
+// Visible is the rule as the store applies it to dialog lists: the data
+// of the rule, from which the store makes its SQL condition.
+func (e *Effective) Visible() store.Visibility {
+	var v store.Visibility
 	switch e.Visibility {
 	case "all":
-		cond = "TRUE"
+		v.All = true
 	case "own", "department":
-		cond = "d.responsible_id = ANY(" + arg(int64s(e.People)) + ")"
-		if e.ReceivesNewClients {
-			cond = "(" + cond + " OR d.responsible_id IS NULL)"
-		}
-	default:
-		cond = "FALSE"
+		v.People = e.People
+		v.Unassigned = e.ReceivesNewClients
 	}
-	if e.ChannelIDs != nil {
-		cond = "(" + cond + " AND d.channel_id = ANY(" + arg(int64s(e.ChannelIDs)) + "))"
-	}
-	f.Visible = cond
-	return f
+	v.Channels = e.ChannelIDs
+	return v
 }
 
 // sees applies the rule to one dialog's responsible person and channel.
@@ -224,8 +209,7 @@ func (r *Rules) VisibleDialogsOfContact(ctx context.Context, portalID int64, u *
 }
 
 func (r *Rules) visibleDialogs(ctx context.Context, portalID int64, e *Effective, contactID int64) ([]int64, error) {
-	f := e.Filter(3)
-	ids, err := r.Store.FilterDialogsOfContact(ctx, portalID, contactID, f)
+	ids, err := r.Store.FilterDialogsOfContact(ctx, portalID, contactID, e.Visible())
 	if err != nil {
 		return nil, fmt.Errorf("access: contact dialogs: %w", err)
 	}
@@ -251,8 +235,6 @@ func (r *Rules) Who(ctx context.Context, portalID int64, d *store.Dialog) ([]int
 	}
 	return out, nil
 }
-
-func int64s(v []int64) store.Int64s { return store.Int64s(v) }
 
 // Sees reports whether the rule shows the dialog.
 func (e *Effective) Sees(d *store.Dialog) bool { return e.sees(d.ResponsibleID.Int64, d.ChannelID) }

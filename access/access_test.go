@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/store/storetest"
@@ -147,7 +145,7 @@ func (c *company) channel(portal int64) int64 {
 		c.t.Fatal(err)
 	}
 	ch := &store.Channel{PortalID: portal, GatewayID: g.ID, ExternalID: fmt.Sprint("ch", c.seq), Provider: "wazzup", Transport: "whatsapp", State: "active"}
-	if err := c.s.UpsertChannel(c.ctx, c.s.DB(), ch); err != nil {
+	if err := c.s.UpsertChannel(c.ctx, ch); err != nil {
 		c.t.Fatal(err)
 	}
 	return ch.ID
@@ -159,13 +157,13 @@ func (c *company) dialog(name string, channel, contact, responsible int64) {
 
 func (c *company) dialogOn(portal int64, name string, channel, contact, responsible int64) {
 	c.seq++
-	err := c.s.Tx(c.ctx, func(tx *sqlx.Tx) error {
-		d, _, err := store.UpsertDialog(c.ctx, tx, portal, store.DialogKey{ChannelID: channel, ChatType: "whatsapp", ChatID: fmt.Sprint(79000000000 + c.seq)}, store.ClientInfo{Name: name})
+	err := c.s.Tx(c.ctx, func(tx *store.Store) error {
+		d, _, err := tx.UpsertDialog(c.ctx, portal, store.DialogKey{ChannelID: channel, ChatType: "whatsapp", ChatID: fmt.Sprint(79000000000 + c.seq)}, store.ClientInfo{Name: name})
 		if err != nil {
 			return err
 		}
 		if contact > 0 || responsible > 0 {
-			if err := store.ResolveDialog(c.ctx, tx, d.ID, contact, 0, 0, responsible); err != nil {
+			if err := tx.ResolveDialog(c.ctx, d.ID, contact, 0, 0, responsible); err != nil {
 				return err
 			}
 		}

@@ -130,7 +130,7 @@ func BenchmarkGeneralChat(b *testing.B) {
 		return time.Since(start) / rounds
 	}
 	for b.Loop() {
-		all := store.DialogFilter{Visible: "TRUE", Limit: 50, CountWaiting: true}
+		all := store.DialogFilter{Visible: &store.Visibility{All: true}, Limit: 50, CountWaiting: true}
 		bare() // warm the cache
 		query(all)
 		page(r.Admin, false)

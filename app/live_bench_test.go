@@ -145,7 +145,7 @@ func BenchmarkLiveEvents(b *testing.B) {
 		before, start := xacts(), time.Now()
 		for i := 0; i < messages; i++ {
 			t := targets[i%len(targets)]
-			if err := store.Notify(ctx, db,
+			if err := r.App.Store.Notify(ctx,
 				store.Event{PortalID: r.PortalID, Type: "message.created", DialogID: t.dialog, MessageID: t.message},
 				store.Event{PortalID: r.PortalID, Type: "dialog.updated", DialogID: t.dialog}); err != nil {
 				b.Fatal(err)

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
@@ -175,11 +173,11 @@ func (s *Syncer) storeBatch(ctx context.Context, portalID int64, entity string, 
 		skipped++
 		log.WarnContext(ctx, "malformed record skipped", slog.String("record", snippet(raw)), slog.String("error", err.Error()))
 	}
-	after := func(tx *sqlx.Tx) error {
+	after := func(tx *store.Store) error {
 		if !track {
 			return nil
 		}
-		return store.AdvanceSync(ctx, tx, portalID, entity, last, len(items)-skipped, skipped)
+		return tx.AdvanceSync(ctx, portalID, entity, last, len(items)-skipped, skipped)
 	}
 	switch entity {
 	case "contacts":

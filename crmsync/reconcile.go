@@ -22,30 +22,27 @@ const reconcileLock = 0x72323472
 // Several instances run the same cron: the advisory lock lets one schedule,
 // and the job's unique key keeps one pass per portal pending at a time.
 func (s *Syncer) ScheduleReconcile(ctx context.Context) error {
-	tx, err := s.Store.DB().BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("reconcile: begin: %w", err)
-	}
-	defer tx.Rollback()
-	got, err := store.TryXactLock(ctx, tx, reconcileLock)
-	if err != nil {
-		return fmt.Errorf("reconcile: %w", err)
-	}
-	if !got {
-		return nil
-	}
-	portals, err := s.Store.ActivePortals(ctx)
-	if err != nil {
-		return err
-	}
-	for _, p := range portals {
-		if _, err := s.Jobs.Enqueue(ctx, tx, JobReconcile, map[string]any{}, jobs.Options{
-			PortalID: p.ID, UniqueKey: fmt.Sprintf("%s:%d", JobReconcile, p.ID),
-		}); err != nil {
+	return s.Store.Tx(ctx, func(tx *store.Store) error {
+		got, err := tx.TryXactLock(ctx, reconcileLock)
+		if err != nil {
+			return fmt.Errorf("reconcile: %w", err)
+		}
+		if !got {
+			return nil
+		}
+		portals, err := tx.ActivePortals(ctx)
+		if err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		for _, p := range portals {
+			if _, err := s.Jobs.Enqueue(ctx, tx.Ext(), JobReconcile, map[string]any{}, jobs.Options{
+				PortalID: p.ID, UniqueKey: fmt.Sprintf("%s:%d", JobReconcile, p.ID),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // reconcileJob re-reads what changed since the last pass (by DATE_MODIFY,

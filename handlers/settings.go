@@ -241,7 +241,7 @@ func (h *Handlers) putAccess(c echo.Context) error {
 		return err
 	}
 	h.Access.Invalidate(cl.Portal.ID)
-	if err := store.Notify(ctx, h.Store.DB(), store.Event{PortalID: cl.Portal.ID, Type: "access.changed"}); err != nil {
+	if err := h.Store.Notify(ctx, store.Event{PortalID: cl.Portal.ID, Type: "access.changed"}); err != nil {
 		return err
 	}
 	a.Explicit = true

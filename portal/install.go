@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/placement"
@@ -106,8 +104,8 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 		AccessToken:    func(id int64) []byte { return s.o.Keys.Seal(g.AccessToken, accessContext(id)) },
 		RefreshToken:   func(id int64) []byte { return s.o.Keys.Seal(g.RefreshToken, refreshContext(id)) },
 		TokenExpiresAt: g.Expiry, TokenUserID: installer.ID,
-		After: func(tx *sqlx.Tx, p *store.Portal) error {
-			_, err := s.o.Jobs.Enqueue(ctx, tx, JobFirstSync, map[string]any{"portal_id": p.ID},
+		After: func(tx *store.Store, p *store.Portal) error {
+			_, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobFirstSync, map[string]any{"portal_id": p.ID},
 				jobs.Options{PortalID: p.ID, UniqueKey: fmt.Sprintf("%s:%d", JobFirstSync, p.ID)})
 			if err != nil {
 				return fmt.Errorf("starting the first sync: %w", err)

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
@@ -75,14 +73,14 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	// A new client under "first to answer" waits for a taker, whoever the
 	// portal assigned the new records to.
 	awaiting := res.created && settings.ResponsibleMode == "first_answer"
-	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible, awaiting); err != nil {
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.ResolveDialog(ctx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible, awaiting); err != nil {
 			return err
 		}
 		if err := s.hurryTimeline(ctx, tx, d.ID); err != nil {
 			return err
 		}
-		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
+		return tx.Notify(ctx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
 	})
 	if err != nil {
 		return err
@@ -100,10 +98,10 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 // resolveLocally attaches a dialog to the contact (or lead) the identity
 // index knows, with its open deal and responsible person, without asking the
 // portal; an unknown client is left to resolveClientJob.
-func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dialog) (*store.Dialog, error) {
+func (s *Service) resolveLocally(ctx context.Context, tx *store.Store, d *store.Dialog) (*store.Dialog, error) {
 	var res resolution
 	for _, id := range candidates(d) {
-		owners, err := s.o.Store.OwnersOf(ctx, d.PortalID, id)
+		owners, err := tx.OwnersOf(ctx, d.PortalID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -123,22 +121,22 @@ func (s *Service) resolveLocally(ctx context.Context, tx *sqlx.Tx, d *store.Dial
 	if res.contactID == 0 && res.leadID == 0 {
 		return d, nil
 	}
-	res, err := s.withAssignee(ctx, d.PortalID, res)
+	res, err := s.withAssignee(ctx, tx, d.PortalID, res)
 	if err != nil {
 		return nil, err
 	}
 	if res.contactID > 0 {
-		if res.dealID, err = s.o.Store.OpenDealOf(ctx, d.PortalID, res.contactID); err != nil {
+		if res.dealID, err = tx.OpenDealOf(ctx, d.PortalID, res.contactID); err != nil {
 			return nil, err
 		}
 	}
-	if err := store.ResolveDialog(ctx, tx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
+	if err := tx.ResolveDialog(ctx, d.ID, res.contactID, res.leadID, res.dealID, res.responsible); err != nil {
 		return nil, err
 	}
 	if err := s.hurryTimeline(ctx, tx, d.ID); err != nil {
 		return nil, err
 	}
-	return store.LockDialog(ctx, tx, d.ID)
+	return tx.LockDialog(ctx, d.ID)
 }
 
 type resolution struct {
@@ -158,7 +156,7 @@ func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int
 		for _, o := range owners {
 			if o.Type == "contact" {
 				res.contactID = o.ID
-				return s.withAssignee(ctx, portalID, res)
+				return s.withAssignee(ctx, s.o.Store, portalID, res)
 			}
 			if res.leadID == 0 {
 				res.leadID = o.ID
@@ -166,7 +164,7 @@ func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int
 		}
 	}
 	if res.leadID > 0 {
-		return s.withAssignee(ctx, portalID, res)
+		return s.withAssignee(ctx, s.o.Store, portalID, res)
 	}
 	var phones []string
 	for _, id := range ids {
@@ -202,7 +200,7 @@ func (s *Service) findClient(ctx context.Context, c *bitrix.Client, portalID int
 			return res, err
 		}
 	}
-	return s.withAssignee(ctx, portalID, res)
+	return s.withAssignee(ctx, s.o.Store, portalID, res)
 }
 
 func minID(ids []int64) int64 {
@@ -213,14 +211,15 @@ func minID(ids []int64) int64 {
 	return m
 }
 
-// withAssignee takes the client's responsible person from the CRM record.
-func (s *Service) withAssignee(ctx context.Context, portalID int64, res resolution) (resolution, error) {
+// withAssignee takes the client's responsible person from the CRM record
+// (read through st: the pool, or the transaction it is called in).
+func (s *Service) withAssignee(ctx context.Context, st *store.Store, portalID int64, res resolution) (resolution, error) {
 	var err error
 	switch {
 	case res.contactID > 0:
-		res.responsible, err = s.o.Store.AssigneeOf(ctx, portalID, "contact", res.contactID)
+		res.responsible, err = st.AssigneeOf(ctx, portalID, "contact", res.contactID)
 	case res.leadID > 0:
-		res.responsible, err = s.o.Store.AssigneeOf(ctx, portalID, "lead", res.leadID)
+		res.responsible, err = st.AssigneeOf(ctx, portalID, "lead", res.leadID)
 	}
 	return res, err
 }

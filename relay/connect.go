@@ -98,7 +98,7 @@ func (s *Service) connectWazzup(ctx context.Context, portalID int64, apiKey stri
 	out := make([]store.Channel, 0, len(chans))
 	for _, ch := range chans {
 		sc := wazzupChannel(portalID, g.ID, ch)
-		if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), &sc); err != nil {
+		if err := s.o.Store.UpsertChannel(ctx, &sc); err != nil {
 			return nil, err
 		}
 		out = append(out, sc)
@@ -131,7 +131,7 @@ func (s *Service) connectTelegram(ctx context.Context, portalID int64, token str
 	name := "@" + me.Username
 	sc := store.Channel{PortalID: portalID, GatewayID: g.ID, ExternalID: strconv.FormatInt(me.ID, 10), Provider: "telegram",
 		Transport: "telegram", Name: name, PlainID: me.Username, State: "active"}
-	if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), &sc); err != nil {
+	if err := s.o.Store.UpsertChannel(ctx, &sc); err != nil {
 		return nil, err
 	}
 	if err := s.o.Store.SetGatewayState(ctx, g.ID, "active"); err != nil {

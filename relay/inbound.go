@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/jobs"
@@ -264,7 +263,7 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 		}
 		if ch != nil {
 			log.InfoContext(ctx, "channel state", slog.Int64("channel_id", ch.ID), slog.String("state", ch.State))
-			_ = store.Notify(ctx, s.o.Store.DB(), store.Event{PortalID: g.PortalID, Type: "channel.updated"})
+			_ = s.o.Store.Notify(ctx, store.Event{PortalID: g.PortalID, Type: "channel.updated"})
 		}
 	}
 	// An echo or a status that overtook the answer of a send waits for it;
@@ -390,20 +389,19 @@ func (s *Service) applyStatus(ctx context.Context, g *store.Gateway, providerID,
 	// In a transaction: the row lock orders concurrent statuses of one
 	// message (delivered and read arriving together must end at read).
 	var m *store.Message
-	err := s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		m, err = store.UpdateMessageStatus(ctx, tx,
-			`provider_message_id = $1 AND channel_id IN (SELECT id FROM channels WHERE gateway_id = $2)`, []any{providerID, g.ID}, status, errText)
+		m, err = tx.StatusByGateway(ctx, g.ID, providerID, status, errText)
 		if err != nil || m == nil {
 			return err
 		}
-		return store.StatusMoved(ctx, tx, m)
+		return tx.StatusMoved(ctx, m)
 	})
 	if problem.Is(err, problem.NotFound) {
 		since := s.o.Now().Add(-echoWait)
 		wait := !at.IsZero() && s.providerTime(at).After(since)
 		if at.IsZero() {
-			if wait, err = store.GatewayAwaitsIDs(ctx, s.o.Store.DB(), g.ID, since); err != nil {
+			if wait, err = s.o.Store.GatewayAwaitsIDs(ctx, g.ID, since); err != nil {
 				return err
 			}
 		}
@@ -428,12 +426,12 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 	if err != nil {
 		return err
 	}
-	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		if in.Edited || in.Deleted {
 			// An edit changes a stored message; it opens no dialog.
 			return s.applyEdit(ctx, tx, ch, in)
 		}
-		d, _, err := store.UpsertDialog(ctx, tx, g.PortalID, store.DialogKey{ChannelID: ch.ID, ChatType: in.ChatType, ChatID: in.ChatID}, in.Client)
+		d, _, err := tx.UpsertDialog(ctx, g.PortalID, store.DialogKey{ChannelID: ch.ID, ChatType: in.ChatType, ChatID: in.ChatID}, in.Client)
 		if err != nil {
 			return err
 		}
@@ -462,7 +460,7 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 		if len(in.Attachments) > 0 {
 			m.Attachments, _ = json.Marshal(in.Attachments)
 		}
-		stored, inserted, err := store.InsertMessage(ctx, tx, m)
+		stored, inserted, err := tx.InsertMessage(ctx, m)
 		if err != nil || !inserted {
 			return err // a redelivery: nothing changes
 		}
@@ -479,8 +477,8 @@ func timelineKey(messageID int64) string { return "timeline:" + itoa(messageID) 
 
 // hurryTimeline makes the timeline jobs of the dialog's messages due now,
 // once its client is resolved (in tx, the transaction that resolved it).
-func (s *Service) hurryTimeline(ctx context.Context, tx *sqlx.Tx, dialogID int64) error {
-	ids, err := store.UnwrittenMessages(ctx, tx, dialogID)
+func (s *Service) hurryTimeline(ctx context.Context, tx *store.Store, dialogID int64) error {
+	ids, err := tx.UnwrittenMessages(ctx, dialogID)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
@@ -488,16 +486,16 @@ func (s *Service) hurryTimeline(ctx context.Context, tx *sqlx.Tx, dialogID int64
 	for i, id := range ids {
 		keys[i] = timelineKey(id)
 	}
-	return s.o.Jobs.Hurry(ctx, tx, keys)
+	return s.o.Jobs.Hurry(ctx, tx.Ext(), keys)
 }
 
 // afterMessage updates the dialog and schedules the CRM work of a new message.
-func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog, m *store.Message) error {
-	nd, err := store.RecomputeDialog(ctx, tx, d.ID)
+func (s *Service) afterMessage(ctx context.Context, tx *store.Store, d *store.Dialog, m *store.Message) error {
+	nd, err := tx.RecomputeDialog(ctx, d.ID)
 	if err != nil {
 		return err
 	}
-	if err := store.Notify(ctx, tx,
+	if err := tx.Notify(ctx,
 		store.Event{PortalID: m.PortalID, Type: "message.created", DialogID: d.ID, MessageID: m.ID},
 		store.Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: d.ID}); err != nil {
 		return err
@@ -516,20 +514,20 @@ func (s *Service) afterMessage(ctx context.Context, tx *sqlx.Tx, d *store.Dialog
 		specs = append(specs, jobs.Spec{Kind: JobNotify, Payload: map[string]int64{"dialog_id": d.ID},
 			Options: jobs.Options{PortalID: m.PortalID, UniqueKey: "notify:" + itoa(d.ID), RunAt: s.o.Now().Add(s.o.NotifyDelay)}})
 	}
-	return s.o.Jobs.EnqueueMany(ctx, tx, specs)
+	return s.o.Jobs.EnqueueMany(ctx, tx.Ext(), specs)
 }
 
 // matchEcho recognises the echo of a message relay24 sent: by its provider
 // id, or, when the send's answer could not tell it, by dialog and text. An
 // echo of an unknown id waits (errEchoEarly) while a reply of its dialog is
 // on its way. It reports whether the echo was ours (and is now handled).
-func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, d *store.Dialog, in inbound) (bool, error) {
-	m, err := store.StatusByProvider(ctx, tx, ch.ID, in.ProviderID, echoStatus(in.Status), in.Error)
+func (s *Service) matchEcho(ctx context.Context, tx *store.Store, ch *store.Channel, d *store.Dialog, in inbound) (bool, error) {
+	m, err := tx.StatusByProvider(ctx, ch.ID, in.ProviderID, echoStatus(in.Status), in.Error)
 	if err == nil {
 		if m == nil {
 			return true, nil
 		}
-		return true, store.StatusMoved(ctx, tx, m)
+		return true, tx.StatusMoved(ctx, m)
 	}
 	if !problem.Is(err, problem.NotFound) {
 		return false, fmt.Errorf("echo by id: %w", err)
@@ -540,18 +538,18 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 	// guess showed the reply twice, or gave it another message's id and so
 	// that message's statuses (and the reply's own answer could not record
 	// its id); a reply still queued was even taken as sent and never left.
-	if waiting, err := store.ReplyOnItsWay(ctx, tx, d.ID, s.o.Now().Add(-echoWait)); err != nil || waiting {
+	if waiting, err := tx.ReplyOnItsWay(ctx, d.ID, s.o.Now().Add(-echoWait)); err != nil || waiting {
 		if err == nil {
 			err = fmt.Errorf("%w: %s", errEchoEarly, in.ProviderID)
 		}
 		return false, err
 	}
-	m, err = store.AdoptEcho(ctx, tx, d.ID, in.ProviderID, in.Text)
+	m, err = tx.AdoptEcho(ctx, d.ID, in.ProviderID, in.Text)
 	if err != nil || m == nil {
 		return false, err
 	}
 	if st := echoStatus(in.Status); st != "pending" {
-		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, st, in.Error)
+		upd, err := tx.UpdateMessageStatus(ctx, m.ID, st, in.Error)
 		if err != nil {
 			return true, err
 		}
@@ -559,7 +557,7 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 			m = upd
 		}
 	}
-	return true, store.StatusMoved(ctx, tx, m)
+	return true, tx.StatusMoved(ctx, m)
 }
 
 // applyEdit records an edit or deletion of a stored message. An edit
@@ -569,7 +567,7 @@ func (s *Service) matchEcho(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 // message relay24 never stored (sent before the account was connected)
 // changes nothing; any other failure is returned, so the webhook is filed
 // again.
-func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel, in inbound) error {
+func (s *Service) applyEdit(ctx context.Context, tx *store.Store, ch *store.Channel, in inbound) error {
 	text, kind := in.Text, ""
 	var files json.RawMessage // nil: the message keeps its files
 	switch {
@@ -583,14 +581,14 @@ func (s *Service) applyEdit(ctx context.Context, tx *sqlx.Tx, ch *store.Channel,
 		}
 		files = b
 	}
-	m, err := store.EditMessage(ctx, tx, ch.ID, in.ProviderID, text, kind, files)
+	m, err := tx.EditMessage(ctx, ch.ID, in.ProviderID, text, kind, files)
 	if err != nil {
 		return fmt.Errorf("recording the edit of message %s: %w", in.ProviderID, err)
 	}
 	if m == nil {
 		return nil // an edit of a message we never saw changes nothing
 	}
-	return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
 }
 
 func echoStatus(s string) string {
@@ -636,7 +634,7 @@ func (s *Service) channelFor(ctx context.Context, g *store.Gateway, in inbound) 
 		c = &store.Channel{PortalID: g.PortalID, GatewayID: g.ID, ExternalID: in.ChannelExt, Provider: g.Provider,
 			Transport: in.ChatType, State: "active"}
 	}
-	if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), c); err != nil {
+	if err := s.o.Store.UpsertChannel(ctx, c); err != nil {
 		return nil, err
 	}
 	return s.o.Store.ChannelByExternal(ctx, g.ID, in.ChannelExt)
@@ -660,7 +658,7 @@ func (s *Service) learnChannel(ctx context.Context, g *store.Gateway, externalID
 		}
 		return nil, err
 	}
-	if err := s.o.Store.UpsertChannel(ctx, s.o.Store.DB(), c); err != nil {
+	if err := s.o.Store.UpsertChannel(ctx, c); err != nil {
 		return nil, err
 	}
 	log.InfoContext(ctx, "channel added after connecting learnt", slog.String("channel", externalID), slog.String("transport", c.Transport))

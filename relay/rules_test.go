@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
@@ -212,13 +210,13 @@ func TestSendTextLimits(t *testing.T) {
 		// A channel that cannot send now: a text within the limit gets past
 		// the limit to this refusal, and nothing is stored.
 		ch := &store.Channel{PortalID: p.ID, GatewayID: g.ID, ExternalID: "c", Provider: "wazzup", Transport: c.transport, Name: c.transport, State: "qr"}
-		if err := st.UpsertChannel(ctx, st.DB(), ch); err != nil {
+		if err := st.UpsertChannel(ctx, ch); err != nil {
 			t.Fatal(err)
 		}
 		var d *store.Dialog
-		if err := st.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := st.Tx(ctx, func(tx *store.Store) error {
 			var err error
-			d, _, err = store.UpsertDialog(ctx, tx, p.ID, store.DialogKey{ChannelID: ch.ID, ChatType: wazzup.ChatTypeFor(c.transport), ChatID: "79001234567"}, store.ClientInfo{})
+			d, _, err = tx.UpsertDialog(ctx, p.ID, store.DialogKey{ChannelID: ch.ID, ChatType: wazzup.ChatTypeFor(c.transport), ChatID: "79001234567"}, store.ClientInfo{})
 			return err
 		}); err != nil {
 			t.Fatal(err)

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
@@ -71,10 +69,10 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 		return nil, problem.New(problem.Conflict, "channel_unavailable", "the channel %s cannot send now (state: %s)", ch.Name, ch.State)
 	}
 	var out *store.Message
-	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		m := &store.Message{PortalID: portalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "out", ClientID: nullString(clientID),
 			Kind: "text", Text: text, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
-		stored, inserted, err := store.InsertMessage(ctx, tx, m)
+		stored, inserted, err := tx.InsertMessage(ctx, m)
 		if err != nil {
 			return err
 		}
@@ -82,18 +80,18 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 		if !inserted {
 			return nil // a repeated request: the first one's message
 		}
-		took, err := store.TakeDialog(ctx, tx, d.ID, author.ID)
+		took, err := tx.TakeDialog(ctx, d.ID, author.ID)
 		if err != nil {
 			return err
 		}
 		if took {
 			// The first to answer takes the client: the CRM records follow.
-			if _, err := s.o.Jobs.Enqueue(ctx, tx, JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
+			if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
 				PortalID: portalID, UniqueKey: "assign:" + itoa(d.ID)}); err != nil {
 				return err
 			}
 		}
-		if _, err := s.o.Jobs.Enqueue(ctx, tx, JobSend, map[string]int64{"message_id": stored.ID}, jobs.Options{
+		if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobSend, map[string]int64{"message_id": stored.ID}, jobs.Options{
 			PortalID: portalID, UniqueKey: "send:" + itoa(stored.ID), MaxAttempts: 12}); err != nil {
 			return err
 		}
@@ -250,9 +248,9 @@ func sendError(err error) string {
 // echo and statuses, held back until now, then find) and status sent.
 func (s *Service) markSent(ctx context.Context, m *store.Message, providerID string) error {
 	providerID = pgsafe.Text(providerID) // the gateway's answer, stored as the webhooks' ids are
-	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		if providerID != "" {
-			held, err := store.RecordProviderID(ctx, tx, m, providerID)
+			held, err := tx.RecordProviderID(ctx, m, providerID)
 			if err != nil {
 				return err
 			}
@@ -263,11 +261,11 @@ func (s *Service) markSent(ctx context.Context, m *store.Message, providerID str
 					slog.Int64("message_id", m.ID), slog.String("provider_message_id", providerID), slog.String("reply_has", held))
 			}
 		}
-		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, "sent", "")
+		upd, err := tx.UpdateMessageStatus(ctx, m.ID, "sent", "")
 		if err != nil || upd == nil {
 			return err
 		}
-		return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+		return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
 	})
 }
 
@@ -275,18 +273,18 @@ func (s *Service) markSent(ctx context.Context, m *store.Message, providerID str
 // waits for an answer again.
 func (s *Service) failSend(ctx context.Context, m *store.Message, reason string, log *slog.Logger) error {
 	log.WarnContext(ctx, "reply not sent", slog.String("reason", reason))
-	return s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-		upd, err := store.UpdateMessageStatus(ctx, tx, `id = $1`, []any{m.ID}, "error", reason)
+	return s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		upd, err := tx.UpdateMessageStatus(ctx, m.ID, "error", reason)
 		if err != nil || upd == nil {
 			return err
 		}
-		if _, err := store.RecomputeDialog(ctx, tx, m.DialogID); err != nil {
+		if _, err := tx.RecomputeDialog(ctx, m.DialogID); err != nil {
 			return err
 		}
-		if err := store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID}); err != nil {
+		if err := tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID}); err != nil {
 			return err
 		}
-		return store.Notify(ctx, tx, store.Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: m.DialogID})
+		return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: m.DialogID})
 	})
 }
 
@@ -296,16 +294,16 @@ func (s *Service) NoReplyNeeded(ctx context.Context, portalID, dialogID int64) (
 		return nil, err
 	}
 	var out *store.Dialog
-	err := s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := store.MarkNoReplyNeeded(ctx, tx, dialogID, s.o.Now()); err != nil {
+	err := s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.MarkNoReplyNeeded(ctx, dialogID, s.o.Now()); err != nil {
 			return err
 		}
-		d, err := store.RecomputeDialog(ctx, tx, dialogID)
+		d, err := tx.RecomputeDialog(ctx, dialogID)
 		if err != nil {
 			return err
 		}
 		out = d
-		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: dialogID})
+		return tx.Notify(ctx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: dialogID})
 	})
 	return out, err
 }
@@ -341,24 +339,24 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 		}
 	}
 	var out *store.Dialog
-	err = s.o.Store.Tx(ctx, func(tx *sqlx.Tx) error {
-		d, _, err := store.UpsertDialog(ctx, tx, portalID, store.DialogKey{ChannelID: ch.ID, ChatType: chatType, ChatID: chatID},
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		d, _, err := tx.UpsertDialog(ctx, portalID, store.DialogKey{ChannelID: ch.ID, ChatType: chatType, ChatID: chatID},
 			store.ClientInfo{Name: contact.Name})
 		if err != nil {
 			return err
 		}
 		if !d.ClientResolved {
-			deal, _ := s.o.Store.OpenDealOf(ctx, portalID, contactID)
-			resp, _ := s.o.Store.AssigneeOf(ctx, portalID, "contact", contactID)
-			if err := store.ResolveDialog(ctx, tx, d.ID, contactID, 0, deal, resp); err != nil {
+			deal, _ := tx.OpenDealOf(ctx, portalID, contactID)
+			resp, _ := tx.AssigneeOf(ctx, portalID, "contact", contactID)
+			if err := tx.ResolveDialog(ctx, d.ID, contactID, 0, deal, resp); err != nil {
 				return err
 			}
 		}
-		out, err = store.LockDialog(ctx, tx, d.ID)
+		out, err = tx.LockDialog(ctx, d.ID)
 		if err != nil {
 			return err
 		}
-		return store.Notify(ctx, tx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
+		return tx.Notify(ctx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
 	})
 	return out, err
 }

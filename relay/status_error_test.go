@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/store/storetest"
 )
@@ -31,14 +29,14 @@ func TestGatewayErrorStatusReopensTheWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := &store.Channel{PortalID: p.ID, GatewayID: g.ID, ExternalID: "c", Provider: "wazzup", Transport: "whatsapp", State: "active"}
-	if err := st.UpsertChannel(ctx, st.DB(), ch); err != nil {
+	if err := st.UpsertChannel(ctx, ch); err != nil {
 		t.Fatal(err)
 	}
 	base := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	var d *store.Dialog
-	err = st.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = st.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if d, _, err = store.UpsertDialog(ctx, tx, p.ID, store.DialogKey{ChannelID: ch.ID, ChatType: "whatsapp", ChatID: "79001234567"}, store.ClientInfo{}); err != nil {
+		if d, _, err = tx.UpsertDialog(ctx, p.ID, store.DialogKey{ChannelID: ch.ID, ChatType: "whatsapp", ChatID: "79001234567"}, store.ClientInfo{}); err != nil {
 			return err
 		}
 		for _, m := range []*store.Message{
@@ -46,11 +44,11 @@ func TestGatewayErrorStatusReopensTheWait(t *testing.T) {
 			{Direction: "out", Status: "sent", ProviderMessageID: sql.NullString{String: "out-1", Valid: true}, ClientID: sql.NullString{String: "c1", Valid: true}, SentAt: base.Add(time.Minute)},
 		} {
 			m.PortalID, m.DialogID, m.ChannelID, m.Kind, m.Text = p.ID, d.ID, ch.ID, "text", "x"
-			if _, _, err := store.InsertMessage(ctx, tx, m); err != nil {
+			if _, _, err := tx.InsertMessage(ctx, m); err != nil {
 				return err
 			}
 		}
-		d, err = store.RecomputeDialog(ctx, tx, d.ID)
+		d, err = tx.RecomputeDialog(ctx, d.ID)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/lib/pq"
 
@@ -120,15 +121,48 @@ func (s *Store) ActiveUsers(ctx context.Context, portalID int64) ([]User, error)
 	return us, nil
 }
 
-// FilterDialogsOfContact lists a contact's dialogs passing an access filter
-// (placeholders from $3).
-func (s *Store) FilterDialogsOfContact(ctx context.Context, portalID, contactID int64, f DialogFilter) ([]int64, error) {
-	q := `SELECT d.id FROM dialogs d WHERE d.portal_id = $1 AND d.contact_id = $2`
-	if f.Visible != "" {
-		q += " AND " + f.Visible
+// Visibility is which dialogs an access rule shows, as data (package access
+// computes it; the SQL condition is made here): every dialog (All), or those
+// whose responsible person is one of People, and with Unassigned those
+// nobody is responsible for; and, when Channels is not nil, only on those
+// channels. The zero Visibility shows nothing.
+type Visibility struct {
+	All        bool
+	People     []int64
+	Unassigned bool
+	Channels   []int64
+}
+
+// condition renders v as an SQL condition on dialogs d, appending its
+// arguments to args (its placeholders number on from len(*args)).
+func (v *Visibility) condition(args *[]any) string {
+	arg := func(x any) string {
+		*args = append(*args, x)
+		return "$" + strconv.Itoa(len(*args))
 	}
+	var cond string
+	switch {
+	case v.All:
+		cond = "TRUE"
+	case len(v.People) > 0 || v.Unassigned:
+		cond = "d.responsible_id = ANY(" + arg(Int64s(v.People)) + ")"
+		if v.Unassigned {
+			cond = "(" + cond + " OR d.responsible_id IS NULL)"
+		}
+	default:
+		cond = "FALSE"
+	}
+	if v.Channels != nil {
+		cond = "(" + cond + " AND d.channel_id = ANY(" + arg(Int64s(v.Channels)) + "))"
+	}
+	return cond
+}
+
+// FilterDialogsOfContact lists a contact's dialogs the visibility shows.
+func (s *Store) FilterDialogsOfContact(ctx context.Context, portalID, contactID int64, v Visibility) ([]int64, error) {
+	args := []any{portalID, contactID}
+	q := `SELECT d.id FROM dialogs d WHERE d.portal_id = $1 AND d.contact_id = $2 AND ` + v.condition(&args)
 	var ids []int64
-	args := append([]any{portalID, contactID}, f.Args...)
 	if err := s.db.SelectContext(ctx, &ids, q+" ORDER BY d.id", args...); err != nil {
 		return nil, fmt.Errorf("store: contact dialogs: %w", err)
 	}

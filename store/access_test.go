@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 )
@@ -216,8 +214,8 @@ func TestResponsibleFollowsTheCRM(t *testing.T) {
 	l.contacts(p, map[int64]int64{100: 1, 101: 1})
 	follows := l.dialog(p, ch, 100, 1)
 	waiting := l.dialog(p, ch, 0, 0)
-	err := l.s.Tx(l.ctx, func(tx *sqlx.Tx) error {
-		return store.ResolveDialog(l.ctx, tx, waiting.ID, 101, 0, 0, 1, true)
+	err := l.s.Tx(l.ctx, func(tx *store.Store) error {
+		return tx.ResolveDialog(l.ctx, waiting.ID, 101, 0, 0, 1, true)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/identity"
@@ -33,11 +32,11 @@ func (s *Store) ReplaceDepartments(ctx context.Context, portalID int64, deps []D
 	for i := range deps {
 		deps[i].Path = departmentPath(byID, &deps[i])
 	}
-	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.Tx(ctx, func(tx *Store) error {
 		ids := make([]int64, len(deps))
 		for i, d := range deps {
 			ids[i] = d.ID
-			_, err := tx.ExecContext(ctx, `
+			_, err := tx.db.ExecContext(ctx, `
 				INSERT INTO departments (portal_id, id, name, parent_id, head_id, sort, path) VALUES ($1, $2, $3, $4, $5, $6, $7)
 				ON CONFLICT (portal_id, id) DO UPDATE SET name = EXCLUDED.name, parent_id = EXCLUDED.parent_id,
 					head_id = EXCLUDED.head_id, sort = EXCLUDED.sort, path = EXCLUDED.path`,
@@ -46,7 +45,7 @@ func (s *Store) ReplaceDepartments(ctx context.Context, portalID int64, deps []D
 				return fmt.Errorf("store: upsert department %d: %w", d.ID, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM departments WHERE portal_id = $1 AND NOT (id = ANY($2))`, portalID, pq.Int64Array(ids)); err != nil {
+		if _, err := tx.db.ExecContext(ctx, `DELETE FROM departments WHERE portal_id = $1 AND NOT (id = ANY($2))`, portalID, pq.Int64Array(ids)); err != nil {
 			return fmt.Errorf("store: drop departments: %w", err)
 		}
 		return nil
@@ -216,15 +215,15 @@ func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t
 // titles here and in the other upserts of the mirror are the portal's
 // words, made storable (pgsafe.Text): one contact named with a NUL must not
 // fail its whole page, again on every retry.
-func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact, after func(tx *sqlx.Tx) error) error {
-	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact, after func(tx *Store) error) error {
+	return s.Tx(ctx, func(tx *Store) error {
 		if len(cs) > 0 {
 			ids, names, assigned := make([]int64, len(cs)), make([]string, len(cs)), make([]sql.NullInt64, len(cs))
 			mods := make([]sql.NullTime, len(cs))
 			for i, c := range cs {
 				ids[i], names[i], assigned[i], mods[i] = c.ID, pgsafe.Text(c.Name), nullID(c.AssignedByID), nullTime(c.DateModify)
 			}
-			_, err := tx.ExecContext(ctx, `
+			_, err := tx.db.ExecContext(ctx, `
 				INSERT INTO contacts (portal_id, id, name, assigned_by_id, date_modify, synced_at)
 				SELECT $1, id, name, assigned, modified, now()
 				FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[]) AS t(id, name, assigned, modified)
@@ -238,12 +237,12 @@ func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact
 			for i, c := range cs {
 				owners[i] = owned{id: c.ID, ids: c.Identities}
 			}
-			if err := replaceIdentities(ctx, tx, portalID, "contact", owners); err != nil {
+			if err := tx.replaceIdentities(ctx, portalID, "contact", owners); err != nil {
 				return err
 			}
 			// A client's dialogs follow his responsible person in the CRM, so a
 			// reassignment changes who sees them at once.
-			if _, err := tx.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = c.assigned_by_id, updated_at = now()
+			if _, err := tx.db.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = c.assigned_by_id, updated_at = now()
 				FROM contacts c WHERE c.portal_id = $1 AND c.id = ANY($2) AND d.portal_id = $1 AND d.contact_id = c.id
 				AND c.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM c.assigned_by_id
 				AND NOT d.awaiting_taker`, portalID, pq.Array(ids)); err != nil {
@@ -258,8 +257,8 @@ func (s *Store) UpsertContacts(ctx context.Context, portalID int64, cs []Contact
 }
 
 // UpsertLeads stores a page of leads and their identities.
-func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, after func(tx *sqlx.Tx) error) error {
-	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, after func(tx *Store) error) error {
+	return s.Tx(ctx, func(tx *Store) error {
 		if len(ls) > 0 {
 			n := len(ls)
 			ids, titles, names, statuses := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
@@ -271,7 +270,7 @@ func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, afte
 				assigned[i], contacts[i], mods[i] = nullID(l.AssignedByID), nullID(l.ContactID), nullTime(l.DateModify)
 				owners[i] = owned{id: l.ID, ids: l.Identities}
 			}
-			_, err := tx.ExecContext(ctx, `
+			_, err := tx.db.ExecContext(ctx, `
 				INSERT INTO leads (portal_id, id, title, name, status_id, closed, assigned_by_id, contact_id, date_modify, synced_at)
 				SELECT $1, id, title, name, status, closed, assigned, contact, modified, now()
 				FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[], $9::timestamptz[])
@@ -284,10 +283,10 @@ func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, afte
 			if err != nil {
 				return fmt.Errorf("store: upsert leads: %w", err)
 			}
-			if err := replaceIdentities(ctx, tx, portalID, "lead", owners); err != nil {
+			if err := tx.replaceIdentities(ctx, portalID, "lead", owners); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = l.assigned_by_id, updated_at = now()
+			if _, err := tx.db.ExecContext(ctx, `UPDATE dialogs d SET responsible_id = l.assigned_by_id, updated_at = now()
 				FROM leads l WHERE l.portal_id = $1 AND l.id = ANY($2) AND d.portal_id = $1 AND d.lead_id = l.id AND d.contact_id IS NULL
 				AND l.assigned_by_id IS NOT NULL AND d.responsible_id IS DISTINCT FROM l.assigned_by_id
 				AND NOT d.awaiting_taker`, portalID, pq.Array(ids)); err != nil {
@@ -302,8 +301,8 @@ func (s *Store) UpsertLeads(ctx context.Context, portalID int64, ls []Lead, afte
 }
 
 // UpsertDeals stores a page of deals and their contact links.
-func (s *Store) UpsertDeals(ctx context.Context, portalID int64, ds []Deal, after func(tx *sqlx.Tx) error) error {
-	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+func (s *Store) UpsertDeals(ctx context.Context, portalID int64, ds []Deal, after func(tx *Store) error) error {
+	return s.Tx(ctx, func(tx *Store) error {
 		if len(ds) > 0 {
 			n := len(ds)
 			ids, titles, stages, sems := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
@@ -313,7 +312,7 @@ func (s *Store) UpsertDeals(ctx context.Context, portalID int64, ds []Deal, afte
 				ids[i], titles[i], stages[i], sems[i], cats[i], closed[i] = d.ID, pgsafe.Text(d.Title), pgsafe.Text(d.StageID), pgsafe.Text(d.StageSemantic), d.CategoryID, d.Closed
 				assigned[i], contacts[i], mods[i] = nullID(d.AssignedByID), nullID(d.ContactID), nullTime(d.DateModify)
 			}
-			_, err := tx.ExecContext(ctx, `
+			_, err := tx.db.ExecContext(ctx, `
 				INSERT INTO deals (portal_id, id, title, stage_id, stage_semantic, category_id, closed, assigned_by_id, contact_id, date_modify, synced_at)
 				SELECT $1, id, title, stage, sem, cat, closed, assigned, contact, modified, now()
 				FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[], $10::timestamptz[])
@@ -327,7 +326,7 @@ func (s *Store) UpsertDeals(ctx context.Context, portalID int64, ds []Deal, afte
 			if err != nil {
 				return fmt.Errorf("store: upsert deals: %w", err)
 			}
-			if err := linkDealContacts(ctx, tx, portalID, ds); err != nil {
+			if err := tx.linkDealContacts(ctx, portalID, ds); err != nil {
 				return err
 			}
 		}
@@ -341,7 +340,7 @@ func (s *Store) UpsertDeals(ctx context.Context, portalID int64, ds []Deal, afte
 // linkDealContacts keeps deal_contacts true: a full contact list replaces the
 // links; a listing (primary contact only) makes that one the primary and
 // keeps the other links it cannot see.
-func linkDealContacts(ctx context.Context, tx *sqlx.Tx, portalID int64, ds []Deal) error {
+func (s *Store) linkDealContacts(ctx context.Context, portalID int64, ds []Deal) error {
 	var full, partial []int64
 	var dealIDs, contactIDs []int64
 	var primaries []bool
@@ -360,12 +359,12 @@ func linkDealContacts(ctx context.Context, tx *sqlx.Tx, portalID int64, ds []Dea
 		}
 	}
 	if len(full) > 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM deal_contacts WHERE portal_id = $1 AND deal_id = ANY($2)`, portalID, pq.Int64Array(full)); err != nil {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM deal_contacts WHERE portal_id = $1 AND deal_id = ANY($2)`, portalID, pq.Int64Array(full)); err != nil {
 			return fmt.Errorf("store: unlink deal contacts: %w", err)
 		}
 	}
 	if len(partial) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE deal_contacts SET is_primary = false WHERE portal_id = $1 AND deal_id = ANY($2) AND is_primary`,
+		if _, err := s.db.ExecContext(ctx, `UPDATE deal_contacts SET is_primary = false WHERE portal_id = $1 AND deal_id = ANY($2) AND is_primary`,
 			portalID, pq.Int64Array(partial)); err != nil {
 			return fmt.Errorf("store: reset primary contacts: %w", err)
 		}
@@ -373,7 +372,7 @@ func linkDealContacts(ctx context.Context, tx *sqlx.Tx, portalID int64, ds []Dea
 	if len(dealIDs) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `
+	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO deal_contacts (portal_id, deal_id, contact_id, is_primary, sort)
 		SELECT $1, d, c, p, s FROM unnest($2::bigint[], $3::bigint[], $4::bool[], $5::int[]) AS t(d, c, p, s)
 		ON CONFLICT (portal_id, deal_id, contact_id) DO UPDATE SET is_primary = EXCLUDED.is_primary, sort = EXCLUDED.sort`,
@@ -389,7 +388,7 @@ type owned struct {
 	ids []identity.ID
 }
 
-func replaceIdentities(ctx context.Context, tx *sqlx.Tx, portalID int64, ownerType string, owners []owned) error {
+func (s *Store) replaceIdentities(ctx context.Context, portalID int64, ownerType string, owners []owned) error {
 	ownerIDs := make([]int64, len(owners))
 	var kinds, values []string
 	var ids []int64
@@ -404,14 +403,14 @@ func replaceIdentities(ctx context.Context, tx *sqlx.Tx, portalID int64, ownerTy
 			kinds, values, ids = append(kinds, id.Kind), append(values, pgsafe.Text(id.Value)), append(ids, o.id)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM client_identities WHERE portal_id = $1 AND owner_type = $2 AND owner_id = ANY($3)`,
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM client_identities WHERE portal_id = $1 AND owner_type = $2 AND owner_id = ANY($3)`,
 		portalID, ownerType, pq.Int64Array(ownerIDs)); err != nil {
 		return fmt.Errorf("store: clear identities: %w", err)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `
+	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO client_identities (portal_id, kind, value, owner_type, owner_id)
 		SELECT $1, k, v, $2, o FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t(k, v, o)
 		ON CONFLICT DO NOTHING`, portalID, ownerType, pq.Array(kinds), pq.Array(values), pq.Array(ids))
@@ -433,19 +432,19 @@ func (s *Store) DeleteCRMMany(ctx context.Context, portalID int64, entity string
 	if !ok {
 		return fmt.Errorf("store: delete: unknown entity %q", entity)
 	}
-	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.Tx(ctx, func(tx *Store) error {
 		arr := pq.Int64Array(ids)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE portal_id = $1 AND id = ANY($2)`, portalID, arr); err != nil {
+		if _, err := tx.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE portal_id = $1 AND id = ANY($2)`, portalID, arr); err != nil {
 			return fmt.Errorf("store: delete %s: %w", entity, err)
 		}
 		if owner != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM client_identities WHERE portal_id = $1 AND owner_type = $2 AND owner_id = ANY($3)`, portalID, owner, arr); err != nil {
+			if _, err := tx.db.ExecContext(ctx, `DELETE FROM client_identities WHERE portal_id = $1 AND owner_type = $2 AND owner_id = ANY($3)`, portalID, owner, arr); err != nil {
 				return fmt.Errorf("store: delete identities: %w", err)
 			}
 		}
 		col := map[string]string{"contact": "contact_id", "deal": "deal_id"}[entity]
 		if col != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM deal_contacts WHERE portal_id = $1 AND `+col+` = ANY($2)`, portalID, arr); err != nil {
+			if _, err := tx.db.ExecContext(ctx, `DELETE FROM deal_contacts WHERE portal_id = $1 AND `+col+` = ANY($2)`, portalID, arr); err != nil {
 				return fmt.Errorf("store: delete deal links: %w", err)
 			}
 		}

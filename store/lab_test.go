@@ -62,7 +62,7 @@ func (l *lab) channel(portalID int64, transport string) int64 {
 	}
 	c := &store.Channel{PortalID: portalID, GatewayID: g.ID, ExternalID: fmt.Sprintf("ch-%d", n), Provider: "wazzup",
 		Transport: transport, Name: fmt.Sprintf("%s %d", transport, n), State: "active"}
-	if err := l.s.UpsertChannel(l.ctx, l.db, c); err != nil {
+	if err := l.s.UpsertChannel(l.ctx, c); err != nil {
 		l.t.Fatal(err)
 	}
 	return c.ID
@@ -72,15 +72,15 @@ func (l *lab) channel(portalID int64, transport string) int64 {
 func (l *lab) dialog(portalID, channelID, contactID, responsible int64) *store.Dialog {
 	l.t.Helper()
 	var d *store.Dialog
-	err := l.s.Tx(l.ctx, func(tx *sqlx.Tx) error {
+	err := l.s.Tx(l.ctx, func(tx *store.Store) error {
 		var err error
-		d, _, err = store.UpsertDialog(l.ctx, tx, portalID, store.DialogKey{ChannelID: channelID, ChatType: "whatsapp",
+		d, _, err = tx.UpsertDialog(l.ctx, portalID, store.DialogKey{ChannelID: channelID, ChatType: "whatsapp",
 			ChatID: fmt.Sprintf("7900%07d", l.next())}, store.ClientInfo{Name: "client"})
 		if err != nil {
 			return err
 		}
 		if contactID > 0 || responsible > 0 {
-			return store.ResolveDialog(l.ctx, tx, d.ID, contactID, 0, 0, responsible)
+			return tx.ResolveDialog(l.ctx, d.ID, contactID, 0, 0, responsible)
 		}
 		return nil
 	})
@@ -101,11 +101,11 @@ func (l *lab) msgAt(d *store.Dialog, direction, status string, at time.Time) (*s
 	l.t.Helper()
 	var out *store.Message
 	var nd *store.Dialog
-	err := l.s.Tx(l.ctx, func(tx *sqlx.Tx) error {
+	err := l.s.Tx(l.ctx, func(tx *store.Store) error {
 		m := &store.Message{PortalID: d.PortalID, DialogID: d.ID, ChannelID: d.ChannelID, Direction: direction,
 			ProviderMessageID: sql.NullString{String: fmt.Sprintf("wz-%d", l.next()), Valid: true},
 			Kind:              "text", Text: fmt.Sprintf("%s at %s", direction, at.Format(time.TimeOnly)), Status: status, SentAt: at}
-		stored, inserted, err := store.InsertMessage(l.ctx, tx, m)
+		stored, inserted, err := tx.InsertMessage(l.ctx, m)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func (l *lab) msgAt(d *store.Dialog, direction, status string, at time.Time) (*s
 			return fmt.Errorf("message not inserted")
 		}
 		out = stored
-		nd, err = store.RecomputeDialog(l.ctx, tx, d.ID)
+		nd, err = tx.RecomputeDialog(l.ctx, d.ID)
 		return err
 	})
 	if err != nil {
@@ -126,12 +126,12 @@ func (l *lab) msgAt(d *store.Dialog, direction, status string, at time.Time) (*s
 func (l *lab) noReply(d *store.Dialog, m int) *store.Dialog {
 	l.t.Helper()
 	var nd *store.Dialog
-	err := l.s.Tx(l.ctx, func(tx *sqlx.Tx) error {
-		if err := store.MarkNoReplyNeeded(l.ctx, tx, d.ID, l.at(m)); err != nil {
+	err := l.s.Tx(l.ctx, func(tx *store.Store) error {
+		if err := tx.MarkNoReplyNeeded(l.ctx, d.ID, l.at(m)); err != nil {
 			return err
 		}
 		var err error
-		nd, err = store.RecomputeDialog(l.ctx, tx, d.ID)
+		nd, err = tx.RecomputeDialog(l.ctx, d.ID)
 		return err
 	})
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Portal is an installed (or once installed) Bitrix24 portal.
@@ -98,7 +96,7 @@ type Install struct {
 	TokenUserID          int64
 	// After runs inside the same transaction once the row is stored (the
 	// install's first-sync job): the install commits whole or not at all.
-	After func(tx *sqlx.Tx, p *Portal) error
+	After func(tx *Store, p *Portal) error
 }
 
 // UpsertInstall stores a confirmed install: a new portal, or a re-install of
@@ -107,9 +105,9 @@ type Install struct {
 // row only gets inside the transaction.
 func (s *Store) UpsertInstall(ctx context.Context, in Install) (*Portal, error) {
 	var out *Portal
-	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.Tx(ctx, func(tx *Store) error {
 		var id int64
-		err := tx.GetContext(ctx, &id, `
+		err := tx.db.GetContext(ctx, &id, `
 			INSERT INTO portals (member_id, domain, client_endpoint, server_endpoint, lang, scope, license_status)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (member_id) DO UPDATE SET
@@ -122,7 +120,7 @@ func (s *Store) UpsertInstall(ctx context.Context, in Install) (*Portal, error) 
 		if err != nil {
 			return fmt.Errorf("store: upsert portal: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `
+		_, err = tx.db.ExecContext(ctx, `
 			UPDATE portals SET access_token = $2, refresh_token = $3, token_expires_at = $4,
 				token_user_id = $5, token_version = token_version + 1,
 				application_token_hash = COALESCE($6, application_token_hash),
@@ -134,7 +132,7 @@ func (s *Store) UpsertInstall(ctx context.Context, in Install) (*Portal, error) 
 			return fmt.Errorf("store: store portal tokens: %w", err)
 		}
 		var p Portal
-		if err := tx.GetContext(ctx, &p, `SELECT `+portalColumns+` FROM portals WHERE id = $1`, id); err != nil {
+		if err := tx.db.GetContext(ctx, &p, `SELECT `+portalColumns+` FROM portals WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("store: reread portal: %w", err)
 		}
 		if in.After != nil {
@@ -162,9 +160,9 @@ type TokenRefresh struct {
 // is committed before anyone can use it, so the newer refresh token is never lost.
 func (s *Store) RefreshTokens(ctx context.Context, portalID int64, fn func(p *Portal) (*TokenRefresh, error)) (*Portal, error) {
 	var out *Portal
-	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.Tx(ctx, func(tx *Store) error {
 		var p Portal
-		if err := tx.GetContext(ctx, &p, `SELECT `+portalColumns+` FROM portals WHERE id = $1 FOR UPDATE`, portalID); err != nil {
+		if err := tx.db.GetContext(ctx, &p, `SELECT `+portalColumns+` FROM portals WHERE id = $1 FOR UPDATE`, portalID); err != nil {
 			return fmt.Errorf("store: lock portal tokens: %w", notFound(err, "portal"))
 		}
 		r, err := fn(&p)
@@ -172,7 +170,7 @@ func (s *Store) RefreshTokens(ctx context.Context, portalID int64, fn func(p *Po
 			return err
 		}
 		if r != nil {
-			err = tx.GetContext(ctx, &p.TokenVersion, `UPDATE portals SET access_token = $2, refresh_token = $3,
+			err = tx.db.GetContext(ctx, &p.TokenVersion, `UPDATE portals SET access_token = $2, refresh_token = $3,
 				token_expires_at = $4, token_version = token_version + 1, updated_at = now()
 				WHERE id = $1 RETURNING token_version`, portalID, r.AccessToken, r.RefreshToken, r.ExpiresAt)
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/relay24/relay24/identity"
@@ -96,11 +95,11 @@ type Channel struct {
 const channelColumns = `id, portal_id, gateway_id, external_id, provider, transport, name, plain_id, state, state_detail, state_at`
 
 // UpsertChannel stores a channel as the gateway lists it.
-func (s *Store) UpsertChannel(ctx context.Context, ext sqlx.ExtContext, c *Channel) error {
+func (s *Store) UpsertChannel(ctx context.Context, c *Channel) error {
 	// The gateway's words, made storable (pgsafe.Text).
 	c.ExternalID, c.Transport, c.Name, c.PlainID, c.State = pgsafe.Text(c.ExternalID), pgsafe.Text(c.Transport),
 		pgsafe.Text(c.Name), pgsafe.Text(c.PlainID), pgsafe.Text(c.State)
-	err := sqlx.GetContext(ctx, ext, &c.ID, `
+	err := s.db.GetContext(ctx, &c.ID, `
 		INSERT INTO channels (portal_id, gateway_id, external_id, provider, transport, name, plain_id, state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (gateway_id, external_id) DO UPDATE SET transport = EXCLUDED.transport,
@@ -208,14 +207,14 @@ type ClientInfo struct {
 
 // UpsertDialog finds or creates the dialog of a chat, refreshing what the
 // gateway tells of the client.
-func UpsertDialog(ctx context.Context, tx *sqlx.Tx, portalID int64, k DialogKey, info ClientInfo) (*Dialog, bool, error) {
+func (s *Store) UpsertDialog(ctx context.Context, portalID int64, k DialogKey, info ClientInfo) (*Dialog, bool, error) {
 	k.ChatType, k.ChatID = pgsafe.Text(k.ChatType), pgsafe.Text(k.ChatID)
 	info = ClientInfo{Name: pgsafe.Text(info.Name), Username: pgsafe.Text(info.Username), Phone: pgsafe.Text(info.Phone)}
 	var d struct {
 		Dialog
 		Created bool `db:"created"`
 	}
-	err := tx.GetContext(ctx, &d, `
+	err := s.db.GetContext(ctx, &d, `
 		INSERT INTO dialogs (portal_id, channel_id, chat_type, chat_id, client_name, client_username, client_phone)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (channel_id, chat_type, chat_id) DO UPDATE SET
@@ -240,9 +239,9 @@ func (s *Store) DialogByID(ctx context.Context, portalID, id int64) (*Dialog, er
 }
 
 // LockDialog reads a dialog for update inside tx.
-func LockDialog(ctx context.Context, tx *sqlx.Tx, id int64) (*Dialog, error) {
+func (s *Store) LockDialog(ctx context.Context, id int64) (*Dialog, error) {
 	var d Dialog
-	err := tx.GetContext(ctx, &d, `SELECT `+dialogColumns+` FROM dialogs WHERE id = $1 FOR UPDATE`, id)
+	err := s.db.GetContext(ctx, &d, `SELECT `+dialogColumns+` FROM dialogs WHERE id = $1 FOR UPDATE`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock dialog: %w", notFound(err, "dialog"))
 	}
@@ -277,7 +276,7 @@ const messageColumns = `id, portal_id, dialog_id, channel_id, direction, provide
 
 // InsertMessage stores a message once: a provider id or client id seen
 // before returns the stored message and false.
-func InsertMessage(ctx context.Context, tx *sqlx.Tx, m *Message) (*Message, bool, error) {
+func (s *Store) InsertMessage(ctx context.Context, m *Message) (*Message, bool, error) {
 	if len(m.Attachments) == 0 {
 		m.Attachments = json.RawMessage("[]")
 	}
@@ -290,7 +289,7 @@ func InsertMessage(ctx context.Context, tx *sqlx.Tx, m *Message) (*Message, bool
 	m.ProviderMessageID.String, m.ClientID.String = pgsafe.Text(m.ProviderMessageID.String), pgsafe.Text(m.ClientID.String)
 	m.Error.String = pgsafe.Text(m.Error.String)
 	var out Message
-	err := tx.GetContext(ctx, &out, `
+	err := s.db.GetContext(ctx, &out, `
 		INSERT INTO messages (portal_id, dialog_id, channel_id, direction, provider_message_id, client_id, kind, text,
 			attachments, author_id, author_name, status, error, sent_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -306,10 +305,10 @@ func InsertMessage(ctx context.Context, tx *sqlx.Tx, m *Message) (*Message, bool
 	}
 	// A duplicate: return what is stored.
 	if m.ProviderMessageID.Valid {
-		err = tx.GetContext(ctx, &out, `SELECT `+messageColumns+` FROM messages WHERE channel_id = $1 AND provider_message_id = $2`,
+		err = s.db.GetContext(ctx, &out, `SELECT `+messageColumns+` FROM messages WHERE channel_id = $1 AND provider_message_id = $2`,
 			m.ChannelID, m.ProviderMessageID)
 	} else {
-		err = tx.GetContext(ctx, &out, `SELECT `+messageColumns+` FROM messages WHERE dialog_id = $1 AND client_id = $2`,
+		err = s.db.GetContext(ctx, &out, `SELECT `+messageColumns+` FROM messages WHERE dialog_id = $1 AND client_id = $2`,
 			m.DialogID, m.ClientID)
 	}
 	if err != nil {
@@ -333,10 +332,10 @@ func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
 // first lets every reply on its way get its answer (ReplyOnItsWay), since
 // only that answer tells a reply's echo from another message of the same
 // text (written on the phone, say).
-func AdoptEcho(ctx context.Context, tx *sqlx.Tx, dialogID int64, providerID, text string) (*Message, error) {
+func (s *Store) AdoptEcho(ctx context.Context, dialogID int64, providerID, text string) (*Message, error) {
 	providerID, text = pgsafe.Text(providerID), pgsafe.Text(text)
 	var m Message
-	err := tx.GetContext(ctx, &m, `
+	err := s.db.GetContext(ctx, &m, `
 		UPDATE messages SET provider_message_id = $2, updated_at = now()
 		WHERE id = (SELECT id FROM messages WHERE dialog_id = $1 AND direction = 'out' AND provider_message_id IS NULL
 			AND client_id IS NOT NULL AND send_started_at IS NOT NULL AND text = $3 AND status IN ('pending', 'sent')
@@ -355,9 +354,9 @@ func AdoptEcho(ctx context.Context, tx *sqlx.Tx, dialogID int64, providerID, tex
 // send began after since and has not been answered yet. Until the answer
 // records its provider id, an echo of an unknown id in the dialog may be
 // that reply's or another message's.
-func ReplyOnItsWay(ctx context.Context, q sqlx.QueryerContext, dialogID int64, since time.Time) (bool, error) {
+func (s *Store) ReplyOnItsWay(ctx context.Context, dialogID int64, since time.Time) (bool, error) {
 	var on bool
-	err := sqlx.GetContext(ctx, q, &on, `SELECT EXISTS (SELECT 1 FROM messages WHERE dialog_id = $1 AND direction = 'out'
+	err := s.db.GetContext(ctx, &on, `SELECT EXISTS (SELECT 1 FROM messages WHERE dialog_id = $1 AND direction = 'out'
 		AND client_id IS NOT NULL AND provider_message_id IS NULL AND status = 'pending' AND send_started_at > $2)`, dialogID, since)
 	if err != nil {
 		return false, fmt.Errorf("store: reply on its way: %w", err)
@@ -368,9 +367,9 @@ func ReplyOnItsWay(ctx context.Context, q sqlx.QueryerContext, dialogID int64, s
 // GatewayAwaitsIDs reports whether a reply sent through the gateway since
 // since still lacks its provider id: its send's answer or its echo is yet
 // to tell it, so a status of an unknown id may be that reply's.
-func GatewayAwaitsIDs(ctx context.Context, q sqlx.QueryerContext, gatewayID int64, since time.Time) (bool, error) {
+func (s *Store) GatewayAwaitsIDs(ctx context.Context, gatewayID int64, since time.Time) (bool, error) {
 	var on bool
-	err := sqlx.GetContext(ctx, q, &on, `SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id IN (SELECT id FROM channels WHERE gateway_id = $1)
+	err := s.db.GetContext(ctx, &on, `SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id IN (SELECT id FROM channels WHERE gateway_id = $1)
 		AND direction = 'out' AND client_id IS NOT NULL AND provider_message_id IS NULL AND status IN ('pending', 'sent')
 		AND send_started_at > $2)`, gatewayID, since)
 	if err != nil {
@@ -385,9 +384,22 @@ var statusRank = map[string]int{"pending": 0, "sent": 1, "delivered": 2, "read":
 // UpdateMessageStatus moves a message's status forward (an error may follow
 // sent, not read). It returns the message when it changed, nil when it was
 // already there or further, and NotFound when no such message is stored.
-func UpdateMessageStatus(ctx context.Context, ext sqlx.ExtContext, where string, args []any, status, errText string) (*Message, error) {
+func (s *Store) UpdateMessageStatus(ctx context.Context, messageID int64, status, errText string) (*Message, error) {
+	return s.moveMessageStatus(ctx, `id = $1`, []any{messageID}, status, errText)
+}
+
+// StatusByGateway moves the status of a gateway's message known by its
+// gateway id (on any channel of the gateway), as UpdateMessageStatus does.
+func (s *Store) StatusByGateway(ctx context.Context, gatewayID int64, providerID, status, errText string) (*Message, error) {
+	return s.moveMessageStatus(ctx, `provider_message_id = $1 AND channel_id IN (SELECT id FROM channels WHERE gateway_id = $2)`,
+		[]any{providerID, gatewayID}, status, errText)
+}
+
+// moveMessageStatus is UpdateMessageStatus of the message the condition
+// (this file's own) finds.
+func (s *Store) moveMessageStatus(ctx context.Context, where string, args []any, status, errText string) (*Message, error) {
 	var m Message
-	err := sqlx.GetContext(ctx, ext, &m, `SELECT `+messageColumns+` FROM messages WHERE `+where+` FOR UPDATE`, args...)
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM messages WHERE `+where+` FOR UPDATE`, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, problem.New(problem.NotFound, "message_not_found", "no such message")
 	}
@@ -402,7 +414,7 @@ func UpdateMessageStatus(ctx context.Context, ext sqlx.ExtContext, where string,
 	if status == "error" {
 		e = sql.NullString{String: pgsafe.Text(errText), Valid: true}
 	}
-	err = sqlx.GetContext(ctx, ext, &m, `UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1 RETURNING `+messageColumns,
+	err = s.db.GetContext(ctx, &m, `UPDATE messages SET status = $2, error = $3, updated_at = now() WHERE id = $1 RETURNING `+messageColumns,
 		m.ID, status, e)
 	if err != nil {
 		return nil, fmt.Errorf("store: update status: %w", err)
@@ -414,29 +426,29 @@ func UpdateMessageStatus(ctx context.Context, ext sqlx.ExtContext, where string,
 // move changes whether the message answers its dialog (a reply the gateway
 // reports failed is no answer; one reported delivered after an error is one
 // again), re-derives the dialog's wait.
-func StatusMoved(ctx context.Context, tx *sqlx.Tx, m *Message) error {
+func (s *Store) StatusMoved(ctx context.Context, m *Message) error {
 	events := []Event{{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID}}
 	if m.Direction == "out" {
 		var counted bool
-		if err := tx.GetContext(ctx, &counted, `SELECT COALESCE(last_out_at >= $2, false) FROM dialogs WHERE id = $1`, m.DialogID, m.SentAt); err != nil {
+		if err := s.db.GetContext(ctx, &counted, `SELECT COALESCE(last_out_at >= $2, false) FROM dialogs WHERE id = $1`, m.DialogID, m.SentAt); err != nil {
 			return fmt.Errorf("store: does message %d answer its dialog: %w", m.ID, err)
 		}
 		if counted != (m.Status != "error") {
-			if _, err := RecomputeDialog(ctx, tx, m.DialogID); err != nil {
+			if _, err := s.RecomputeDialog(ctx, m.DialogID); err != nil {
 				return err
 			}
 			events = append(events, Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: m.DialogID})
 		}
 	}
-	return Notify(ctx, tx, events...)
+	return s.Notify(ctx, events...)
 }
 
 // RecomputeDialog derives a dialog's unanswered state and last message from
 // its messages (by provider time, so late or reordered deliveries land where
 // they belong) and returns it.
-func RecomputeDialog(ctx context.Context, tx *sqlx.Tx, dialogID int64) (*Dialog, error) {
+func (s *Store) RecomputeDialog(ctx context.Context, dialogID int64) (*Dialog, error) {
 	var d Dialog
-	err := tx.GetContext(ctx, &d, `
+	err := s.db.GetContext(ctx, &d, `
 		WITH last AS (
 			SELECT id, sent_at FROM messages WHERE dialog_id = $1 ORDER BY sent_at DESC, id DESC LIMIT 1
 		), io AS (
@@ -459,8 +471,8 @@ func RecomputeDialog(ctx context.Context, tx *sqlx.Tx, dialogID int64) (*Dialog,
 }
 
 // MarkNoReplyNeeded ends the dialog's wait as of now.
-func MarkNoReplyNeeded(ctx context.Context, tx *sqlx.Tx, dialogID int64, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET no_reply_at = GREATEST(COALESCE(no_reply_at, '-infinity'), $2, COALESCE(last_in_at, $2)) WHERE id = $1`, dialogID, at)
+func (s *Store) MarkNoReplyNeeded(ctx context.Context, dialogID int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE dialogs SET no_reply_at = GREATEST(COALESCE(no_reply_at, '-infinity'), $2, COALESCE(last_in_at, $2)) WHERE id = $1`, dialogID, at)
 	if err != nil {
 		return fmt.Errorf("store: no reply needed: %w", err)
 	}
@@ -480,13 +492,13 @@ type Event struct {
 const EventChannel = "relay24_events"
 
 // Notify queues events to be delivered when tx commits, in one statement.
-func Notify(ctx context.Context, ext sqlx.ExecerContext, events ...Event) error {
+func (s *Store) Notify(ctx context.Context, events ...Event) error {
 	payloads := make([]string, len(events))
 	for i, e := range events {
 		b, _ := json.Marshal(e)
 		payloads[i] = string(b)
 	}
-	if _, err := ext.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p)`, EventChannel, pq.Array(payloads)); err != nil {
+	if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS t(p)`, EventChannel, pq.Array(payloads)); err != nil {
 		return fmt.Errorf("store: notify: %w", err)
 	}
 	return nil
@@ -545,9 +557,9 @@ func (s *Store) SetDialogClient(ctx context.Context, dialogID, contactID, leadID
 
 // ResolveDialog records the dialog's client and responsible person; with
 // awaitingTaker the dialog stays with nobody until someone answers.
-func ResolveDialog(ctx context.Context, tx *sqlx.Tx, dialogID, contactID, leadID, dealID, responsible int64, awaitingTaker ...bool) error {
+func (s *Store) ResolveDialog(ctx context.Context, dialogID, contactID, leadID, dealID, responsible int64, awaitingTaker ...bool) error {
 	awaiting := len(awaitingTaker) > 0 && awaitingTaker[0]
-	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET contact_id = NULLIF($2, 0), lead_id = NULLIF($3, 0),
+	_, err := s.db.ExecContext(ctx, `UPDATE dialogs SET contact_id = NULLIF($2, 0), lead_id = NULLIF($3, 0),
 		deal_id = NULLIF($4, 0), responsible_id = CASE WHEN $6 THEN NULL ELSE COALESCE(NULLIF($5, 0), responsible_id) END,
 		awaiting_taker = $6, client_resolved = true, updated_at = now()
 		WHERE id = $1`, dialogID, contactID, leadID, dealID, responsible, awaiting)
@@ -767,15 +779,15 @@ func (s *Store) MarkEscalated(ctx context.Context, dialogID int64, at time.Time)
 
 // StatusByProvider moves the status of a channel's message known by its
 // gateway id, as UpdateMessageStatus does (NotFound when no such message).
-func StatusByProvider(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, status, errText string) (*Message, error) {
-	return UpdateMessageStatus(ctx, tx, `channel_id = $1 AND provider_message_id = $2`, []any{channelID, providerID}, status, errText)
+func (s *Store) StatusByProvider(ctx context.Context, channelID int64, providerID, status, errText string) (*Message, error) {
+	return s.moveMessageStatus(ctx, `channel_id = $1 AND provider_message_id = $2`, []any{channelID, providerID}, status, errText)
 }
 
 // EditMessage rewrites a channel's message known by its gateway id: its
 // text, its kind unless kind is empty, and its files unless files is nil (a
 // JSON array), each made storable as InsertMessage does. It returns nil when
 // no such message is stored.
-func EditMessage(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, text, kind string, files json.RawMessage) (*Message, error) {
+func (s *Store) EditMessage(ctx context.Context, channelID int64, providerID, text, kind string, files json.RawMessage) (*Message, error) {
 	var attachments any // NULL: the message keeps its files
 	if files != nil {
 		if a, _, err := pgsafe.JSON(files); err == nil {
@@ -785,7 +797,7 @@ func EditMessage(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, 
 	}
 	text, kind = pgsafe.Text(text), pgsafe.Text(kind)
 	var m Message
-	err := tx.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = COALESCE(NULLIF($4, ''), kind),
+	err := s.db.GetContext(ctx, &m, `UPDATE messages SET text = $3, kind = COALESCE(NULLIF($4, ''), kind),
 		attachments = COALESCE($5::jsonb, attachments), updated_at = now()
 		WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id, portal_id, dialog_id`, channelID, providerID, text, kind, attachments)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -799,8 +811,8 @@ func EditMessage(ctx context.Context, tx *sqlx.Tx, channelID int64, providerID, 
 
 // TakeDialog makes userID the dialog's responsible person when nobody is, or
 // while the dialog waits for its first taker; it reports whether it did.
-func TakeDialog(ctx context.Context, tx *sqlx.Tx, dialogID, userID int64) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2, awaiting_taker = false
+func (s *Store) TakeDialog(ctx context.Context, dialogID, userID int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE dialogs SET responsible_id = $2, awaiting_taker = false
 		WHERE id = $1 AND (responsible_id IS NULL OR awaiting_taker)`, dialogID, userID)
 	if err != nil {
 		return false, fmt.Errorf("store: taking dialog %d: %w", dialogID, err)
@@ -812,9 +824,9 @@ func TakeDialog(ctx context.Context, tx *sqlx.Tx, dialogID, userID int64) (bool,
 // RecordProviderID gives a sent message its gateway id, unless it has one
 // or another message of its channel holds that id, and returns the id the
 // message holds afterwards ("" for none).
-func RecordProviderID(ctx context.Context, tx *sqlx.Tx, m *Message, providerID string) (string, error) {
+func (s *Store) RecordProviderID(ctx context.Context, m *Message, providerID string) (string, error) {
 	var held string
-	err := tx.GetContext(ctx, &held, `
+	err := s.db.GetContext(ctx, &held, `
 		WITH mine AS (
 			UPDATE messages SET provider_message_id = $2 WHERE id = $1 AND provider_message_id IS NULL
 				AND NOT EXISTS (SELECT 1 FROM messages WHERE channel_id = $3 AND provider_message_id = $2)
@@ -840,9 +852,9 @@ func (s *Store) DialogIDByChat(ctx context.Context, portalID int64, chatID strin
 
 // UnwrittenMessages lists the dialog's messages not on the CRM timeline
 // yet, oldest first (their timeline jobs wait for the dialog's client).
-func UnwrittenMessages(ctx context.Context, q sqlx.QueryerContext, dialogID int64) ([]int64, error) {
+func (s *Store) UnwrittenMessages(ctx context.Context, dialogID int64) ([]int64, error) {
 	var ids []int64
-	if err := sqlx.SelectContext(ctx, q, &ids, `SELECT id FROM messages WHERE dialog_id = $1 AND timeline_id IS NULL ORDER BY id`, dialogID); err != nil {
+	if err := s.db.SelectContext(ctx, &ids, `SELECT id FROM messages WHERE dialog_id = $1 AND timeline_id IS NULL ORDER BY id`, dialogID); err != nil {
 		return nil, fmt.Errorf("store: messages not on the timeline: %w", err)
 	}
 	return ids, nil

@@ -3,8 +3,6 @@ package store_test
 import (
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 )
@@ -49,7 +47,7 @@ func TestMessageStatusNeverGoesBack(t *testing.T) {
 	} {
 		name := c.direction + " " + c.from + "→" + c.to
 		m, _ := l.msg(d, c.direction, c.from, 1)
-		got, err := store.UpdateMessageStatus(l.ctx, l.db, "id = $1", []any{m.ID}, c.to, "the gateway refused it")
+		got, err := l.s.UpdateMessageStatus(l.ctx, m.ID, c.to, "the gateway refused it")
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -89,7 +87,7 @@ func TestMessageStatusOrderAndUnknown(t *testing.T) {
 	for _, order := range [][]string{{"sent", "delivered", "read"}, {"read", "delivered", "sent"}, {"delivered", "read", "sent"}, {"read", "sent", "delivered"}} {
 		m, _ := l.msg(d, "out", "pending", 1)
 		for _, st := range order {
-			if _, err := store.UpdateMessageStatus(l.ctx, l.db, "id = $1", []any{m.ID}, st, ""); err != nil {
+			if _, err := l.s.UpdateMessageStatus(l.ctx, m.ID, st, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -98,7 +96,7 @@ func TestMessageStatusOrderAndUnknown(t *testing.T) {
 			t.Errorf("statuses %v: ended at %q, want read", order, stored.Status)
 		}
 	}
-	_, err := store.UpdateMessageStatus(l.ctx, l.db, "provider_message_id = $1", []any{"never-stored"}, "read", "")
+	_, err := l.s.StatusByProvider(l.ctx, d.ChannelID, "never-stored", "read", "")
 	if !problem.Is(err, problem.NotFound) {
 		t.Fatalf("status of an unknown message: %v, want NotFound", err)
 	}
@@ -200,12 +198,12 @@ func TestFailedReplyReopensTheWait(t *testing.T) {
 	}
 	recompute := func(status string) *store.Dialog {
 		var nd *store.Dialog
-		err := l.s.Tx(l.ctx, func(tx *sqlx.Tx) error {
-			if _, err := store.UpdateMessageStatus(l.ctx, tx, "id = $1", []any{reply.ID}, status, "refused"); err != nil {
+		err := l.s.Tx(l.ctx, func(tx *store.Store) error {
+			if _, err := tx.UpdateMessageStatus(l.ctx, reply.ID, status, "refused"); err != nil {
 				return err
 			}
 			var err error
-			nd, err = store.RecomputeDialog(l.ctx, tx, d.ID)
+			nd, err = tx.RecomputeDialog(l.ctx, d.ID)
 			return err
 		})
 		if err != nil {

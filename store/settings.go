@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/problem"
 )
 
@@ -88,15 +86,15 @@ func (s *Store) SaveSettings(ctx context.Context, portalID int64, st Settings) e
 // employee receives new clients unless he is an admin (the defaults).
 func (s *Store) NextInTurn(ctx context.Context, portalID int64) (int64, error) {
 	var next int64
-	err := s.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.Tx(ctx, func(tx *Store) error {
 		var last sql.NullInt64
-		if _, err := tx.ExecContext(ctx, `INSERT INTO portal_settings (portal_id) VALUES ($1) ON CONFLICT DO NOTHING`, portalID); err != nil {
+		if _, err := tx.db.ExecContext(ctx, `INSERT INTO portal_settings (portal_id) VALUES ($1) ON CONFLICT DO NOTHING`, portalID); err != nil {
 			return err
 		}
-		if err := tx.GetContext(ctx, &last, `SELECT round_robin_last FROM portal_settings WHERE portal_id = $1 FOR UPDATE`, portalID); err != nil {
+		if err := tx.db.GetContext(ctx, &last, `SELECT round_robin_last FROM portal_settings WHERE portal_id = $1 FOR UPDATE`, portalID); err != nil {
 			return err
 		}
-		err := tx.GetContext(ctx, &next, `
+		err := tx.db.GetContext(ctx, &next, `
 			WITH receivers AS (
 				SELECT u.id FROM users u LEFT JOIN user_access a ON a.portal_id = u.portal_id AND a.user_id = u.id
 				WHERE u.portal_id = $1 AND u.active AND u.user_type = 'employee'
@@ -110,7 +108,7 @@ func (s *Store) NextInTurn(ctx context.Context, portalID int64) (int64, error) {
 		if next == 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE portal_settings SET round_robin_last = $2 WHERE portal_id = $1`, portalID, next)
+		_, err = tx.db.ExecContext(ctx, `UPDATE portal_settings SET round_robin_last = $2 WHERE portal_id = $1`, portalID, next)
 		return err
 	})
 	if err != nil {

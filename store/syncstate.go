@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/relay24/relay24/secret"
 )
 
@@ -73,8 +71,8 @@ func (s *Store) SetSyncTotal(ctx context.Context, portalID int64, entity string,
 
 // AdvanceSync moves the cursor inside the transaction that stored the page,
 // so a crash resumes exactly after the last stored record.
-func AdvanceSync(ctx context.Context, tx *sqlx.Tx, portalID int64, entity string, cursor int64, done, skipped int) error {
-	_, err := tx.ExecContext(ctx, `UPDATE sync_state SET cursor_id = GREATEST(cursor_id, $3), done = done + $4,
+func (s *Store) AdvanceSync(ctx context.Context, portalID int64, entity string, cursor int64, done, skipped int) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sync_state SET cursor_id = GREATEST(cursor_id, $3), done = done + $4,
 		skipped = skipped + $5 WHERE portal_id = $1 AND entity = $2`, portalID, entity, cursor, done, skipped)
 	if err != nil {
 		return fmt.Errorf("store: advance sync: %w", err)

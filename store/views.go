@@ -40,13 +40,12 @@ const dialogViewSelect = `SELECT ` + `d.id, d.portal_id, d.channel_id, d.chat_ty
 	LEFT JOIN contacts ct ON ct.portal_id = d.portal_id AND ct.id = d.contact_id
 	LEFT JOIN messages m ON m.id = d.last_message_id`
 
-// DialogFilter narrows a dialog list. Visible, when set, is an SQL condition
-// on d (the access rules) with its arguments numbered from $3.
+// DialogFilter narrows a dialog list. Visible, when set, is what the access
+// rules show (nil: every dialog).
 type DialogFilter struct {
 	ContactIDs []int64
 	LeadID     int64
-	Visible    string
-	Args       []any
+	Visible    *Visibility
 	Limit      int
 	After      string // cursor of the last dialog of the previous page
 	// CountWaiting adds the capped count of waiting dialogs to the same
@@ -62,9 +61,10 @@ func (s *Store) ListDialogs(ctx context.Context, portalID int64, f DialogFilter)
 	}
 	where := []string{"d.portal_id = $1"}
 	args := []any{portalID, f.Limit + 1}
-	args = append(args, f.Args...)
-	if f.Visible != "" {
-		where = append(where, "("+f.Visible+")")
+	visible := ""
+	if f.Visible != nil {
+		visible = f.Visible.condition(&args) // from $3
+		where = append(where, "("+visible+")")
 	}
 	if f.ContactIDs != nil || f.LeadID > 0 {
 		var or []string
@@ -94,7 +94,7 @@ func (s *Store) ListDialogs(ctx context.Context, portalID int64, f DialogFilter)
 	sel := dialogViewSelect
 	if f.CountWaiting {
 		// Evaluated once (an InitPlan); the inner d shadows the outer one.
-		sel = strings.Replace(sel, "\n\tFROM dialogs d", ", ("+waitingCount(f.Visible, strconv.Itoa(MaxCounted+1))+") AS waiting\n\tFROM dialogs d", 1)
+		sel = strings.Replace(sel, "\n\tFROM dialogs d", ", ("+waitingCount(visible, strconv.Itoa(MaxCounted+1))+") AS waiting\n\tFROM dialogs d", 1)
 	}
 	q := sel + ` WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY d.unanswered DESC, d.last_message_at DESC NULLS LAST, d.id DESC LIMIT $2`
@@ -287,9 +287,9 @@ func (m *Message) AttachmentList() []map[string]string {
 // counting stays an index walk of at most this many entries.
 const MaxCounted = 99
 
-// waitingCount is the capped count of waiting dialogs a filter shows ($1 is
-// the portal, the filter's placeholders start at $3 as in ListDialogs; limit
-// is the cap plus one).
+// waitingCount is the capped count of waiting dialogs a visibility
+// condition shows ($1 is the portal, the condition's placeholders start at
+// $3 as in ListDialogs; limit is the cap plus one).
 func waitingCount(visible, limit string) string {
 	if visible == "" {
 		visible = "TRUE"
@@ -301,9 +301,13 @@ func waitingCount(visible, limit string) string {
 // CountUnanswered counts the waiting dialogs a filter shows (the page
 // title), up to MaxCounted+1.
 func (s *Store) CountUnanswered(ctx context.Context, portalID int64, f DialogFilter) (int, error) {
-	q := waitingCount(f.Visible, "$2::int + 1")
+	args := []any{portalID, MaxCounted}
+	visible := ""
+	if f.Visible != nil {
+		visible = f.Visible.condition(&args) // from $3
+	}
+	q := waitingCount(visible, "$2::int + 1")
 	var n int
-	args := append([]any{portalID, MaxCounted}, f.Args...)
 	if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
 		return 0, fmt.Errorf("store: count unanswered: %w", err)
 	}

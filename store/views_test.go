@@ -120,8 +120,8 @@ func TestCountUnansweredCapped(t *testing.T) {
 	l.msg(answered, "out", "sent", 2)
 	waitOn(other, l.channel(other, "whatsapp"), 5)
 
-	onA := store.DialogFilter{Visible: "d.channel_id = ANY($3)", Args: []any{store.Int64s{chA}}}
-	onB := store.DialogFilter{Visible: "d.channel_id = ANY($3)", Args: []any{store.Int64s{chB}}}
+	onA := store.DialogFilter{Visible: &store.Visibility{All: true, Channels: []int64{chA}}}
+	onB := store.DialogFilter{Visible: &store.Visibility{All: true, Channels: []int64{chB}}}
 	count := func(f store.DialogFilter) int {
 		t.Helper()
 		n, err := l.s.CountUnanswered(l.ctx, p, f)
@@ -146,7 +146,7 @@ func TestCountUnansweredCapped(t *testing.T) {
 		{"all", store.DialogFilter{}, 3},
 		{"channel without waiting dialogs", onA, 0},
 		{"channel with them", onB, 3},
-		{"nothing visible", store.DialogFilter{Visible: "FALSE"}, 0},
+		{"nothing visible", store.DialogFilter{Visible: &store.Visibility{}}, 0},
 	} {
 		if got := count(c.f); got != c.want {
 			t.Errorf("%s: %d waiting, want %d", c.name, got, c.want)
@@ -381,7 +381,7 @@ func TestPortalIsolation(t *testing.T) {
 	}{
 		{"DialogIDsOfContact", func() ([]int64, error) { return l.s.DialogIDsOfContact(l.ctx, a, 7) }, []int64{dA.ID}},
 		{"FilterDialogsOfContact", func() ([]int64, error) {
-			return l.s.FilterDialogsOfContact(l.ctx, a, 7, store.DialogFilter{Visible: "TRUE"})
+			return l.s.FilterDialogsOfContact(l.ctx, a, 7, store.Visibility{All: true})
 		}, []int64{dA.ID}},
 		{"HeadedDepartments", func() ([]int64, error) { return l.s.HeadedDepartments(l.ctx, a, 7) }, []int64{1}},
 		{"UsersInDepartments", func() ([]int64, error) { return l.s.UsersInDepartments(l.ctx, a, []int64{1}) }, []int64{7}},

@@ -65,7 +65,7 @@ func newBench(t *testing.T, onAccess func(int64)) *bench {
 
 func (b *bench) notify(events ...store.Event) {
 	b.t.Helper()
-	if err := store.Notify(b.ctx, b.db, events...); err != nil {
+	if err := b.s.Notify(b.ctx, events...); err != nil {
 		b.t.Fatal(err)
 	}
 }
@@ -89,21 +89,21 @@ func (b *bench) dialog(portal int64, waiting bool) *store.Dialog {
 		b.t.Fatal(err)
 	}
 	ch := &store.Channel{PortalID: portal, GatewayID: g.ID, ExternalID: "bot", Provider: "telegram", Transport: "telegram", State: "active"}
-	if err := b.s.UpsertChannel(b.ctx, b.db, ch); err != nil {
+	if err := b.s.UpsertChannel(b.ctx, ch); err != nil {
 		b.t.Fatal(err)
 	}
 	var d *store.Dialog
-	err := b.s.Tx(b.ctx, func(tx *sqlx.Tx) error {
+	err := b.s.Tx(b.ctx, func(tx *store.Store) error {
 		var err error
-		if d, _, err = store.UpsertDialog(b.ctx, tx, portal, store.DialogKey{ChannelID: ch.ID, ChatType: "telegram", ChatID: "42"}, store.ClientInfo{}); err != nil {
+		if d, _, err = tx.UpsertDialog(b.ctx, portal, store.DialogKey{ChannelID: ch.ID, ChatType: "telegram", ChatID: "42"}, store.ClientInfo{}); err != nil {
 			return err
 		}
 		if waiting {
-			if _, _, err = store.InsertMessage(b.ctx, tx, &store.Message{PortalID: portal, DialogID: d.ID, ChannelID: ch.ID, Direction: "in",
+			if _, _, err = tx.InsertMessage(b.ctx, &store.Message{PortalID: portal, DialogID: d.ID, ChannelID: ch.ID, Direction: "in",
 				Kind: "text", Text: "hi", Status: "inbound", SentAt: time.Now()}); err != nil {
 				return err
 			}
-			d, err = store.RecomputeDialog(b.ctx, tx, d.ID)
+			d, err = tx.RecomputeDialog(b.ctx, d.ID)
 		}
 		return err
 	})
