@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/relay"
 )
 
 // burstCounts reads what the portal received: HTTP requests and the REST
@@ -98,5 +100,149 @@ func TestBurstOfNewClientsGoesOutInBatches(t *testing.T) {
 	// One request each would be `commands` requests.
 	if requests*3 > commands {
 		t.Fatalf("%d commands in %d requests: not batched", commands, requests)
+	}
+}
+
+// knownClients has n clients write once and waits until each has his
+// contact and deal; it returns their chat ids.
+func (r *relayEnv) knownClients(n int) []string {
+	r.t.Helper()
+	var chats []string
+	for i := range n {
+		chat := fmt.Sprintf("7999400%04d", i)
+		r.clientWrites(r.WA, "whatsapp", chat, "first "+chat)
+		chats = append(chats, chat)
+	}
+	r.settle()
+	return chats
+}
+
+// runGated files every stored webhook, then runs the due CRM work as the
+// workers would (per portal, a portal's jobs claimed together), once when
+// once is set, else until none is due.
+func (r *relayEnv) runGated(once bool) {
+	r.t.Helper()
+	for {
+		ran, err := r.App.Jobs.RunOnceGated(r.ctx, relay.FilingKinds)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if !ran {
+			break
+		}
+	}
+	for {
+		ran, err := r.App.Jobs.RunOnceGated(r.ctx, nil)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if !ran || once {
+			return
+		}
+	}
+}
+
+// batchesWith lists the batches the portal answered that carried method,
+// each as its sub-commands.
+func batchesWith(p *b24test.Portal, method string) [][]b24test.Call {
+	var out [][]b24test.Call
+	var cur []b24test.Call
+	flush := func() {
+		if slices.ContainsFunc(cur, func(c b24test.Call) bool { return c.Method == method }) {
+			out = append(out, cur)
+		}
+		cur = nil
+	}
+	for _, c := range p.Calls() {
+		if !c.InBatch {
+			flush()
+			continue
+		}
+		cur = append(cur, c)
+	}
+	flush()
+	return out
+}
+
+// One refused command in a batch fails only its own job: the portal lost
+// one client's deal, the other clients' entries are written by the same
+// request, and the refused one, once the deal is seen to be gone, goes to
+// the client's contact.
+func TestRefusedCommandInABatchFailsAlone(t *testing.T) {
+	r := newRelayEnv(t)
+	chats := r.knownClients(3)
+	var gone, contact int64
+	if err := r.App.Store.DB().QueryRow(`SELECT deal_id, contact_id FROM dialogs WHERE chat_id = $1`, chats[1]).Scan(&gone, &contact); err != nil {
+		t.Fatal(err)
+	}
+	r.P.DeleteDeal(int(gone))
+	r.P.ResetCalls()
+	for _, chat := range chats {
+		r.clientWrites(r.WA, "whatsapp", chat, "second "+chat)
+	}
+	r.runGated(true)
+	batches := batchesWith(r.P, "crm.timeline.comment.add")
+	if len(batches) != 1 {
+		t.Fatalf("%d batches with timeline entries, want the three in one", len(batches))
+	}
+	var ok, refused int
+	for _, c := range batches[0] {
+		if c.Method == "crm.timeline.comment.add" {
+			if c.Error == "" && c.Status == 200 {
+				ok++
+			} else {
+				refused++
+			}
+		}
+	}
+	if ok != 2 || refused != 1 {
+		t.Fatalf("%d written and %d refused in the batch, want 2 and 1", ok, refused)
+	}
+	r.runGated(false)
+	on, _ := timelineTexts(t, r.P, "second")
+	for _, chat := range chats {
+		if _, ok := on["second "+chat]; !ok {
+			t.Fatalf("%q is not on the timeline", "second "+chat)
+		}
+	}
+	if on["second "+chats[1]] != int(contact) {
+		t.Fatalf("the entry of the client whose deal is gone is on %d, want his contact %d", on["second "+chats[1]], contact)
+	}
+	if n := r.count(`SELECT count(*) FROM jobs WHERE state <> 'done' AND kind = 'timeline.message'`); n != 0 {
+		t.Fatalf("%d timeline jobs not done", n)
+	}
+}
+
+// A batch the portal ran but whose answer was lost is not written twice:
+// each job of it, tried again, looks for its entry before writing.
+func TestInterruptedBatchWritesNothingTwice(t *testing.T) {
+	r := newRelayEnv(t)
+	chats := r.knownClients(4)
+	r.P.ResetCalls()
+	for _, chat := range chats {
+		r.clientWrites(r.WA, "whatsapp", chat, "again "+chat)
+	}
+	r.P.SetFault(&b24test.Fault{Status: http.StatusGatewayTimeout, Lost: true, Method: "batch"})
+	r.runGated(true)
+	if on, _ := timelineTexts(t, r.P, "again"); len(on) != len(chats) {
+		t.Fatalf("the lost batch wrote %d of %d entries: the test would prove nothing", len(on), len(chats))
+	}
+	if n := r.count(`SELECT count(*) FROM messages WHERE timeline_id IS NOT NULL AND text LIKE 'again %'`); n != 0 {
+		t.Fatalf("%d entries recorded from a lost answer", n)
+	}
+	// The retries are due at once, and go as a batch again.
+	if _, err := r.App.Store.DB().Exec(`UPDATE jobs SET run_at = now() WHERE state = 'ready'`); err != nil {
+		t.Fatal(err)
+	}
+	r.runGated(false)
+	on, _ := timelineTexts(t, r.P, "again") // fails on a text written twice
+	if len(on) != len(chats) {
+		t.Fatalf("%d of %d entries", len(on), len(chats))
+	}
+	if n := r.count(`SELECT count(*) FROM messages WHERE timeline_id IS NOT NULL AND text LIKE 'again %'`); n != len(chats) {
+		t.Fatalf("%d of %d entries recorded", n, len(chats))
+	}
+	if len(batchesWith(r.P, "crm.timeline.comment.list")) == 0 {
+		t.Fatal("the retries did not look before writing in a batch")
 	}
 }

@@ -37,6 +37,3 @@ func (q *Queue) OwnerID() int32 {
 	return q.own.id
 }
 
-// RunOncePaced is RunOnce as a worker of RunKinds does it: per portal lanes,
-// under the gate (gate.go).
-func (q *Queue) RunOncePaced(ctx context.Context) (bool, error) { return q.runOnce(ctx, nil, true) }

@@ -281,6 +281,13 @@ func (q *Queue) RunOnce(ctx context.Context) (bool, error) {
 	return q.runOnce(ctx, nil, false)
 }
 
+// RunOnceGated claims and runs one due job of kinds (nil: all) as a worker
+// of RunKinds does: per portal lanes under the gate, a portal's jobs of the
+// kinds claimed together as one group. It reports whether there was one.
+func (q *Queue) RunOnceGated(ctx context.Context, kinds []string) (bool, error) {
+	return q.runOnce(ctx, kinds, true)
+}
+
 // runOnce claims and runs one job; gated, per portal lanes (gate.go).
 func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, error) {
 	gated = gated && q.lanes != nil

@@ -163,7 +163,7 @@ func TestLanesBacklogDoesNotHoldOtherPortal(t *testing.T) {
 	}
 	drain := func() {
 		for {
-			ran, err := q.RunOncePaced(ctx)
+			ran, err := q.RunOnceGated(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,7 +249,7 @@ func TestLanesPortalBusyKeepsPlace(t *testing.T) {
 	if _, err := q.Enqueue(ctx, db, "timeline", nil, jobs.Options{PortalID: a}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := q.RunOncePaced(ctx); !ok || err != nil {
+	if ok, err := q.RunOnceGated(ctx, nil); !ok || err != nil {
 		t.Fatalf("RunOnce = %v, %v", ok, err)
 	}
 	var st struct {
@@ -262,11 +262,11 @@ func TestLanesPortalBusyKeepsPlace(t *testing.T) {
 	if st.State != "ready" || st.Attempts != 0 {
 		t.Fatalf("busy job is %s after %d attempts, want ready after 0", st.State, st.Attempts)
 	}
-	if ok, err := q.RunOncePaced(ctx); ok || err != nil {
+	if ok, err := q.RunOnceGated(ctx, nil); ok || err != nil {
 		t.Fatalf("RunOnce while the portal has no budget = %v, %v; want nothing claimed", ok, err)
 	}
 	g.advance(time.Second)
-	if ok, err := q.RunOncePaced(ctx); !ok || err != nil {
+	if ok, err := q.RunOnceGated(ctx, nil); !ok || err != nil {
 		t.Fatalf("RunOnce = %v, %v", ok, err)
 	}
 	if len(ran) != 2 || ran[1] != first {

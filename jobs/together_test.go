@@ -72,7 +72,7 @@ func TestClaimTogetherRunsAPortalsJobsAsOneRequest(t *testing.T) {
 	// Claims rotate over the kinds: whichever of A's jobs of a kind
 	// claimed together comes first, A's 25 oldest of those kinds go with it.
 	for {
-		ok, err := q.RunOncePaced(ctx)
+		ok, err := q.RunOnceGated(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,25 +161,25 @@ func TestClaimTogetherGathersWhileAGroupRuns(t *testing.T) {
 	}
 	enqueue(a, 2)
 	first := make(chan error, 1)
-	go func() { _, err := q.RunOncePaced(ctx); first <- err }()
+	go func() { _, err := q.RunOnceGated(ctx, nil); first <- err }()
 	<-started
 	<-started // A's two run at once, held
 	enqueue(a, 3)
 	enqueue(b, 1)
-	if ok, err := q.RunOncePaced(ctx); err != nil || !ok {
+	if ok, err := q.RunOnceGated(ctx, nil); err != nil || !ok {
 		t.Fatalf("B's job: %v %v", ok, err)
 	}
 	if id := <-started; id == 0 {
 		t.Fatal("no job")
 	}
-	if ok, err := q.RunOncePaced(ctx); err != nil || ok {
+	if ok, err := q.RunOnceGated(ctx, nil); err != nil || ok {
 		t.Fatalf("claimed A's job while A's group runs: %v %v", ok, err)
 	}
 	close(release)
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := q.RunOncePaced(ctx); err != nil || !ok {
+	if ok, err := q.RunOnceGated(ctx, nil); err != nil || !ok {
 		t.Fatalf("A's next group: %v %v", ok, err)
 	}
 	var sizes []int

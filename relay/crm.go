@@ -79,9 +79,49 @@ func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
 		"ENTITY_ID": entityID, "ENTITY_TYPE": entityType, "COMMENT": text,
 	}}, &id)
 	if err != nil {
+		if gone, ferr := s.entityGone(ctx, c, d, entityType, entityID, err); ferr != nil || gone {
+			return ferr
+		}
 		return portal.JobError(fmt.Errorf("writing the timeline: %w", err))
 	}
 	return s.o.Store.SetTimelineID(ctx, m.ID, id)
+}
+
+// entityGone handles a refused timeline write whose record the portal says
+// it does not have: read it again (a deletion reaches the mirror), and if it
+// is gone, take it off the dialog so the entry goes where it now belongs —
+// the contact once the deal is gone, a client found or created again once
+// the contact or lead is — and ask for the job again (RetryAfter). It reports
+// false when the refusal was something else.
+func (s *Service) entityGone(ctx context.Context, c *bitrix.Client, d *store.Dialog, entityType string, entityID int64, refusal error) (bool, error) {
+	var be *bitrix.Error
+	if !errors.As(refusal, &be) || !strings.Contains(strings.ToLower(be.Description), "not found") {
+		return false, nil
+	}
+	if err := s.o.Sync.FetchRecord(ctx, c, d.PortalID, entityType, entityID); err != nil {
+		return false, portal.JobError(err)
+	}
+	exists, err := s.o.Store.CRMRecordExists(ctx, d.PortalID, entityType, entityID)
+	if err != nil || exists {
+		return false, err
+	}
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		unresolved, err := tx.DetachDialogEntity(ctx, d.ID, entityType, entityID)
+		if err != nil || !unresolved {
+			return err
+		}
+		_, err = s.o.Jobs.Enqueue(ctx, tx.Ext(), JobResolveClient, map[string]int64{"dialog_id": d.ID},
+			jobs.Options{PortalID: d.PortalID, UniqueKey: "client:" + itoa(d.ID)})
+		return err
+	})
+	if err != nil {
+		return true, err
+	}
+	s.o.Log.InfoContext(ctx, "the dialog's CRM record is gone from the portal; its entries go elsewhere",
+		slog.Int64("dialog_id", d.ID), slog.String("entity", entityType), slog.Int64("id", entityID))
+	// Again at once: to the contact, or, once the client is found again,
+	// when the resolution hurries it.
+	return true, jobs.RetryAfter(0, fmt.Errorf("the %s %d is gone from the portal", entityType, entityID))
 }
 
 // findTimelineComment looks among the entity's newest comments for one with

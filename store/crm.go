@@ -483,3 +483,16 @@ func (s *Store) LocalIDs(ctx context.Context, portalID int64, entity string) ([]
 	}
 	return ids, nil
 }
+
+// CRMRecordExists reports whether the mirror holds the record.
+func (s *Store) CRMRecordExists(ctx context.Context, portalID int64, entity string, id int64) (bool, error) {
+	table, ok := map[string]string{"contact": "contacts", "lead": "leads", "deal": "deals"}[entity]
+	if !ok {
+		return false, fmt.Errorf("store: unknown entity %q", entity)
+	}
+	var exists bool
+	if err := s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE portal_id = $1 AND id = $2)`, portalID, id); err != nil {
+		return false, fmt.Errorf("store: %s %d in the mirror: %w", entity, id, err)
+	}
+	return exists, nil
+}

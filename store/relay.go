@@ -859,3 +859,28 @@ func (s *Store) UnwrittenMessages(ctx context.Context, dialogID int64) ([]int64,
 	}
 	return ids, nil
 }
+
+// DetachDialogEntity drops a CRM record the portal no longer has from the
+// dialog (only if it still points at it): a deal, and the dialog's entries
+// go to the contact; its contact or lead, and the client must be found
+// again (reported as unresolved).
+func (s *Store) DetachDialogEntity(ctx context.Context, dialogID int64, entity string, id int64) (unresolved bool, err error) {
+	var q string
+	switch entity {
+	case "deal":
+		q = `UPDATE dialogs SET deal_id = NULL, updated_at = now() WHERE id = $1 AND deal_id = $2`
+	case "contact":
+		q = `UPDATE dialogs SET contact_id = NULL, deal_id = NULL, client_resolved = false, updated_at = now()
+			WHERE id = $1 AND contact_id = $2`
+		unresolved = true
+	case "lead":
+		q = `UPDATE dialogs SET lead_id = NULL, client_resolved = false, updated_at = now() WHERE id = $1 AND lead_id = $2`
+		unresolved = true
+	default:
+		return false, fmt.Errorf("store: detach: unknown entity %q", entity)
+	}
+	if _, err := s.db.ExecContext(ctx, q, dialogID, id); err != nil {
+		return false, fmt.Errorf("store: detaching the dialog's %s: %w", entity, err)
+	}
+	return unresolved, nil
+}

@@ -175,6 +175,11 @@ type Fault struct {
 	// matched against the URL's method, so "batch" for batches); "" = any.
 	// Ignored by the OAuth server.
 	Method string
+	// Lost lets the portal run the request first and then answers with the
+	// fault instead of the result: an answer lost on its way back (a proxy's
+	// timeout, a dropped connection), so the writes happened but the caller
+	// cannot know it. Portal faults only.
+	Lost bool
 }
 
 // Call is one REST method answered by the portal.

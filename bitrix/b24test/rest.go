@@ -295,18 +295,12 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	latency := p.latency
 	p.mu.Unlock()
 
-	if fault != nil {
+	if fault != nil && !fault.Lost {
 		if !sleepCtx(r.Context(), fault.Delay) {
 			return
 		}
 		if fault.Status != 0 {
-			if fault.Body == "" {
-				writeAPIError(w, faultEnvelope(fault.Status))
-				return
-			}
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(fault.Status)
-			_, _ = io.WriteString(w, fault.Body)
+			writeFault(w, fault)
 			return
 		}
 	}
@@ -361,6 +355,12 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	p.record(Call{Method: method, Params: in, Status: statusOf(aerr), Error: codeOf(aerr), UserID: c.userID, At: start})
 	p.record(subs...)
 	p.fireAuto(c)
+	if fault != nil && fault.Lost {
+		if sleepCtx(r.Context(), fault.Delay) {
+			writeFault(w, fault)
+		}
+		return
+	}
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
@@ -373,6 +373,22 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}
 	writeJSON(w, http.StatusOK, successEnvelope{Result: res.value, Next: res.next, Total: res.total, Time: newTimeInfo(start, p.o.Now(), op)})
+}
+
+// writeFault answers with a fault's status and body (a matching error
+// envelope when it has no body).
+func writeFault(w http.ResponseWriter, f *Fault) {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusGatewayTimeout
+	}
+	if f.Body == "" {
+		writeAPIError(w, faultEnvelope(status))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, f.Body)
 }
 
 // faultEnvelope is the error a fault answers with when it has no body; its

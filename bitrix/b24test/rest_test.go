@@ -297,3 +297,17 @@ func TestScopeIsEnforced(t *testing.T) {
 	assertError(t, e.call("crm.contact.list", nil), 403, "insufficient_scope")
 	assertError(t, e.call("event.bind", map[string]any{"event": "ONCRMCONTACTADD", "handler": "http://app.example/h"}), 400, "ERROR_EVENT_NOT_FOUND")
 }
+
+// A lost answer: the portal runs the request, the caller gets the fault.
+func TestFaultLostAnswerRunsTheRequest(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{})
+	e.p.SetFault(&b24test.Fault{Status: http.StatusGatewayTimeout, Lost: true, Method: "crm.contact.add"})
+	r := e.call("crm.contact.add", map[string]any{"fields": map[string]any{"NAME": "Written"}})
+	if r.Status != http.StatusGatewayTimeout {
+		t.Fatalf("answer %d %s", r.Status, r.Raw)
+	}
+	if n := e.p.Contacts(); n != 1 {
+		t.Fatalf("%d contacts: the request did not run", n)
+	}
+	e.call("crm.contact.add", map[string]any{"fields": map[string]any{"NAME": "Next"}}).mustOK(t)
+}
