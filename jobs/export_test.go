@@ -36,4 +36,3 @@ func (q *Queue) OwnerID() int32 {
 	}
 	return q.own.id
 }
-
