@@ -290,9 +290,14 @@ func BenchmarkCRMSustained(b *testing.B) {
 		}
 		r.sendAll(b, chats, texts)
 		for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
-			resolved := r.count(`SELECT count(*) FROM dialogs WHERE portal_id = $1 AND chat_id LIKE '7999600%' AND client_resolved AND deal_id IS NOT NULL`, r.PortalID)
+			resolved := r.count(`SELECT count(*) FROM dialogs WHERE portal_id = $1 AND chat_id LIKE '7999600%' AND client_resolved`, r.PortalID)
 			onTimeline := r.count(`SELECT count(timeline_id) FROM messages WHERE portal_id = $1 AND text LIKE 'known client %'`, r.PortalID)
 			if resolved == clients && onTimeline == clients {
+				// Not a failure here (this benchmark is about the timeline),
+				// but worth seeing: a client resolved without a deal.
+				if noDeal := r.count(`SELECT count(*) FROM dialogs WHERE portal_id = $1 AND chat_id LIKE '7999600%' AND deal_id IS NULL`, r.PortalID); noDeal > 0 {
+					b.Logf("note: %d of the %d known clients were resolved without a deal (their comments go on the contact)", noDeal, clients)
+				}
 				break
 			}
 			if time.Now().After(deadline) {
