@@ -11,6 +11,7 @@ import (
 
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/relay"
+	"github.com/relay24/relay24/wazzup/wztest"
 )
 
 // burstCounts reads what the portal received: HTTP requests and the REST
@@ -26,18 +27,27 @@ func burstCounts(p *b24test.Portal) (requests, commands int) {
 
 // writeBurst has clients new clients write perClient messages each,
 // interleaved and concurrently, and returns each client's texts in order.
+// A client's messages are a millisecond apart on the gateway's clock (two
+// of them in the same millisecond have no order but the one they were
+// filed in, which concurrent filing does not keep).
 func (r *relayEnv) writeBurst(clients, perClient int, prefix string) map[string][]string {
 	r.t.Helper()
 	texts := map[string][]string{}
 	var wg sync.WaitGroup
 	for c := range clients {
 		chat := fmt.Sprintf("7999300%04d", c)
+		var mine []string
 		for k := range perClient {
-			texts[chat] = append(texts[chat], fmt.Sprintf("%s %s #%d", prefix, chat, k))
+			mine = append(mine, fmt.Sprintf("%s %s #%d", prefix, chat, k))
 		}
+		texts[chat] = mine
 		wg.Go(func() {
-			for _, text := range texts[chat] {
-				r.clientWrites(r.WA, "whatsapp", chat, text)
+			at := time.Now().Truncate(time.Millisecond)
+			for k, text := range mine {
+				if _, err := r.Acc.ClientWrites(r.ctx, r.WA.ChannelID, "whatsapp", chat, wztest.Incoming{
+					Text: text, ContactName: "Client " + chat, DateTime: at.Add(time.Duration(k) * time.Millisecond)}); err != nil {
+					r.t.Errorf("client writes: %v", err)
+				}
 			}
 		})
 	}
@@ -95,6 +105,13 @@ func TestBurstOfNewClientsGoesOutInBatches(t *testing.T) {
 	if c, d := r.P.Contacts()-contacts, r.P.Deals()-deals; c != clients || d != clients {
 		t.Fatalf("%d contacts and %d deals for %d new clients", c, d, clients)
 	}
+	// Created in batches, with their phones: the next message finds them.
+	for id := contacts + 1; id <= contacts+clients; id++ {
+		c, ok := r.P.Contact(id)
+		if !ok || len(c.Phones) != 1 || !strings.HasPrefix(c.Phones[0].Value, "+7999300") {
+			t.Fatalf("contact %d: %+v", id, c)
+		}
+	}
 	requests, commands := burstCounts(r.P)
 	t.Logf("%d commands in %d requests (%.1f a request)", commands, requests, float64(commands)/float64(requests))
 	// One request each would be `commands` requests.
@@ -119,7 +136,8 @@ func (r *relayEnv) knownClients(n int) []string {
 
 // runGated files every stored webhook, then runs the due CRM work as the
 // workers would (per portal, a portal's jobs claimed together), once when
-// once is set, else until none is due.
+// once is set, else until none is due (waiting out a portal's spacing
+// between groups).
 func (r *relayEnv) runGated(once bool) {
 	r.t.Helper()
 	for {
@@ -131,13 +149,23 @@ func (r *relayEnv) runGated(once bool) {
 			break
 		}
 	}
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ran, err := r.App.Jobs.RunOnceGated(r.ctx, nil)
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if !ran || once {
+		if ran && once {
 			return
+		}
+		if !ran {
+			if r.count(`SELECT count(*) FROM jobs WHERE state = 'ready' AND run_at <= now()`) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				r.t.Fatal("due jobs were never claimed")
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
@@ -244,5 +272,46 @@ func TestInterruptedBatchWritesNothingTwice(t *testing.T) {
 	}
 	if len(batchesWith(r.P, "crm.timeline.comment.list")) == 0 {
 		t.Fatal("the retries did not look before writing in a batch")
+	}
+}
+
+// A new client's creation cut short between his contact and his deal is
+// finished by the next attempt: a look-up would find the new contact and
+// leave him without a deal. A deal added whose answer was lost is found,
+// not added again.
+func TestClientCreationCutShortIsFinished(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault b24test.Fault
+	}{
+		{"deal refused before it ran", b24test.Fault{Status: http.StatusBadGateway, Method: "batch", Skip: 1}},
+		{"deal added, answer lost", b24test.Fault{Status: http.StatusGatewayTimeout, Lost: true, Method: "batch", Skip: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRelayEnv(t)
+			contacts, deals := r.P.Contacts(), r.P.Deals()
+			r.clientWrites(r.WA, "whatsapp", "79995550177", "hello")
+			// The look-up is a plain call, the contact's batch passes, the
+			// deal's fails.
+			f := tc.fault
+			r.P.SetFault(&f)
+			for range 5 {
+				r.runGated(false)
+				if _, err := r.App.Store.DB().Exec(`UPDATE jobs SET run_at = now() WHERE state = 'ready' AND kind = 'dialog.client'`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.settle()
+			if c, d := r.P.Contacts()-contacts, r.P.Deals()-deals; c != 1 || d != 1 {
+				t.Fatalf("%d contacts and %d deals for one new client", c, d)
+			}
+			var contact, deal int64
+			if err := r.App.Store.DB().QueryRow(`SELECT contact_id, deal_id FROM dialogs WHERE chat_id = '79995550177' AND client_resolved`).Scan(&contact, &deal); err != nil {
+				t.Fatalf("the dialog is not resolved with a contact and a deal: %v", err)
+			}
+			if dl, ok := r.P.Deal(int(deal)); !ok || len(dl.ContactIDs) == 0 || dl.ContactIDs[0] != int(contact) {
+				t.Fatalf("deal %d: %+v", deal, dl)
+			}
+		})
 	}
 }

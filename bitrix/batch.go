@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -76,11 +75,11 @@ type batchErr struct {
 // Batch runs up to MaxBatch commands in one request (one hit on the rate
 // limit). With halt the portal stops at the first failing command. Command
 // errors are in the result; the returned error is for the request as a whole.
-// Under a Coalescer's Join (and without halt or $result references, which
-// need the commands to themselves) the commands share a request with the
-// other calls of the group.
+// Under a Coalescer's Join (and without halt, which would stop the others'
+// commands too) the commands share a request with the other calls of the
+// group; their $result references are kept pointing at each other.
 func (c *Client) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchResult, error) {
-	if pt, ok := partyOf(ctx); ok && !halt && len(cmds) > 0 && !slices.ContainsFunc(cmds, func(c Command) bool { return c.Raw != "" }) {
+	if pt, ok := partyOf(ctx); ok && !halt && len(cmds) > 0 {
 		if err := checkKeys(cmds); err != nil {
 			return nil, err
 		}

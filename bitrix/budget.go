@@ -20,6 +20,8 @@ type Budget struct {
 	Wait time.Duration
 	// Interval is one request's share of the pace now.
 	Interval time.Duration
+	// Burst is how many requests the pacer lets go at once when full.
+	Burst int
 }
 
 // Budget reports, without reserving anything, how many requests the pacer
@@ -30,7 +32,7 @@ func (p *Pacer) Budget() Budget {
 	defer p.mu.Unlock()
 	now := p.now()
 	p.speedUpLocked(now)
-	b := Budget{Interval: p.interval()}
+	b := Budget{Interval: p.interval(), Burst: p.burst}
 	if d := p.nextSlotLocked(now).Sub(now); d > 0 {
 		b.Wait = d
 		return b

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,28 +19,43 @@ import (
 // refused command fails only its caller.
 //
 // The calls pending are sent once every job is either waiting on a call or
-// finished (then nothing more can join them), or after a short window, so
-// a job busy elsewhere delays the others by no more than that. A lone call
+// finished (then nothing more can join them). A job busy elsewhere holds back
+// only the jobs after it: after a short window the calls of the jobs before
+// the first busy one go, so the group's order (a dialog's messages, oldest
+// first) holds; after a longer stall everything pending goes. A lone call
 // goes out as a plain request, at once.
 type Coalescer struct {
-	ctx    context.Context // the group's: requests are sent under it
-	window time.Duration
+	ctx           context.Context // the group's: requests are sent under it
+	window, stall time.Duration
 
-	mu      sync.Mutex
-	running int // parties not finished
-	queue   []*pending
-	seq     int
-	timer   *time.Timer
+	mu    sync.Mutex
+	state []partyState
+	queue []*pending
+	seq   int
+	timer *time.Timer
+	since time.Time // when the oldest pending call was queued
 }
 
-// coalesceWindow bounds how long a pending call waits for the group's other
-// jobs to reach their calls.
-const coalesceWindow = 200 * time.Millisecond
+type partyState uint8
+
+const (
+	busy    partyState = iota // working, or its call is being sent
+	waiting                   // its call is queued
+	done                      // it left
+)
+
+// coalesceWindow is how long pending calls wait for the group's other jobs
+// before the calls of the jobs ahead of the first busy one go;
+// coalesceStall, before all go.
+const (
+	coalesceWindow = 200 * time.Millisecond
+	coalesceStall  = 3 * time.Second
+)
 
 // NewCoalescer prepares parties jobs of one portal that run at once under
 // ctx (which carries, e.g., WithMaxWait for every request sent).
 func NewCoalescer(ctx context.Context, parties int) *Coalescer {
-	return &Coalescer{ctx: ctx, running: parties, window: coalesceWindow}
+	return &Coalescer{ctx: ctx, state: make([]partyState, parties), window: coalesceWindow, stall: coalesceStall}
 }
 
 type coalescerKey struct{}
@@ -55,11 +71,11 @@ func (co *Coalescer) Join(ctx context.Context, i int) context.Context {
 	return context.WithValue(ctx, coalescerKey{}, party{co: co, i: i})
 }
 
-// Leave tells the coalescer that one job has finished: it makes no more
+// Leave tells the coalescer that job i has finished: it makes no more
 // calls, so the others need not wait for it.
-func (co *Coalescer) Leave() {
+func (co *Coalescer) Leave(i int) {
 	co.mu.Lock()
-	co.running--
+	co.state[i] = done
 	batch := co.takeIfAllWaitLocked()
 	co.mu.Unlock()
 	co.flush(batch)
@@ -88,7 +104,11 @@ func (co *Coalescer) submit(ctx context.Context, i int, p *pending) error {
 	co.mu.Lock()
 	p.n = co.seq
 	co.seq++
+	if len(co.queue) == 0 {
+		co.since = time.Now()
+	}
 	co.queue = append(co.queue, p)
+	co.state[i] = waiting
 	batch := co.takeIfAllWaitLocked()
 	if batch == nil && co.timer == nil {
 		co.timer = time.AfterFunc(co.window, co.timeout)
@@ -100,33 +120,60 @@ func (co *Coalescer) submit(ctx context.Context, i int, p *pending) error {
 		return p.err
 	case <-ctx.Done():
 		co.mu.Lock()
+		n := len(co.queue)
 		co.queue = slices.DeleteFunc(co.queue, func(q *pending) bool { return q == p })
+		if len(co.queue) < n {
+			co.state[i] = busy
+		}
 		co.mu.Unlock()
 		return context.Cause(ctx)
 	}
 }
 
-// takeIfAllWaitLocked takes the queue when every running job waits in it.
+// takeIfAllWaitLocked takes the queue when no job is busy.
 func (co *Coalescer) takeIfAllWaitLocked() []*pending {
-	if len(co.queue) == 0 || len(co.queue) < co.running {
+	if len(co.queue) == 0 || slices.Contains(co.state, busy) {
 		return nil
 	}
-	return co.takeLocked()
+	return co.takeLocked(len(co.state))
 }
 
-func (co *Coalescer) takeLocked() []*pending {
-	batch := co.queue
-	co.queue = nil
+// takeLocked takes the pending calls of the jobs before job upto and marks
+// those jobs busy (their calls are on their way).
+func (co *Coalescer) takeLocked(upto int) []*pending {
+	var batch, rest []*pending
+	for _, p := range co.queue {
+		if p.party < upto {
+			batch = append(batch, p)
+			co.state[p.party] = busy
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	co.queue = rest
+	if len(batch) > 0 {
+		co.since = time.Now() // the stall is counted from the last progress
+	}
 	if co.timer != nil {
 		co.timer.Stop()
 		co.timer = nil
 	}
+	if len(co.queue) > 0 {
+		co.timer = time.AfterFunc(co.window, co.timeout)
+	}
 	return batch
 }
 
+// timeout sends what may go after the window: the calls of the jobs before
+// the first busy one, or, after a stall, every call pending.
 func (co *Coalescer) timeout() {
 	co.mu.Lock()
-	batch := co.takeLocked()
+	co.timer = nil
+	upto := slices.Index(co.state, busy)
+	if upto < 0 || time.Since(co.since) >= co.stall {
+		upto = len(co.state)
+	}
+	batch := co.takeLocked(upto)
 	co.mu.Unlock()
 	co.flush(batch)
 }
@@ -185,8 +232,12 @@ func (co *Coalescer) request(ps []*pending) {
 	}
 	var cmds []Command
 	for i, p := range ps {
+		keys := make(map[string]string, len(p.cmds))
 		for j, cmd := range p.cmds {
-			cmd.Key = "c" + strconv.Itoa(i) + "_" + strconv.Itoa(j)
+			keys[cmd.Key] = "c" + strconv.Itoa(i) + "_" + strconv.Itoa(j)
+		}
+		for _, cmd := range p.cmds {
+			cmd.Key, cmd.Raw = keys[cmd.Key], renameRefs(cmd.Raw, keys)
 			cmds = append(cmds, cmd)
 		}
 	}
@@ -244,4 +295,19 @@ func resultOf(res *BatchResult, k string) json.RawMessage {
 		return r
 	}
 	return json.RawMessage("null")
+}
+
+// renameRefs points a command's $result references (and $result_next,
+// $result_total, $result_error) at the keys its batch's commands have in
+// the shared request.
+func renameRefs(raw string, keys map[string]string) string {
+	if raw == "" {
+		return raw
+	}
+	for old, key := range keys {
+		for _, ref := range []string{"$result[", "$result_next[", "$result_total[", "$result_error["} {
+			raw = strings.ReplaceAll(raw, ref+old+"]", ref+key+"]")
+		}
+	}
+	return raw
 }

@@ -12,3 +12,6 @@ func (co *Coalescer) Waiting() int {
 	defer co.mu.Unlock()
 	return len(co.queue)
 }
+
+// SetStall replaces how long a busy job may hold back those after it.
+func (co *Coalescer) SetStall(d time.Duration) { co.stall = d }

@@ -25,7 +25,7 @@ func runGroup(t *testing.T, n int, fn func(ctx context.Context, i int) error) []
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			defer co.Leave()
+			defer co.Leave(i)
 			errs[i] = fn(co.Join(context.Background(), i), i)
 		})
 	}
@@ -212,14 +212,14 @@ func TestCoalescerCancelledCallerLeavesTheOthers(t *testing.T) {
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
 	wg.Go(func() { // waits, then is cancelled
-		defer co.Leave()
+		defer co.Leave(0)
 		var id int64
 		errs <- addContact(co.Join(ctx, 0), f.client, "cancelled", &id)
 	})
 	// The second waits too; the third is still working until after the
 	// first was cancelled and ended.
 	wg.Go(func() {
-		defer co.Leave()
+		defer co.Leave(1)
 		var id int64
 		errs <- addContact(co.Join(context.Background(), 1), f.client, "kept", &id)
 	})
@@ -236,7 +236,7 @@ func TestCoalescerCancelledCallerLeavesTheOthers(t *testing.T) {
 		t.Fatalf("cancelled caller: %v", err)
 	}
 	wg.Go(func() {
-		defer co.Leave()
+		defer co.Leave(2)
 		var id int64
 		errs <- addContact(co.Join(context.Background(), 2), f.client, "late", &id)
 	})
@@ -246,4 +246,91 @@ func TestCoalescerCancelledCallerLeavesTheOthers(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// A job's own batch with $result references keeps them, its keys renamed
+// in the shared request.
+func TestCoalescerKeepsResultReferences(t *testing.T) {
+	f := newFixture(t, b24test.PortalOptions{}, nil)
+	f.portal.ResetCalls()
+	for i, err := range runGroup(t, 3, func(ctx context.Context, i int) error {
+		name := "chained" + strconv.Itoa(i)
+		res, err := f.client.Batch(ctx, []bitrix.Command{
+			{Key: "contact", Method: "crm.contact.add", Params: bitrix.Params{"fields": map[string]any{"NAME": name}}},
+			{Key: "get", Method: "crm.contact.get", Raw: "id=$result[contact]"},
+		}, false)
+		if err != nil {
+			return err
+		}
+		if e := res.Errors["get"]; e != nil {
+			return e
+		}
+		var got struct {
+			Name string `json:"NAME"`
+		}
+		if err := json.Unmarshal(res.Result["get"], &got); err != nil || got.Name != name {
+			return errors.New("read back " + got.Name + ", want " + name)
+		}
+		return nil
+	}) {
+		if err != nil {
+			t.Fatalf("job %d: %v", i, err)
+		}
+	}
+	if n := f.portal.HTTPRequests(); n != 1 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
+// A job busy elsewhere holds back only the jobs after it: after the window
+// the calls of those before it go, the others wait for it and keep the
+// group's order; a job stalled for long holds back nobody.
+func TestCoalescerBusyJobKeepsTheOrder(t *testing.T) {
+	f := newFixture(t, b24test.PortalOptions{}, nil)
+	co := bitrix.NewCoalescer(context.Background(), 3)
+	co.SetWindow(20 * time.Millisecond)
+	co.SetStall(time.Hour)
+	release := make(chan struct{})
+	ids := make([]int64, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			defer co.Leave(i)
+			if i == 1 {
+				<-release // busy elsewhere (a slow query)
+			}
+			errs[i] = addContact(co.Join(context.Background(), i), f.client, "c"+strconv.Itoa(i), &ids[i])
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.portal.Contacts() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first job's call never went")
+		}
+	}
+	if co.Waiting() != 1 {
+		t.Fatalf("%d calls waiting, want the third job's, behind the busy second", co.Waiting())
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("job %d: %v", i, err)
+		}
+	}
+	if !(ids[0] < ids[1] && ids[1] < ids[2]) {
+		t.Fatalf("written out of the jobs' order: %v", ids)
+	}
+
+	// Stalled: after the stall the others go without it.
+	co = bitrix.NewCoalescer(context.Background(), 2)
+	co.SetWindow(10 * time.Millisecond)
+	co.SetStall(50 * time.Millisecond)
+	hold := make(chan struct{})
+	var id int64
+	go func() { <-hold; co.Leave(0) }()
+	if err := addContact(co.Join(context.Background(), 1), f.client, "not held", &id); err != nil || id == 0 {
+		t.Fatal(err)
+	}
+	close(hold)
 }

@@ -1,9 +1,11 @@
 package bitrix
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,9 +69,36 @@ func appendEncoded(parts []string, prefix string, v any) []string {
 			return append(parts, url.QueryEscape(prefix)+"=Y")
 		}
 		return append(parts, url.QueryEscape(prefix)+"=N")
-	default:
+	case string, json.Number, int, int64, int32, float64, float32, uint, uint64:
 		return append(parts, url.QueryEscape(prefix)+"="+url.QueryEscape(fmt.Sprint(t)))
 	}
+	// Any other list or string-keyed map ([]map[string]any of a multifield,
+	// []int64 of ids): element by element, as PHP reads a[0][VALUE]. Only
+	// a scalar may be printed whole.
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			break // []byte: text
+		}
+		for i := range rv.Len() {
+			parts = appendEncoded(parts, prefix+"["+strconv.Itoa(i)+"]", rv.Index(i).Interface())
+		}
+		return parts
+	case reflect.Map:
+		if rv.Type().Key().Kind() == reflect.String {
+			m := make(map[string]any, rv.Len())
+			for it := rv.MapRange(); it.Next(); {
+				m[it.Key().String()] = it.Value().Interface()
+			}
+			return appendEncoded(parts, prefix, m)
+		}
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return append(parts, url.QueryEscape(prefix)+"=")
+		}
+		return appendEncoded(parts, prefix, rv.Elem().Interface())
+	}
+	return append(parts, url.QueryEscape(prefix)+"="+url.QueryEscape(fmt.Sprint(v)))
 }
 
 // DecodeForm turns PHP-style bracketed form values (auth[member_id],

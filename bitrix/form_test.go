@@ -265,3 +265,35 @@ func FuzzDecodeForm(f *testing.F) {
 		}
 	})
 }
+
+// Every kind of list and map relay24 puts in a batch command is sent
+// element by element, as the portal's PHP reads it: a multifield
+// ([]map[string]any) printed whole would create a contact without a phone.
+func TestEncodeQueryNestedKinds(t *testing.T) {
+	got := EncodeQuery(map[string]any{"fields": map[string]any{
+		"PHONE": []map[string]any{{"VALUE": "+79995550177", "VALUE_TYPE": "MOBILE"}},
+		"IDS":   []int64{7, 9},
+		"TAGS":  map[string]string{"a": "b"},
+		"ID":    int64(5),
+		"N":     json.Number("12"),
+	}})
+	q, err := url.ParseQuery(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{
+		"fields[PHONE][0][VALUE]": {"+79995550177"}, "fields[PHONE][0][VALUE_TYPE]": {"MOBILE"},
+		"fields[IDS][0]": {"7"}, "fields[IDS][1]": {"9"}, "fields[TAGS][a]": {"b"}, "fields[ID]": {"5"}, "fields[N]": {"12"},
+	}
+	if !reflect.DeepEqual(q, want) {
+		t.Fatalf("EncodeQuery = %s\nparsed %v\nwant %v", got, q, want)
+	}
+	decoded, err := DecodeForm(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phones, _ := decoded["fields"].(map[string]any)["PHONE"].([]any)
+	if len(phones) != 1 {
+		t.Fatalf("decoded back: %#v", decoded)
+	}
+}

@@ -336,21 +336,41 @@ func (s *Syncer) recordJob(ctx context.Context, j *jobs.Job) error {
 // FetchRecord brings one record up to date from the portal. For a deal it
 // also reads every contact of the deal (the listing only knows the primary).
 func (s *Syncer) FetchRecord(ctx context.Context, c *bitrix.Client, portalID int64, entity string, id int64) error {
-	cmds := []bitrix.Command{{Key: "get", Method: "crm." + entity + ".get", Params: bitrix.Params{"id": id}}}
-	if entity == "deal" {
-		cmds = append(cmds, bitrix.Command{Key: "contacts", Method: "crm.deal.contact.items.get", Params: bitrix.Params{"id": id}})
-	}
-	res, err := c.Batch(ctx, cmds, false)
+	res, err := c.Batch(ctx, FetchCommands("", entity, id, ""), false)
 	if err != nil {
 		return err
 	}
-	if e := res.Errors["get"]; e != nil {
+	return s.StoreFetched(ctx, portalID, entity, id, res, "")
+}
+
+// FetchCommands are the commands that read a record (keys start with
+// prefix, so they can ride in another batch): by id, or, with ref, by a
+// $result reference to a command earlier in the same batch (a record just
+// created).
+func FetchCommands(prefix, entity string, id int64, ref string) []bitrix.Command {
+	cmd := func(key, method string) bitrix.Command {
+		if ref != "" {
+			return bitrix.Command{Key: prefix + key, Method: method, Raw: "id=" + ref}
+		}
+		return bitrix.Command{Key: prefix + key, Method: method, Params: bitrix.Params{"id": id}}
+	}
+	cmds := []bitrix.Command{cmd("get", "crm."+entity+".get")}
+	if entity == "deal" {
+		cmds = append(cmds, cmd("contacts", "crm.deal.contact.items.get"))
+	}
+	return cmds
+}
+
+// StoreFetched stores what FetchCommands read (under prefix in res) into
+// the mirror; a record the portal no longer has leaves it.
+func (s *Syncer) StoreFetched(ctx context.Context, portalID int64, entity string, id int64, res *bitrix.BatchResult, prefix string) error {
+	if e := res.Errors[prefix+"get"]; e != nil {
 		if isNotFound(e) {
 			return s.Store.DeleteCRM(ctx, portalID, entity, id)
 		}
 		return e
 	}
-	raw := res.Result["get"]
+	raw := res.Result[prefix+"get"]
 	switch entity {
 	case "contact":
 		r, err := parseContact(raw)
@@ -369,13 +389,13 @@ func (s *Syncer) FetchRecord(ctx context.Context, c *bitrix.Client, portalID int
 		if err != nil {
 			return jobs.Permanent(fmt.Errorf("malformed deal %d: %w", id, err))
 		}
-		if e := res.Errors["contacts"]; e == nil {
+		if e := res.Errors[prefix+"contacts"]; e == nil {
 			var links []struct {
 				ContactID num  `json:"CONTACT_ID"`
 				Primary   flag `json:"IS_PRIMARY"`
 				Sort      num  `json:"SORT"`
 			}
-			if err := json.Unmarshal(res.Result["contacts"], &links); err == nil {
+			if err := json.Unmarshal(res.Result[prefix+"contacts"], &links); err == nil {
 				r.ContactIDs = []int64{}
 				for _, l := range links {
 					if l.Primary {

@@ -24,14 +24,20 @@ type Gate interface {
 	// Share prepares n jobs of the portal, claimed together (ClaimTogether),
 	// that run at once under ctx: their remote calls go out together.
 	Share(ctx context.Context, portalID int64, n int) Sharing
+	// Spacing is how long after a group of the portal's jobs that was not
+	// full the next may start: 0 while the portal has most of its budget
+	// (a quiet portal's work goes at once), else about one request's share
+	// of its pace, so that work arriving in a stream is gathered into fuller
+	// requests instead of spending the budget a few commands at a time.
+	Spacing(portalID int64) time.Duration
 }
 
 // Sharing is what a group of jobs claimed together share: Join gives job i
-// (in the group's order) the context it runs under, and Leave tells that one
-// of them ended, so the others wait for it no more.
+// (in the group's order) the context it runs under, and Leave tells that job
+// i ended, so the others wait for it no more.
 type Sharing interface {
 	Join(ctx context.Context, i int) context.Context
-	Leave()
+	Leave(i int)
 }
 
 type portalBusyError struct {
@@ -69,7 +75,8 @@ type lanes struct {
 	inflight map[int64]int
 	seen     map[int64]time.Time
 	groups   map[int64]int             // groups of jobs claimed together running now
-	full     map[int64]bool            // whether the portal's last group was full
+	last     map[int64]groupStarted    // the portal's last group
+	wakeAt   time.Time                 // when a wake is set for (the end of a portal's spacing)
 	rounds   map[string]map[int64]bool // kind → portals served this round
 }
 
@@ -84,7 +91,7 @@ const forgetAfter = 10 * time.Minute
 // Call it before the workers run.
 func (q *Queue) SetGate(g Gate, unpaced ...string) {
 	l := &lanes{gate: g, unpaced: map[string]bool{}, inflight: map[int64]int{}, seen: map[int64]time.Time{},
-		rounds: map[string]map[int64]bool{}, groups: map[int64]int{}, full: map[int64]bool{}}
+		rounds: map[string]map[int64]bool{}, groups: map[int64]int{}, last: map[int64]groupStarted{}}
 	for _, k := range unpaced {
 		l.unpaced[k] = true
 	}
@@ -135,13 +142,17 @@ func (l *lanes) end(p int64) {
 	}
 }
 
-// grouped notes a group of portal p's jobs running, and whether it took
-// all it could (GroupSize): then more work is waiting than one group holds.
+type groupStarted struct {
+	at   time.Time
+	full bool // it took all it could (GroupSize): more work waits than one group holds
+}
+
+// grouped notes a group of portal p's jobs running, and whether it was full.
 func (l *lanes) grouped(p int64, full bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.groups[p]++
-	l.full[p] = full
+	l.last[p] = groupStarted{at: time.Now(), full: full}
 }
 
 func (l *lanes) ungrouped(p int64) {
@@ -149,26 +160,44 @@ func (l *lanes) ungrouped(p int64) {
 	defer l.mu.Unlock()
 	if l.groups[p]--; l.groups[p] <= 0 {
 		delete(l.groups, p)
-		delete(l.full, p)
 	}
 }
 
-// gathering lists the portals with a group running that was not full: their
-// jobs due meanwhile wait for it to end and then go together, in one group,
-// instead of each worker starting a small group of its own. A portal whose
-// last group was full has a backlog: more groups may run at once, as its
-// budget allows. A quiet portal's job has no group to wait for.
-func (l *lanes) gathering() []int64 {
+// gathering lists the portals whose jobs claimed together wait: while a
+// group of the portal runs (one group of a portal at a time: its jobs go in
+// the order they were enqueued, a dialog's messages oldest first, and what
+// becomes due meanwhile is gathered into the next group instead of each
+// worker starting a small group of its own), and, once the portal has spent
+// much of its budget, for the gate's Spacing after a group that was not
+// full started. A quiet portal's job waits for nothing.
+func (l *lanes) gathering(wake func()) []int64 {
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
 	var out []int64
-	for p, n := range l.groups {
-		if n > 0 && !l.full[p] {
+	var next time.Time
+	for p, st := range l.last {
+		switch {
+		case l.groups[p] > 0:
 			out = append(out, p)
+		case st.full:
+		case now.Sub(st.at) > forgetAfter:
+			delete(l.last, p)
+		default:
+			if end := st.at.Add(l.gate.Spacing(p)); end.After(now) {
+				out = append(out, p)
+				if next.IsZero() || end.Before(next) {
+					next = end
+				}
+			}
 		}
+	}
+	if !next.IsZero() && (l.wakeAt.Before(now) || next.Before(l.wakeAt)) {
+		l.wakeAt = next
+		time.AfterFunc(next.Sub(now), wake)
 	}
 	return out
 }

@@ -34,6 +34,7 @@ type Job struct {
 	Payload     json.RawMessage `db:"payload"`
 	Attempts    int             `db:"attempts"`
 	MaxAttempts int             `db:"max_attempts"`
+	RunAt       time.Time       `db:"run_at"` // when it was due: a group runs in this order
 
 	owner *owner // the session it was claimed under
 	token int64  // its claim: outcomes are written only under it
@@ -215,7 +216,7 @@ func (q *Queue) claim(ctx context.Context, only []string, gated bool) (*Job, err
 	}
 	var closed, gathering []int64
 	if gated && slices.ContainsFunc(kinds, q.lanes.paced) {
-		closed, gathering = q.lanes.closed(), q.lanes.gathering()
+		closed, gathering = q.lanes.closed(), q.lanes.gathering(q.Wake)
 	}
 	start := int(q.turn.Add(1)) % len(kinds)
 	for i := range kinds {
@@ -263,7 +264,7 @@ func (q *Queue) claimOne(ctx context.Context, o *owner, kind string, lease int64
 				AND (portal_id IS NULL OR portal_id <> ALL($5::bigint[]))
 			ORDER BY run_at, id
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, portal_id, payload, attempts, max_attempts`, kind, lease, o.id, j.token, pq.Array(skip))
+		RETURNING id, kind, portal_id, payload, attempts, max_attempts, run_at`, kind, lease, o.id, j.token, pq.Array(skip))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -311,7 +312,10 @@ func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, e
 				}
 				group = append(group, more...)
 				q.lanes.grouped(p, len(group) >= q.GroupSize)
-				defer q.lanes.ungrouped(p)
+				defer func() {
+					q.lanes.ungrouped(p)
+					q.Wake() // what was gathered meanwhile may go now
+				}()
 			}
 		}
 		q.lanes.claimMu.Unlock()
@@ -327,16 +331,16 @@ func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, e
 			return ctx
 		})
 	}
-	// In the order they were enqueued: a dialog's messages reach its
-	// timeline in order.
-	slices.SortFunc(group, func(a, b *Job) int { return cmp.Compare(a.ID, b.ID) })
+	// In the order they were due, then enqueued: a dialog's messages reach
+	// its timeline in order (their jobs are due when the message was sent).
+	slices.SortFunc(group, func(a, b *Job) int { return cmp.Or(a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID)) })
 	portalID := j.PortalID.Int64
 	sh := q.lanes.gate.Share(q.lanes.gate.Bind(ctx, portalID), portalID, len(group))
 	errs := make([]error, len(group))
 	var wg sync.WaitGroup
 	for i, gj := range group {
 		wg.Go(func() {
-			defer sh.Leave()
+			defer sh.Leave(i)
 			errs[i] = q.run(ctx, gj, func(ctx context.Context) context.Context {
 				return sh.Join(q.lanes.gate.Bind(ctx, portalID), i)
 			})
@@ -405,7 +409,7 @@ func (q *Queue) claimMore(ctx context.Context, j *Job, only []string) ([]*Job, e
 				* interval '1 millisecond',
 			locked_by = $6, claim_token = (random() * 4e18)::bigint, updated_at = now()
 		FROM picked WHERE jobs.id = picked.id
-		RETURNING jobs.id, jobs.kind, jobs.portal_id, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.claim_token`,
+		RETURNING jobs.id, jobs.kind, jobs.portal_id, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.run_at, jobs.claim_token`,
 		j.PortalID.Int64, pq.Array(ks), pq.Array(ls), j.ID, q.GroupSize-1, j.owner.id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: claiming a portal's jobs together: %w", err)
@@ -668,15 +672,20 @@ func (q *Queue) insert(ctx context.Context, ext sqlx.ExtContext, specs []Spec) (
 	return ids, nil
 }
 
-// Hurry makes the ready jobs of these unique keys due now (within ext, a
+// Hurry makes the ready jobs of these unique keys due now, or at their own
+// time in at when that is earlier (it keeps their order), within ext (a
 // transaction): work that was put off until another job's result is there
 // goes as soon as it is.
-func (q *Queue) Hurry(ctx context.Context, ext sqlx.ExtContext, keys []string) error {
+func (q *Queue) Hurry(ctx context.Context, ext sqlx.ExtContext, keys []string, at []time.Time) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if _, err := ext.ExecContext(ctx, `UPDATE jobs SET run_at = now(), updated_at = now()
-		WHERE unique_key = ANY($1::text[]) AND state = 'ready' AND run_at > now()`, pq.Array(keys)); err != nil {
+	if len(at) != len(keys) {
+		return fmt.Errorf("jobs: hurrying %d jobs with %d times", len(keys), len(at))
+	}
+	if _, err := ext.ExecContext(ctx, `UPDATE jobs SET run_at = LEAST(t.at, now()), updated_at = now()
+		FROM unnest($1::text[], $2::timestamptz[]) AS t(k, at)
+		WHERE unique_key = t.k AND state = 'ready' AND run_at > now()`, pq.Array(keys), pq.Array(at)); err != nil {
 		return fmt.Errorf("jobs: hurrying %d jobs: %w", len(keys), err)
 	}
 	q.Wake()

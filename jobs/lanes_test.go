@@ -96,6 +96,8 @@ func (g *pacedPortals) Bind(ctx context.Context, id int64) context.Context {
 	return bitrix.WithMaxWait(ctx, 0) // the emulated clock never moves by itself
 }
 
+func (g *pacedPortals) Spacing(id int64) time.Duration { return 0 }
+
 func (g *pacedPortals) Share(ctx context.Context, id int64, n int) jobs.Sharing {
 	return bitrix.NewCoalescer(ctx, n)
 }

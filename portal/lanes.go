@@ -48,3 +48,21 @@ func (s *Service) Bind(ctx context.Context, portalID int64) context.Context {
 func (s *Service) Share(ctx context.Context, portalID int64, n int) jobs.Sharing {
 	return bitrix.NewCoalescer(ctx, n)
 }
+
+// Spacing is how long after a portal's group of jobs that was not full the
+// next may start (jobs.Gate): nothing while the portal has three quarters
+// of its burst or more, else one request's share of its pace — a stream of
+// small groups would spend the budget a few commands at a time.
+func (s *Service) Spacing(portalID int64) time.Duration {
+	s.mu.Lock()
+	l := s.pacers[portalID]
+	s.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	b := l.Budget()
+	if 4*b.Now >= 3*b.Burst {
+		return 0
+	}
+	return b.Interval
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
@@ -51,15 +52,20 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.findClient(ctx, c, portalID, d)
+	var res resolution
+	if begun := d.ContactID.Valid || d.LeadID.Valid; begun && settings.NewClient != "none" {
+		// An earlier attempt created the client and was cut short (the
+		// portal busy, a crash): finish what it began — a lookup would find
+		// the new contact and leave him without his deal.
+		res, err = s.createClient(ctx, c, portalID, d, settings, j.Attempts > 1, log)
+	} else {
+		res, err = s.findClient(ctx, c, portalID, d)
+		if err == nil && res.contactID == 0 && res.leadID == 0 && settings.NewClient != "none" {
+			res, err = s.createClient(ctx, c, portalID, d, settings, j.Attempts > 1, log)
+		}
+	}
 	if err != nil {
 		return portal.JobError(err)
-	}
-	if res.contactID == 0 && res.leadID == 0 && settings.NewClient != "none" {
-		res, err = s.createClient(ctx, c, portalID, d, settings, log)
-		if err != nil {
-			return portal.JobError(err)
-		}
 	}
 	if res.contactID > 0 && res.dealID == 0 {
 		res.dealID, _ = s.o.Store.OpenDealOf(ctx, portalID, res.contactID)
@@ -252,8 +258,14 @@ func (s *Service) responsibleFor(ctx context.Context, portalID int64, res resolu
 	return admins[0], nil
 }
 
-// createClient creates the contact and the lead or deal of an unknown client.
-func (s *Service) createClient(ctx context.Context, c *bitrix.Client, portalID int64, d *store.Dialog, st store.Settings, log *slog.Logger) (resolution, error) {
+// createClient creates the contact and the lead or deal of an unknown client,
+// or what an earlier attempt left uncreated: each record with its read-back
+// (for the mirror) in one batch, a $result reference apart. The deal is
+// added only once its contact's id is known — the portal would leave an
+// unresolved reference in place and add a deal without contact. Each id is
+// written down as soon as it is known; retry says an earlier attempt may
+// have added the deal without learning its id, so it is looked for first.
+func (s *Service) createClient(ctx context.Context, c *bitrix.Client, portalID int64, d *store.Dialog, st store.Settings, retry bool, log *slog.Logger) (resolution, error) {
 	res := resolution{created: true}
 	var err error
 	if st.ResponsibleMode != "first_answer" {
@@ -272,32 +284,20 @@ func (s *Service) createClient(ctx context.Context, c *bitrix.Client, portalID i
 	}
 	comms(fields, d)
 	if st.NewClient == "lead" {
+		if d.LeadID.Valid {
+			res.leadID = d.LeadID.Int64
+			return res, nil
+		}
 		fields["TITLE"] = leadTitle(d, name)
-		var id int64
-		if err := c.Call(ctx, "crm.lead.add", bitrix.Params{"fields": fields, "params": map[string]any{"REGISTER_SONET_EVENT": "Y"}}, &id); err != nil {
-			return res, fmt.Errorf("creating the lead: %w", err)
-		}
+		id, err := s.addRecord(ctx, c, portalID, d, "lead", bitrix.Params{"fields": fields, "params": map[string]any{"REGISTER_SONET_EVENT": "Y"}})
 		res.leadID = id
-		if err := s.o.Store.SetDialogClient(ctx, d.ID, 0, id, 0); err != nil {
-			return res, err
-		}
-		return res, s.o.Sync.FetchRecord(ctx, c, portalID, "lead", id)
+		return res, err
 	}
-	var contactID int64
 	if d.ContactID.Valid {
-		contactID = d.ContactID.Int64 // created by an attempt that died after it
-	} else {
-		if err := c.Call(ctx, "crm.contact.add", bitrix.Params{"fields": fields}, &contactID); err != nil {
-			return res, fmt.Errorf("creating the contact: %w", err)
-		}
-		if err := s.o.Store.SetDialogClient(ctx, d.ID, contactID, 0, 0); err != nil {
-			return res, err
-		}
-		if err := s.o.Sync.FetchRecord(ctx, c, portalID, "contact", contactID); err != nil {
-			return res, err
-		}
+		res.contactID = d.ContactID.Int64 // created by an attempt that was cut short
+	} else if res.contactID, err = s.addRecord(ctx, c, portalID, d, "contact", bitrix.Params{"fields": fields}); err != nil {
+		return res, err
 	}
-	res.contactID = contactID
 	if st.NewClient != "deal" {
 		return res, nil
 	}
@@ -305,25 +305,87 @@ func (s *Service) createClient(ctx context.Context, c *bitrix.Client, portalID i
 		res.dealID = d.DealID.Int64
 		return res, nil
 	}
-	stage := st.DealStageID
-	deal := bitrix.Params{"TITLE": leadTitle(d, name), "CATEGORY_ID": st.DealCategoryID, "CONTACT_ID": contactID,
+	if retry {
+		if id, err := s.ownDealOf(ctx, c, portalID, d, res.contactID); err != nil || id > 0 {
+			res.dealID = id
+			return res, err
+		}
+	}
+	deal := bitrix.Params{"TITLE": leadTitle(d, name), "CATEGORY_ID": st.DealCategoryID, "CONTACT_ID": res.contactID,
 		"SOURCE_ID": "relay24", "OPENED": "Y"}
-	if stage != "" {
-		deal["STAGE_ID"] = stage
+	if st.DealStageID != "" {
+		deal["STAGE_ID"] = st.DealStageID
 	}
 	if res.responsible > 0 {
 		deal["ASSIGNED_BY_ID"] = res.responsible
 	}
-	var dealID int64
-	if err := c.Call(ctx, "crm.deal.add", bitrix.Params{"fields": deal}, &dealID); err != nil {
-		return res, fmt.Errorf("creating the deal: %w", err)
-	}
-	res.dealID = dealID
-	if err := s.o.Store.SetDialogClient(ctx, d.ID, contactID, 0, dealID); err != nil {
+	if res.dealID, err = s.addRecord(ctx, c, portalID, d, "deal", bitrix.Params{"fields": deal}); err != nil {
 		return res, err
 	}
-	log.InfoContext(ctx, "new client created", slog.Int64("contact_id", contactID), slog.Int64("deal_id", dealID))
-	return res, s.o.Sync.FetchRecord(ctx, c, portalID, "deal", dealID)
+	log.InfoContext(ctx, "new client created", slog.Int64("contact_id", res.contactID), slog.Int64("deal_id", res.dealID))
+	return res, nil
+}
+
+// addRecord adds a contact, lead or deal of the dialog's client and reads it
+// back in the same batch; its id is written on the dialog before the
+// read-back is stored in the mirror.
+func (s *Service) addRecord(ctx context.Context, c *bitrix.Client, portalID int64, d *store.Dialog, entity string, params bitrix.Params) (int64, error) {
+	cmds := append([]bitrix.Command{{Key: "add", Method: "crm." + entity + ".add", Params: params}},
+		crmsync.FetchCommands("read_", entity, 0, "$result[add]")...)
+	out, err := c.Batch(ctx, cmds, false)
+	if err != nil {
+		return 0, fmt.Errorf("creating the %s: %w", entity, err)
+	}
+	if e := out.Errors["add"]; e != nil {
+		return 0, fmt.Errorf("creating the %s: %w", entity, e)
+	}
+	var id int64
+	if err := json.Unmarshal(out.Result["add"], &id); err != nil || id <= 0 {
+		return 0, fmt.Errorf("creating the %s: the portal answered %s", entity, out.Result["add"])
+	}
+	var contactID, leadID, dealID int64
+	switch entity {
+	case "contact":
+		contactID = id
+	case "lead":
+		leadID = id
+	case "deal":
+		dealID = id
+	}
+	if err := s.o.Store.SetDialogClient(ctx, d.ID, contactID, leadID, dealID); err != nil {
+		return id, err
+	}
+	if out.Errors["read_get"] != nil {
+		// Added but not read back: the mirror learns it by a fetch.
+		return id, s.o.Sync.FetchRecord(ctx, c, portalID, entity, id)
+	}
+	return id, s.o.Sync.StoreFetched(ctx, portalID, entity, id, out, "read_")
+}
+
+// ownDealOf finds the deal relay24 added for the contact by an attempt
+// whose answer was lost (0 when there is none), and writes it down.
+func (s *Service) ownDealOf(ctx context.Context, c *bitrix.Client, portalID int64, d *store.Dialog, contactID int64) (int64, error) {
+	var list []struct {
+		ID json.Number `json:"ID"`
+	}
+	if err := c.Call(ctx, "crm.deal.list", bitrix.Params{
+		"filter": map[string]any{"CONTACT_ID": contactID, "SOURCE_ID": "relay24"},
+		"order":  map[string]any{"ID": "DESC"},
+		"select": []string{"ID"},
+	}, &list); err != nil {
+		return 0, fmt.Errorf("looking for the client's deal: %w", err)
+	}
+	if len(list) == 0 {
+		return 0, nil
+	}
+	id, err := list[0].ID.Int64()
+	if err != nil {
+		return 0, fmt.Errorf("looking for the client's deal: id %q", list[0].ID)
+	}
+	if err := s.o.Store.SetDialogClient(ctx, d.ID, 0, 0, id); err != nil {
+		return id, err
+	}
+	return id, s.o.Sync.FetchRecord(ctx, c, portalID, "deal", id)
 }
 
 // comms puts the client's phone or messenger account on the new record, so

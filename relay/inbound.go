@@ -478,15 +478,15 @@ func timelineKey(messageID int64) string { return "timeline:" + itoa(messageID) 
 // hurryTimeline makes the timeline jobs of the dialog's messages due now,
 // once its client is resolved (in tx, the transaction that resolved it).
 func (s *Service) hurryTimeline(ctx context.Context, tx *store.Store, dialogID int64) error {
-	ids, err := tx.UnwrittenMessages(ctx, dialogID)
-	if err != nil || len(ids) == 0 {
+	ms, err := tx.UnwrittenMessages(ctx, dialogID)
+	if err != nil || len(ms) == 0 {
 		return err
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = timelineKey(id)
+	keys, at := make([]string, len(ms)), make([]time.Time, len(ms))
+	for i, m := range ms {
+		keys[i], at[i] = timelineKey(m.ID), m.SentAt
 	}
-	return s.o.Jobs.Hurry(ctx, tx.Ext(), keys)
+	return s.o.Jobs.Hurry(ctx, tx.Ext(), keys, at)
 }
 
 // afterMessage updates the dialog and schedules the CRM work of a new message.
@@ -500,8 +500,15 @@ func (s *Service) afterMessage(ctx context.Context, tx *store.Store, d *store.Di
 		store.Event{PortalID: m.PortalID, Type: "dialog.updated", DialogID: d.ID}); err != nil {
 		return err
 	}
+	// Due when the message was sent (now at the latest): a portal's
+	// timeline jobs run in that order, so a dialog's entries keep its
+	// messages' order even when two of them were filed the other way round.
+	due := s.o.Now()
+	if !m.SentAt.IsZero() && m.SentAt.Before(due) {
+		due = m.SentAt
+	}
 	specs := []jobs.Spec{{Kind: JobTimeline, Payload: map[string]int64{"message_id": m.ID},
-		Options: jobs.Options{PortalID: m.PortalID, UniqueKey: timelineKey(m.ID)}}}
+		Options: jobs.Options{PortalID: m.PortalID, UniqueKey: timelineKey(m.ID), RunAt: due}}}
 	if !nd.ClientResolved {
 		// The timeline entry needs the client's record: it is hurried when
 		// the client is resolved (hurryTimeline), and comes back by itself

@@ -850,14 +850,20 @@ func (s *Store) DialogIDByChat(ctx context.Context, portalID int64, chatID strin
 	return id, nil
 }
 
+// Unwritten is a message not on the CRM timeline yet.
+type Unwritten struct {
+	ID     int64     `db:"id"`
+	SentAt time.Time `db:"sent_at"`
+}
+
 // UnwrittenMessages lists the dialog's messages not on the CRM timeline
 // yet, oldest first (their timeline jobs wait for the dialog's client).
-func (s *Store) UnwrittenMessages(ctx context.Context, dialogID int64) ([]int64, error) {
-	var ids []int64
-	if err := s.db.SelectContext(ctx, &ids, `SELECT id FROM messages WHERE dialog_id = $1 AND timeline_id IS NULL ORDER BY id`, dialogID); err != nil {
+func (s *Store) UnwrittenMessages(ctx context.Context, dialogID int64) ([]Unwritten, error) {
+	var out []Unwritten
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, sent_at FROM messages WHERE dialog_id = $1 AND timeline_id IS NULL ORDER BY sent_at, id`, dialogID); err != nil {
 		return nil, fmt.Errorf("store: messages not on the timeline: %w", err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // DetachDialogEntity drops a CRM record the portal no longer has from the
