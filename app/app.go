@@ -211,7 +211,9 @@ func (a *App) Start(ctx context.Context) {
 		// and the CPU they leave keeps acknowledgements fast under a burst.
 		a.done.Go(func() { a.Jobs.RunKinds(ctx, 2, relay.FilingKinds) })
 		a.done.Go(func() { a.Jobs.RunKinds(ctx, min(a.workers, 2), relay.SendKinds) })
-		a.done.Go(func() { a.Jobs.Run(ctx, a.workers) })
+		a.done.Go(func() {
+			a.Jobs.RunExcept(ctx, a.workers, append(append([]string(nil), relay.FilingKinds...), relay.SendKinds...))
+		})
 	}
 	a.Relay.Start(ctx, 4)
 	a.done.Go(func() {

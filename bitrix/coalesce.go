@@ -27,22 +27,30 @@ import (
 type Coalescer struct {
 	ctx           context.Context // the group's: requests are sent under it
 	window, stall time.Duration
+	// slots bounds how many of the group's jobs work at once between their
+	// calls (a job waiting on a call holds none): fifty jobs reading the
+	// database at once would take the pool from every other portal.
+	slots chan struct{}
 
-	mu    sync.Mutex
-	state []partyState
-	queue []*pending
-	seq   int
-	timer *time.Timer
-	since time.Time // when the oldest pending call was queued
+	mu      sync.Mutex
+	state   []partyState
+	hasSlot []bool
+	queue   []*pending
+	seq     int
+	timer   *time.Timer
+	since   time.Time // when the oldest pending call was queued
 }
 
 type partyState uint8
 
 const (
-	busy    partyState = iota // working, or its call is being sent
+	busy    partyState = iota // working, waiting for a slot, or its call is on its way
 	waiting                   // its call is queued
 	done                      // it left
 )
+
+// coalesceSlots is how many jobs of a group work at once between calls.
+const coalesceSlots = 6
 
 // coalesceWindow is how long pending calls wait for the group's other jobs
 // before the calls of the jobs ahead of the first busy one go;
@@ -55,7 +63,27 @@ const (
 // NewCoalescer prepares parties jobs of one portal that run at once under
 // ctx (which carries, e.g., WithMaxWait for every request sent).
 func NewCoalescer(ctx context.Context, parties int) *Coalescer {
-	return &Coalescer{ctx: ctx, state: make([]partyState, parties), window: coalesceWindow, stall: coalesceStall}
+	return &Coalescer{ctx: ctx, state: make([]partyState, parties), hasSlot: make([]bool, parties),
+		window: coalesceWindow, stall: coalesceStall, slots: make(chan struct{}, coalesceSlots)}
+}
+
+// acquire takes a working slot for job i, unless ctx ends first.
+func (co *Coalescer) acquire(ctx context.Context, i int) {
+	select {
+	case co.slots <- struct{}{}:
+		co.mu.Lock()
+		co.hasSlot[i] = true
+		co.mu.Unlock()
+	case <-ctx.Done():
+	}
+}
+
+// releaseLocked gives job i's slot back, if it holds one.
+func (co *Coalescer) releaseLocked(i int) {
+	if co.hasSlot[i] {
+		co.hasSlot[i] = false
+		<-co.slots
+	}
 }
 
 type coalescerKey struct{}
@@ -66,8 +94,11 @@ type party struct {
 }
 
 // Join is the context job i (its order in the group: calls are sent in the
-// jobs' order) runs under; its calls go through the coalescer.
+// jobs' order) runs under; its calls go through the coalescer. It waits for
+// a working slot, which the job holds until Leave except while it waits on
+// a call.
 func (co *Coalescer) Join(ctx context.Context, i int) context.Context {
+	co.acquire(ctx, i)
 	return context.WithValue(ctx, coalescerKey{}, party{co: co, i: i})
 }
 
@@ -75,6 +106,7 @@ func (co *Coalescer) Join(ctx context.Context, i int) context.Context {
 // calls, so the others need not wait for it.
 func (co *Coalescer) Leave(i int) {
 	co.mu.Lock()
+	co.releaseLocked(i)
 	co.state[i] = done
 	batch := co.takeIfAllWaitLocked()
 	co.mu.Unlock()
@@ -109,6 +141,7 @@ func (co *Coalescer) submit(ctx context.Context, i int, p *pending) error {
 	}
 	co.queue = append(co.queue, p)
 	co.state[i] = waiting
+	co.releaseLocked(i) // waiting on a call, it works no more
 	batch := co.takeIfAllWaitLocked()
 	if batch == nil && co.timer == nil {
 		co.timer = time.AfterFunc(co.window, co.timeout)
@@ -117,6 +150,7 @@ func (co *Coalescer) submit(ctx context.Context, i int, p *pending) error {
 	co.flush(batch)
 	select {
 	case <-p.done:
+		co.acquire(ctx, i)
 		return p.err
 	case <-ctx.Done():
 		co.mu.Lock()

@@ -25,10 +25,10 @@ type Gate interface {
 	// that run at once under ctx: their remote calls go out together.
 	Share(ctx context.Context, portalID int64, n int) Sharing
 	// Spacing is how long after a group of the portal's jobs that was not
-	// full the next may start: 0 while the portal has most of its budget
-	// (a quiet portal's work goes at once), else about one request's share
-	// of its pace, so that work arriving in a stream is gathered into fuller
-	// requests instead of spending the budget a few commands at a time.
+	// full the next may start while the portal takes in a burst of webhooks
+	// (about one request's share of its pace), so that the work the burst
+	// makes is gathered into fuller requests instead of spending the budget
+	// a few commands at a time.
 	Spacing(portalID int64) time.Duration
 }
 
@@ -76,6 +76,7 @@ type lanes struct {
 	seen     map[int64]time.Time
 	groups   map[int64]int             // groups of jobs claimed together running now
 	last     map[int64]groupStarted    // the portal's last group
+	claims   map[int64][]time.Time     // the portal's last unpaced claims (bursting)
 	wakeAt   time.Time                 // when a wake is set for (the end of a portal's spacing)
 	rounds   map[string]map[int64]bool // kind → portals served this round
 }
@@ -91,7 +92,8 @@ const forgetAfter = 10 * time.Minute
 // Call it before the workers run.
 func (q *Queue) SetGate(g Gate, unpaced ...string) {
 	l := &lanes{gate: g, unpaced: map[string]bool{}, inflight: map[int64]int{}, seen: map[int64]time.Time{},
-		rounds: map[string]map[int64]bool{}, groups: map[int64]int{}, last: map[int64]groupStarted{}}
+		rounds: map[string]map[int64]bool{}, groups: map[int64]int{}, last: map[int64]groupStarted{},
+		claims: map[int64][]time.Time{}}
 	for _, k := range unpaced {
 		l.unpaced[k] = true
 	}
@@ -147,6 +149,16 @@ type groupStarted struct {
 	full bool // it took all it could (GroupSize): more work waits than one group holds
 }
 
+// A portal whose unpaced jobs (webhooks being filed) were claimed at least
+// burstClaims times within burstWindow is taking in a burst: the CRM work
+// it makes is still coming, and its small groups are spaced (Gate.Spacing)
+// so that it goes in fuller requests. A quiet portal's few messages never
+// are a burst.
+const (
+	burstClaims = 40
+	burstWindow = 250 * time.Millisecond
+)
+
 // grouped notes a group of portal p's jobs running, and whether it was full.
 func (l *lanes) grouped(p int64, full bool) {
 	l.mu.Lock()
@@ -167,9 +179,9 @@ func (l *lanes) ungrouped(p int64) {
 // group of the portal runs (one group of a portal at a time: its jobs go in
 // the order they were enqueued, a dialog's messages oldest first, and what
 // becomes due meanwhile is gathered into the next group instead of each
-// worker starting a small group of its own), and, once the portal has spent
-// much of its budget, for the gate's Spacing after a group that was not
-// full started. A quiet portal's job waits for nothing.
+// worker starting a small group of its own), and, while the portal takes in
+// a burst of webhooks (burstClaims), for the gate's Spacing after its last
+// group that was not full started. A quiet portal's job waits for nothing.
 func (l *lanes) gathering(wake func()) []int64 {
 	if l == nil {
 		return nil
@@ -186,6 +198,7 @@ func (l *lanes) gathering(wake func()) []int64 {
 		case st.full:
 		case now.Sub(st.at) > forgetAfter:
 			delete(l.last, p)
+		case !l.bursting(p, now):
 		default:
 			if end := st.at.Add(l.gate.Spacing(p)); end.After(now) {
 				out = append(out, p)
@@ -224,6 +237,24 @@ func (l *lanes) newRound(kind string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.rounds, kind)
+}
+
+// bursting reports whether portal p is taking in a burst (l.mu held).
+func (l *lanes) bursting(p int64, now time.Time) bool {
+	c := l.claims[p]
+	return len(c) >= burstClaims && now.Sub(c[len(c)-burstClaims]) <= burstWindow
+}
+
+// claimed notes a claim of one of portal p's unpaced jobs.
+func (l *lanes) claimed(p int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	c := l.claims[p]
+	if len(c) >= burstClaims {
+		c = c[len(c)-burstClaims+1:]
+	}
+	l.claims[p] = append(c, now)
 }
 
 // served notes that portal p had its turn at kind in this round.

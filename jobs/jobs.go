@@ -243,6 +243,9 @@ func (q *Queue) claim(ctx context.Context, only []string, gated bool) (*Job, err
 		if j != nil {
 			if j.PortalID.Valid {
 				q.lanes.served(kinds[k], j.PortalID.Int64)
+				if !q.lanes.paced(kinds[k]) {
+					q.lanes.claimed(j.PortalID.Int64)
+				}
 			}
 			return j, nil
 		}
@@ -292,15 +295,18 @@ func (q *Queue) RunOnceGated(ctx context.Context, kinds []string) (bool, error) 
 // runOnce claims and runs one job; gated, per portal lanes (gate.go).
 func (q *Queue) runOnce(ctx context.Context, only []string, gated bool) (bool, error) {
 	gated = gated && q.lanes != nil
-	if gated {
-		// Reading the portals' budgets, claiming and counting the claimed
-		// job as running are one step, so that two workers do not both take
-		// a portal's last request (the other would sit on its limiter).
+	// Reading the portals' budgets, claiming and counting the claimed job as
+	// running are one step, so that two workers do not both take a portal's
+	// last request (the other would sit on its limiter). Workers of unpaced
+	// kinds only (filing webhooks, sending) need no budget and do not wait
+	// for that step.
+	locked := gated && q.claimsPaced(only)
+	if locked {
 		q.lanes.claimMu.Lock()
 	}
 	j, err := q.claim(ctx, only, gated)
 	group := []*Job{j}
-	if gated {
+	if locked {
 		if j != nil && q.lanes.paced(j.Kind) && j.PortalID.Valid {
 			p := j.PortalID.Int64
 			q.lanes.begin(p)
@@ -369,6 +375,13 @@ func (q *Queue) run(ctx context.Context, j *Job, bind func(context.Context) cont
 	herr := q.safeRun(bind(runCtx), h, j)
 	stop()
 	return q.finish(ctx, j, herr, context.Cause(runCtx))
+}
+
+// claimsPaced reports whether a worker of only (nil: all) may claim a job
+// of a paced kind.
+func (q *Queue) claimsPaced(only []string) bool {
+	kinds, _ := q.kinds(only)
+	return slices.ContainsFunc(kinds, q.lanes.paced)
 }
 
 func (q *Queue) claimsTogether(kind string) bool {
@@ -554,6 +567,15 @@ func Backoff(attempt int) time.Duration {
 
 // Run runs workers until ctx ends.
 func (q *Queue) Run(ctx context.Context, workers int) { q.RunKinds(ctx, workers, nil) }
+
+// RunExcept runs workers for every handled kind but those (which have
+// workers of their own): a worker of the paced kinds claims under the
+// lanes' lock, and must not spend it filing webhooks.
+func (q *Queue) RunExcept(ctx context.Context, workers int, except []string) {
+	kinds, _ := q.kinds(nil)
+	kinds = slices.DeleteFunc(kinds, func(k string) bool { return slices.Contains(except, k) })
+	q.RunKinds(ctx, workers, kinds)
+}
 
 // RunKinds runs workers for some kinds only (nil: all), so that work waiting
 // on a slow remote cannot hold up work that is local and quick.

@@ -50,9 +50,9 @@ func (s *Service) Share(ctx context.Context, portalID int64, n int) jobs.Sharing
 }
 
 // Spacing is how long after a portal's group of jobs that was not full the
-// next may start (jobs.Gate): nothing while the portal has three quarters
-// of its burst or more, else one request's share of its pace — a stream of
-// small groups would spend the budget a few commands at a time.
+// next may start while the portal takes in a burst (jobs.Gate): one
+// request's share of its pace — a stream of small groups would spend its
+// budget a few commands at a time.
 func (s *Service) Spacing(portalID int64) time.Duration {
 	s.mu.Lock()
 	l := s.pacers[portalID]
@@ -60,9 +60,5 @@ func (s *Service) Spacing(portalID int64) time.Duration {
 	if l == nil {
 		return 0
 	}
-	b := l.Budget()
-	if 4*b.Now >= 3*b.Burst {
-		return 0
-	}
-	return b.Interval
+	return l.Budget().Interval
 }
