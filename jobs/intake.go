@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lib/pq"
 )
@@ -85,13 +86,15 @@ func (in *Intake) write(ctx context.Context) {
 			}
 		}
 		errs := in.store(context.WithoutCancel(ctx), group)
-		stored := false
+		var stored []string
 		for i, r := range group {
 			r.done <- errs[i]
-			stored = stored || errs[i] == nil
+			if errs[i] == nil && !slices.Contains(stored, r.kind) {
+				stored = append(stored, r.kind)
+			}
 		}
-		if stored {
-			in.q.Wake()
+		if len(stored) > 0 {
+			in.q.Wake(stored...)
 		}
 	}
 }

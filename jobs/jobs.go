@@ -81,7 +81,7 @@ type Queue struct {
 	handlers map[string]Handler
 	leases   map[string]time.Duration
 	turn     atomic.Int64
-	wake     chan struct{}
+	pools    []*pool // the RunKinds pools of this process, each with its own wake
 	lanes    *lanes          // per-portal scheduling (gate.go); nil: none
 	together map[string]bool // kinds claimed together per portal (ClaimTogether)
 
@@ -113,7 +113,7 @@ type Queue struct {
 
 // New makes a queue over db.
 func New(db *sqlx.DB, log *slog.Logger) *Queue {
-	return &Queue{db: db, log: log, handlers: map[string]Handler{}, leases: map[string]time.Duration{}, wake: make(chan struct{}, 1),
+	return &Queue{db: db, log: log, handlers: map[string]Handler{}, leases: map[string]time.Duration{},
 		Lease: 30 * time.Second, Poll: 500 * time.Millisecond, Check: time.Second, RestartGrace: 5 * time.Second,
 		GroupSize: 50, together: map[string]bool{}}
 }
@@ -169,11 +169,27 @@ func (q *Queue) Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, p
 	return ids[0], nil
 }
 
-// Wake tells idle workers in this process to look now.
-func (q *Queue) Wake() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+// pool is the workers of one RunKinds call.
+type pool struct {
+	kinds []string // nil: all
+	wake  chan struct{}
+}
+
+// Wake tells idle workers in this process to look now: a worker of every
+// pool, or, given kinds, of each pool that runs one of them (a webhook
+// stored wakes a filing worker, not one that would only look for CRM
+// work and leave the webhook to the next poll).
+func (q *Queue) Wake(kinds ...string) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	for _, p := range q.pools {
+		if len(kinds) > 0 && p.kinds != nil && !slices.ContainsFunc(kinds, func(k string) bool { return slices.Contains(p.kinds, k) }) {
+			continue
+		}
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -216,7 +232,7 @@ func (q *Queue) claim(ctx context.Context, only []string, gated bool) (*Job, err
 	}
 	var closed, gathering []int64
 	if gated && slices.ContainsFunc(kinds, q.lanes.paced) {
-		closed, gathering = q.lanes.closed(), q.lanes.gathering(q.Wake)
+		closed, gathering = q.lanes.closed(), q.lanes.gathering(func() { q.Wake() })
 	}
 	start := int(q.turn.Add(1)) % len(kinds)
 	for i := range kinds {
@@ -580,6 +596,10 @@ func (q *Queue) RunExcept(ctx context.Context, workers int, except []string) {
 // RunKinds runs workers for some kinds only (nil: all), so that work waiting
 // on a slow remote cannot hold up work that is local and quick.
 func (q *Queue) RunKinds(ctx context.Context, workers int, kinds []string) {
+	p := &pool{kinds: kinds, wake: make(chan struct{}, 1)}
+	q.mu.Lock()
+	q.pools = append(q.pools, p)
+	q.mu.Unlock()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -593,7 +613,7 @@ func (q *Queue) RunKinds(ctx context.Context, workers int, kinds []string) {
 				}
 				select {
 				case <-ctx.Done():
-				case <-q.wake:
+				case <-p.wake:
 				case <-time.After(q.Poll):
 				}
 			}
@@ -690,7 +710,7 @@ func (q *Queue) insert(ctx context.Context, ext sqlx.ExtContext, specs []Spec) (
 	if err != nil {
 		return nil, fmt.Errorf("jobs: enqueue %d jobs (%s…): %w", n, specs[0].Kind, err)
 	}
-	q.Wake()
+	q.Wake(kinds...)
 	return ids, nil
 }
 
