@@ -77,6 +77,7 @@ func TestLanesOnePortalsBurstDoesNotStallAnother(t *testing.T) {
 		`relay24_portal_jobs_waiting{portal="` + strconv.FormatInt(a.PortalID, 10) + `"}`,
 		`relay24_portal_oldest_job_wait_seconds{portal="` + strconv.FormatInt(a.PortalID, 10) + `"}`,
 		`relay24_portal_requests_total{outcome="ok",portal="` + strconv.FormatInt(b.PortalID, 10) + `"}`,
+		`relay24_portal_commands_total{portal="` + strconv.FormatInt(b.PortalID, 10) + `"}`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics has no %s", want)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/jobs"
@@ -189,5 +190,38 @@ func TestClaimTogetherGathersWhileAGroupRuns(t *testing.T) {
 	slices.Sort(sizes)
 	if !slices.Equal(sizes, []int{1, 2, 3}) {
 		t.Fatalf("request sizes %v, want B's alone, A's first two and A's next three together", sizes)
+	}
+}
+
+// A stored job wakes a worker of the pool that runs its kind: with polls an
+// hour apart, only the wake can make it run, and a pool of other kinds must
+// not take the wake-up from it.
+func TestWakeReachesThePoolOfTheKind(t *testing.T) {
+	db := storetest.DB(t)
+	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q.Close)
+	q.Poll = time.Hour
+	ran := make(chan string, 10)
+	for _, k := range []string{"filing", "crm"} {
+		q.Handle(k, func(ctx context.Context, j *jobs.Job) error { ran <- j.Kind; return nil })
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { q.RunExcept(ctx, 3, []string{"filing"}) })
+	wg.Go(func() { q.RunKinds(ctx, 1, []string{"filing"}) })
+	defer func() { cancel(); wg.Wait() }()
+	time.Sleep(100 * time.Millisecond) // every worker has looked once and sleeps
+	for range 3 {
+		if _, err := q.Enqueue(ctx, db, "filing", nil, jobs.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case k := <-ran:
+			if k != "filing" {
+				t.Fatalf("ran %s", k)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the filing job was not run: its pool was not woken")
+		}
 	}
 }
