@@ -112,6 +112,24 @@ func (g *pacedPortals) client(id int64) *bitrix.Client {
 		HTTP: g.srv.Client()})
 }
 
+// gatedQueue is a queue over a fresh database, gated by pacedPortals, with
+// a portal of each of bursts (their ids in order); unpaced kinds as SetGate.
+func gatedQueue(t *testing.T, bursts []int, unpaced ...string) (*jobs.Queue, *sqlx.DB, *pacedPortals, []int64) {
+	t.Helper()
+	db := storetest.DB(t)
+	q := jobs.New(db, slog.New(slog.DiscardHandler))
+	t.Cleanup(q.Close)
+	g := newPacedPortals(t)
+	var ids []int64
+	for i, burst := range bursts {
+		id := insertPortal(t, db, string(rune('a'+i)))
+		g.add(id, burst)
+		ids = append(ids, id)
+	}
+	q.SetGate(g, unpaced...)
+	return q, db, g, ids
+}
+
 func insertPortal(t *testing.T, db *sqlx.DB, member string) int64 {
 	t.Helper()
 	var id int64
@@ -128,15 +146,9 @@ func insertPortal(t *testing.T, db *sqlx.DB, member string) int64 {
 // backlog waiting; each second of the emulated clock then lets exactly A's
 // pace of its jobs through, oldest first.
 func TestLanesBacklogDoesNotHoldOtherPortal(t *testing.T) {
-	db := storetest.DB(t)
 	ctx := context.Background()
-	q := jobs.New(db, slog.New(slog.DiscardHandler))
-	t.Cleanup(q.Close)
-	a, b := insertPortal(t, db, "a"), insertPortal(t, db, "b")
-	g := newPacedPortals(t)
-	g.add(a, 4)
-	g.add(b, 10)
-	q.SetGate(g, "local")
+	q, db, g, ids := gatedQueue(t, []int{4, 10}, "local")
+	a, b := ids[0], ids[1]
 
 	type run struct {
 		portal, id int64
@@ -225,14 +237,9 @@ func TestLanesBacklogDoesNotHoldOtherPortal(t *testing.T) {
 // goes back without spending an attempt and keeps its place: the portal's
 // next claim takes it again before its younger jobs.
 func TestLanesPortalBusyKeepsPlace(t *testing.T) {
-	db := storetest.DB(t)
 	ctx := context.Background()
-	q := jobs.New(db, slog.New(slog.DiscardHandler))
-	t.Cleanup(q.Close)
-	a := insertPortal(t, db, "a")
-	g := newPacedPortals(t)
-	g.add(a, 1)
-	q.SetGate(g)
+	q, db, g, ids := gatedQueue(t, []int{1})
+	a := ids[0]
 	var ran []int64
 	q.Handle("timeline", func(ctx context.Context, j *jobs.Job) error {
 		ran = append(ran, j.ID)

@@ -21,15 +21,9 @@ import (
 // runs them at once, and their calls leave in one batch request, in the
 // order the jobs were enqueued; each job keeps its own outcome.
 func TestClaimTogetherRunsAPortalsJobsAsOneRequest(t *testing.T) {
-	db := storetest.DB(t)
 	ctx := context.Background()
-	q := jobs.New(db, slog.New(slog.DiscardHandler))
-	t.Cleanup(q.Close)
-	a, b := insertPortal(t, db, "a"), insertPortal(t, db, "b")
-	g := newPacedPortals(t)
-	g.add(a, 10)
-	g.add(b, 10)
-	q.SetGate(g)
+	q, db, g, ids := gatedQueue(t, []int{10, 10})
+	a, b := ids[0], ids[1]
 	q.ClaimTogether("timeline", "notify")
 	q.GroupSize = 25
 
@@ -127,15 +121,9 @@ func TestClaimTogetherRunsAPortalsJobsAsOneRequest(t *testing.T) {
 // for it and then go as one group, rather than each worker starting a small
 // group of its own; other portals' jobs are claimed meanwhile.
 func TestClaimTogetherGathersWhileAGroupRuns(t *testing.T) {
-	db := storetest.DB(t)
 	ctx := context.Background()
-	q := jobs.New(db, slog.New(slog.DiscardHandler))
-	t.Cleanup(q.Close)
-	a, b := insertPortal(t, db, "a"), insertPortal(t, db, "b")
-	g := newPacedPortals(t)
-	g.add(a, 10)
-	g.add(b, 10)
-	q.SetGate(g)
+	q, db, g, ids := gatedQueue(t, []int{10, 10})
+	a, b := ids[0], ids[1]
 	q.ClaimTogether("timeline")
 	q.GroupSize = 25
 

@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,10 +21,7 @@ import (
 // with a full budget.
 func (r *rig) installReal(ctx context.Context) {
 	r.t.Helper()
-	if rep, err := r.portal.PostInstall(ctx, r.public+"/b24/install", 1); err != nil || rep.Status != 200 {
-		r.t.Fatalf("install: %v %d", err, rep.Status)
-	}
-	r.portal.InstallFinish()
+	r.installLimited(ctx, false)
 	db, err := sql.Open("postgres", r.dbURL)
 	if err != nil {
 		r.t.Fatal(err)
@@ -36,22 +31,6 @@ func (r *rig) installReal(ctx context.Context) {
 	if err := db.QueryRow(`SELECT count(*) FROM portals WHERE rate_burst IS NULL AND rate_per_second IS NULL`).Scan(&defaults); err != nil || defaults != 1 {
 		r.t.Fatalf("the portal's stored limits are not the defaults: %v", err)
 	}
-	page, err := r.portal.OpenPlacement(ctx, "LEFT_MENU", nil, 1)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	m := regexp.MustCompile(`relay24-session" content="([^"]+)"`).FindSubmatch(page.Body)
-	if m == nil {
-		r.t.Fatalf("no session: %s", page.Body)
-	}
-	req, _ := http.NewRequest("POST", r.public+"/api/v1/channels", strings.NewReader(`{"provider":"wazzup","api_key":"rigkey00000000000000000000000000"}`))
-	req.Header.Set("Authorization", "Bearer "+string(m[1]))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != 201 {
-		r.t.Fatalf("connect: %v %v", err, res)
-	}
-	res.Body.Close()
 	// Quiet for 3 s (the first sync done), then 26 s after the last request.
 	last, since := r.portal.HTTPRequests(), time.Now()
 	for deadline := time.Now().Add(3 * time.Minute); time.Since(since) < 3*time.Second; time.Sleep(200 * time.Millisecond) {
