@@ -100,6 +100,11 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	return out, err
 }
 
+// CheckText applies the rule of replies to a text that will be sent later
+// (a quick reply's title and text): control characters other than tab and
+// line breaks are 400 invalid_text.
+func CheckText(text string) error { return checkSendable(text) }
+
 // checkSendable refuses a reply holding a control character other than tab
 // and line breaks (a NUL or an ESC pasted from somewhere): no messenger shows
 // it, the database refuses a NUL, and silently changing what the salesperson

@@ -1,5 +1,6 @@
 // relay24 settings: the portal administrator's page inside the chat page —
-// channels, employees' access, new clients, notifications, the left-menu
+// channels, employees' access, new clients, notifications, the portal's
+// quick replies, the left-menu
 // button and the first sync. Plain JavaScript, no build step; it borrows the
 // chat's helpers (window.relay24Chat) and shows in the chat's #settings view.
 //
@@ -14,7 +15,7 @@
   var syncTimer = null;
 
   var PLACEMENTS = ["LEFT_MENU", "CRM_DEAL_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR", "CRM_CONTACT_DETAIL_TOOLBAR"];
-  var SECTIONS = ["channels", "users", "newclient", "notify", "placements", "sync"];
+  var SECTIONS = ["channels", "users", "newclient", "notify", "quick", "placements", "sync"];
 
   var data; // what the page shows, as the server last said
 
@@ -72,7 +73,8 @@
     var p1 = loadSettings(my);
     var p2 = loadUsers(my);
     var p3 = loadSync(my);
-    Promise.all([p1, p2, p3]).then(function () {
+    var p4 = loadQuick(my);
+    Promise.all([p1, p2, p3, p4]).then(function () {
       if (my === gen) root.setAttribute("data-ready", "true");
     });
   }
@@ -128,6 +130,110 @@
       if (my !== gen) return;
       fail("users", e, function () { loadUsers(gen); });
     });
+  }
+
+  // ---- quick replies: the portal's, for every employee's composer ----------------
+
+  function loadQuick(my) {
+    return C.api("GET", "/api/v1/quick-replies").then(function (r) {
+      if (my !== gen) return;
+      data.quick = (r.quick_replies || []).filter(function (x) { return x.scope === "portal"; });
+      renderQuick();
+    }).catch(function (e) {
+      if (my !== gen) return;
+      fail("quick", e, function () { loadQuick(gen); });
+    });
+  }
+
+  // quickForm is the form that adds (r null) or edits a portal's reply.
+  function quickForm(r, onCancel) {
+    var id = r ? "qr-edit-" + r.id : "qr-new";
+    var title = el("input", { type: "text", class: "set-input", id: id + "-title", maxlength: "100", placeholder: T("qr_title_ph"), "aria-label": T("qr_name") });
+    var text = el("textarea", { class: "qr-text", id: id + "-text", rows: r ? "4" : "3", maxlength: "4096", placeholder: T("qr_text_ph"), "aria-label": T("qr_text") });
+    title.value = r ? r.title : "";
+    text.value = r ? r.text : "";
+    var go = el("button", { type: "submit", class: "btn btn-primary btn-small", id: id + "-save", text: r ? T("qr_save") : T("qr_add") });
+    var st = saveState(id + "-state");
+    var form = el("form", { class: "qr-form", id: id },
+      r ? null : el("h3", { class: "set-sub", text: T("qr_new_portal") }),
+      title, text,
+      el("div", { class: "qr-form-buttons" }, go,
+        onCancel ? el("button", { type: "button", class: "btn btn-small", text: T("cancel"), onclick: onCancel }) : null, st));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!title.value.trim() || !text.value.trim()) { setSave(st, "error", T("qr_required")); return; }
+      go.disabled = true;
+      setSave(st, "saving");
+      var my = gen;
+      var body = { title: title.value, text: text.value };
+      var p = r ? C.api("PUT", "/api/v1/quick-replies/" + r.id, body) : C.api("POST", "/api/v1/quick-replies", { title: body.title, text: body.text, scope: "portal" });
+      p.then(function () {
+        if (my !== gen) return;
+        return loadQuick(my).then(function () {
+          var s2 = document.getElementById("qr-new-state");
+          if (s2 && !r) setSave(s2, "saved");
+        });
+      }).catch(function (e) {
+        if (my !== gen) return;
+        go.disabled = false;
+        setSave(st, "error", errText(e));
+      });
+    });
+    return form;
+  }
+
+  function renderQuick() {
+    var b = cardBody("quick");
+    if (!b) return;
+    C.clear(b);
+    b.appendChild(el("div", { class: "set-hint", text: T("s_quick_hint") }));
+    var list = el("div", { class: "qr-list", id: "qr-list" });
+    if (!data.quick.length) list.appendChild(el("div", { class: "set-note", text: T("qr_none") }));
+    data.quick.forEach(function (r) {
+      var row = el("div", { class: "qr-row", "data-id": r.id });
+      var show = function () {
+        C.clear(row);
+        var actions = el("div", { class: "qr-actions" });
+        var resetActions = function () {
+          C.clear(actions);
+          actions.appendChild(el("button", { type: "button", class: "btn btn-small qr-edit-btn", text: T("qr_edit"), onclick: edit }));
+          actions.appendChild(el("button", { type: "button", class: "btn btn-small qr-delete-btn", text: T("qr_delete"), onclick: confirmDelete }));
+        };
+        var confirmDelete = function () {
+          C.clear(actions);
+          var st = saveState();
+          var yes = el("button", { type: "button", class: "btn btn-danger btn-small qr-confirm-yes", text: T("qr_delete") });
+          yes.addEventListener("click", function () {
+            yes.disabled = true;
+            setSave(st, "saving");
+            var my = gen;
+            C.api("DELETE", "/api/v1/quick-replies/" + r.id).then(function () {
+              if (my === gen) return loadQuick(my);
+            }).catch(function (e) {
+              if (my !== gen) return;
+              yes.disabled = false;
+              setSave(st, "error", errText(e));
+            });
+          });
+          actions.appendChild(el("div", { class: "set-confirm" }, el("span", { class: "set-confirm-text", text: T("qr_delete_confirm") }), yes,
+            el("button", { type: "button", class: "btn btn-small", text: T("cancel"), onclick: resetActions }), st));
+        };
+        resetActions();
+        C.append(row, [el("div", { class: "qr-main" }, el("div", { class: "qr-title", text: r.title }), el("div", { class: "qr-body", text: r.text })), actions]);
+      };
+      var edit = function () {
+        C.clear(row);
+        var f = quickForm(r, show);
+        f.classList.add("qr-main");
+        row.appendChild(f);
+        var t = document.getElementById("qr-edit-" + r.id + "-title");
+        if (t) t.focus();
+      };
+      show();
+      list.appendChild(row);
+    });
+    b.appendChild(list);
+    b.appendChild(quickForm(null, null));
   }
 
   // ---- 1. channels -------------------------------------------------------------
