@@ -4,7 +4,9 @@
 // A Server is a real HTTP server on 127.0.0.1 serving /bot<token>/<method>
 // (GET or POST; query, form, multipart or JSON parameters) and
 // /file/bot<token>/<path> for downloads. It holds bots; each bot has a
-// webhook, private chats with users, sent messages and files. Answers use the
+// webhook, private chats with users, sent messages and files (uploads by
+// sendPhoto/Document/Video/Audio/Voice are checked against the upload caps
+// and recorded for tests). Answers use the
 // exact envelopes of the real server ({"ok":true,"result":...} and
 // {"ok":false,"error_code":N,"description":"...","parameters":{...}}) with its
 // wording, taken from tdlib/telegram-bot-api. Users "write" through
