@@ -131,6 +131,11 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 		return fmt.Errorf("telegram %s: %s", method, c.redact(err.Error()))
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return c.exchange(req, method, result)
+}
+
+// exchange makes the request and reads the Bot API envelope into result.
+func (c *Client) exchange(req *http.Request, method string, result any) error {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("telegram %s: %w", method, c.redactErr(err))

@@ -1,5 +1,6 @@
 // Package wazzup speaks the Wazzup public API v3 (https://api.wazzup24.com/v3):
-// a client for the routes relay24 calls (channels, webhook settings, sending,
+// a client for the routes relay24 calls (channels, webhook settings, sending
+// texts, and files by contentUri with SendFile and typed MediaError;
 // users/contacts/deals upserts), typed API errors, and a parser for the
 // webhooks Wazzup POSTs to relay24.
 //

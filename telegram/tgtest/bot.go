@@ -66,11 +66,14 @@ type pendingUpdate struct {
 	body []byte
 }
 
-// SentMessage is one accepted sendMessage.
+// SentMessage is one accepted sendMessage or file send.
 type SentMessage struct {
+	Method    string // as called: sendMessage, sendPhoto, sendDocument, ...
 	ChatID    int64
 	MessageID int64
 	Text      string
+	Caption   string    // file sends
+	File      *SentFile // file sends: what was uploaded
 	ParseMode string
 	Params    map[string]string // every parameter as received
 	Result    json.RawMessage   // the Message answered
@@ -180,7 +183,7 @@ func (b *Bot) Webhook() (url, secret string) {
 	return b.webhookURL, b.secret
 }
 
-// Sent lists every accepted sendMessage, oldest first.
+// Sent lists every accepted sendMessage and file send, oldest first.
 func (b *Bot) Sent() []SentMessage {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
@@ -306,6 +309,9 @@ type (
 		Entities        []wireEntity    `json:"entities,omitempty"`
 		Photo           []wirePhotoSize `json:"photo,omitempty"`
 		Document        *wireDocument   `json:"document,omitempty"`
+		Video           *wireVideo      `json:"video,omitempty"`
+		Audio           *wireAudio      `json:"audio,omitempty"`
+		Voice           *wireVoice      `json:"voice,omitempty"`
 		Caption         string          `json:"caption,omitempty"`
 		CaptionEntities []wireEntity    `json:"caption_entities,omitempty"`
 	}
@@ -339,7 +345,7 @@ func commandEntity(text string) []wireEntity {
 }
 
 // dispatch serves one method; method is lower-cased as the server does.
-func (b *Bot) dispatch(w http.ResponseWriter, method string, p map[string]string) {
+func (b *Bot) dispatch(w http.ResponseWriter, method string, p map[string]string, files map[string]*upload) {
 	switch method {
 	case "getme":
 		b.s.mu.Lock()
@@ -376,6 +382,8 @@ func (b *Bot) dispatch(w http.ResponseWriter, method string, p map[string]string
 		b.sendMessage(w, p)
 	case "getfile":
 		b.getFile(w, p)
+	case "sendphoto", "senddocument", "sendvideo", "sendaudio", "sendvoice":
+		b.sendFile(w, method, p, files)
 	default:
 		answerError(w, http.StatusNotFound, "Not Found: method not found", 0)
 	}
@@ -545,7 +553,7 @@ func (b *Bot) sendMessage(w http.ResponseWriter, p map[string]string) {
 	for k, v := range p {
 		params[k] = v
 	}
-	b.sent = append(b.sent, SentMessage{ChatID: chatID, MessageID: m.MessageID, Text: text, ParseMode: p["parse_mode"],
+	b.sent = append(b.sent, SentMessage{Method: "sendMessage", ChatID: chatID, MessageID: m.MessageID, Text: text, ParseMode: p["parse_mode"],
 		Params: params, Result: result, Time: now})
 	b.s.mu.Unlock()
 	answerOK(w, json.RawMessage(result), "")

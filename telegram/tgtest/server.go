@@ -4,7 +4,9 @@
 // A Server is a real HTTP server on 127.0.0.1 serving /bot<token>/<method>
 // (GET or POST; query, form, multipart or JSON parameters) and
 // /file/bot<token>/<path> for downloads. It holds bots; each bot has a
-// webhook, private chats with users, sent messages and files. Answers use the
+// webhook, private chats with users, sent messages and files (uploads by
+// sendPhoto/Document/Video/Audio/Voice are checked against the upload caps
+// and recorded for tests). Answers use the
 // exact envelopes of the real server ({"ok":true,"result":...} and
 // {"ok":false,"error_code":N,"description":"...","parameters":{...}}) with its
 // wording, taken from tdlib/telegram-bot-api. Users "write" through
@@ -212,18 +214,85 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.apply(w, r) {
 		return
 	}
-	params, ok := readParams(r)
+	params, files, ok := readParams(r)
 	if !ok {
 		answerError(w, http.StatusBadRequest, "Bad Request: can't parse JSON object", 0)
 		return
 	}
-	b.dispatch(w, strings.ToLower(method), params)
+	b.dispatch(w, strings.ToLower(method), params, files)
 }
+
+// upload is one file part of a multipart request.
+type upload struct {
+	name, ctype string
+	data        []byte
+	size        int64 // bytes sent; more than data holds when over maxUpload
+}
+
+// maxUpload is the most the emulator keeps of a file part: the Bot API's
+// largest upload cap (50 MB, non-photo files). A bigger part is measured, not
+// kept, and refused with 413.
+const maxUpload = 50 << 20
 
 // readParams merges the query string with a form, multipart or JSON body, as
 // the Bot API accepts all of them. JSON values that are not strings keep
 // their JSON text (chat_id 123 → "123", allowed_updates [..] → "[..]").
-func readParams(r *http.Request) (map[string]string, bool) {
+// File parts of a multipart body come back by part name.
+func readParams(r *http.Request) (map[string]string, map[string]*upload, bool) {
+	if ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ctype == "multipart/form-data" {
+		return readMultipart(r)
+	}
+	p, ok := readSimpleParams(r)
+	return p, nil, ok
+}
+
+// readMultipart streams a multipart body: values kept (1 MiB each), files
+// read up to maxUpload and measured beyond it, so an oversized upload is
+// answered 413 rather than held in memory.
+func readMultipart(r *http.Request) (map[string]string, map[string]*upload, bool) {
+	out := map[string]string{}
+	for k, v := range r.URL.Query() {
+		out[k] = v[0]
+	}
+	files := map[string]*upload{}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, nil, false
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return out, files, true
+		}
+		if err != nil {
+			return nil, nil, false
+		}
+		name := part.FormName()
+		if part.FileName() == "" {
+			v, err := io.ReadAll(io.LimitReader(part, 1<<20))
+			if err != nil {
+				return nil, nil, false
+			}
+			out[name] = string(v)
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(part, maxUpload+1))
+		if err != nil {
+			return nil, nil, false
+		}
+		size := int64(len(data))
+		if size > maxUpload {
+			rest, err := io.Copy(io.Discard, part)
+			if err != nil {
+				return nil, nil, false
+			}
+			size, data = size+rest, nil
+		}
+		files[name] = &upload{name: part.FileName(), ctype: part.Header.Get("Content-Type"), data: data, size: size}
+	}
+}
+
+func readSimpleParams(r *http.Request) (map[string]string, bool) {
 	out := map[string]string{}
 	for k, v := range r.URL.Query() {
 		out[k] = v[0]
@@ -256,13 +325,6 @@ func readParams(r *http.Request) (map[string]string, bool) {
 			return nil, false
 		}
 		for k, v := range r.PostForm {
-			out[k] = v[0]
-		}
-	case "multipart/form-data":
-		if r.ParseMultipartForm(50<<20) != nil {
-			return nil, false
-		}
-		for k, v := range r.MultipartForm.Value {
 			out[k] = v[0]
 		}
 	}

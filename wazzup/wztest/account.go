@@ -76,6 +76,16 @@ type SentMessage struct {
 	Request   SendBody
 	Raw       json.RawMessage // the request body, verbatim
 	Time      time.Time
+	// File is what was downloaded from contentUri, nil for a text (or when
+	// SetFetchContent(false)): tests assert the bytes relay24 served.
+	File *File
+}
+
+// File is a file the emulator downloaded from a contentUri.
+type File struct {
+	Name  string // Content-Disposition filename, else the URL's last path segment, else "file"
+	Type  string // the Content-Type answered, else sniffed from the bytes
+	Bytes []byte
 }
 
 // SendBody is the decoded body of POST /v3/message.

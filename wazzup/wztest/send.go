@@ -283,10 +283,11 @@ func (a *Account) postMessage(w http.ResponseWriter, r *http.Request, restricted
 
 	content := b.ContentURI
 	msgType := "text"
+	var file *File
 	if b.ContentURI != "" {
 		msgType = typeFromName(b.ContentURI, "")
 		if fetch {
-			stored, typ, code, desc := s.download(r.Context(), b.ContentURI)
+			stored, typ, f, code, desc := s.download(r.Context(), b.ContentURI)
 			if code == "" && strings.EqualFold(transport, "instagram") && typ != "image" {
 				code, desc = "MESSAGES_UNSUPPORTED_CONTENT_TYPE_INSTAPI", "Supported content types for Instagram: jpg, gif, png, ico, bmp"
 			}
@@ -299,7 +300,7 @@ func (a *Account) postMessage(w http.ResponseWriter, r *http.Request, restricted
 				failExtended(w, http.StatusBadRequest, code, desc, nil)
 				return
 			}
-			content, msgType = stored, typ
+			content, msgType, file = stored, typ, f
 		}
 	} else if b.TemplateID != "" {
 		msgType = "wapi_template"
@@ -315,7 +316,7 @@ func (a *Account) postMessage(w http.ResponseWriter, r *http.Request, restricted
 		text: b.Text, contentURI: content, typ: msgType, echo: true, authorID: b.CrmUserID,
 	}
 	a.messages[m.id] = m
-	a.sent = append(a.sent, SentMessage{MessageID: m.id, ChatID: chatID, Request: b, Raw: raw, Time: now})
+	a.sent = append(a.sent, SentMessage{MessageID: m.id, ChatID: chatID, Request: b, Raw: raw, Time: now, File: file})
 	c := a.chatOf(chatKey{b.ChannelID, b.ChatType, chatID})
 	if b.Username != "" {
 		c.username = b.Username
@@ -423,47 +424,81 @@ func (a *Account) chatByContact(channelID, chatType, username, phone string) str
 	return fmt.Sprint(a.nextTgID)
 }
 
-// download fetches contentUri as Wazzup does: at once, without following
-// redirects, at most MaxContentSize. The file is kept in the emulator's store
-// and the store URL is what echoes carry.
-func (s *Server) download(ctx context.Context, uri string) (stored, typ, code, desc string) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// Download failures and their answers (channels.md §1.18; descriptions
+// ours, see ASSUMPTIONS.md).
+const (
+	codeDownload     = "MESSAGE_DOWNLOAD_CONTENT_ERROR"
+	descDownload     = "Failed to download content by the specified link"
+	codeTooBig       = "MESSAGES_CONTENT_SIZE_EXCEEDED"
+	codeContentBlank = "MESSAGES_CONTENT_CAN_NOT_BE_BLANK"
+)
+
+// download fetches contentUri as Wazzup does: at once, one GET, without
+// following redirects (a 3xx fails), within the content timeout and size cap.
+// The file is kept in the emulator's store and the store URL is what echoes
+// carry; the file itself goes to SentMessage.File.
+func (s *Server) download(ctx context.Context, uri string) (stored, typ string, f *File, code, desc string) {
+	s.mu.Lock()
+	timeout, limit := s.contentTimeout, s.maxContent
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return "", "", "MESSAGE_DOWNLOAD_CONTENT_ERROR", "Could not download content"
+		return "", "", nil, codeDownload, descDownload
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", "", "MESSAGE_DOWNLOAD_CONTENT_ERROR", "Could not download content"
+		return "", "", nil, codeDownload, descDownload
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", "", "MESSAGE_DOWNLOAD_CONTENT_ERROR",
-			fmt.Sprintf("Could not download content: the URI answered %d", resp.StatusCode)
+		return "", "", nil, codeDownload, fmt.Sprintf("%s: the link answered %d", descDownload, resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxContentSize+1))
+	tooBig := fmt.Sprintf("Content exceeds the allowed size of %s", sizeText(limit))
+	if resp.ContentLength > limit {
+		return "", "", nil, codeTooBig, tooBig
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return "", "", "MESSAGE_DOWNLOAD_CONTENT_ERROR", "Could not download content"
+		return "", "", nil, codeDownload, descDownload
 	}
-	if len(body) > MaxContentSize {
-		return "", "", "MESSAGES_CONTENT_SIZE_EXCEEDED", "Content size exceeds 10 MB"
+	if int64(len(body)) > limit {
+		return "", "", nil, codeTooBig, tooBig
+	}
+	if len(body) == 0 {
+		return "", "", nil, codeContentBlank, "Content can not be blank"
 	}
 	ctype := resp.Header.Get("Content-Type")
 	if ctype == "" {
 		ctype = http.DetectContentType(body)
 	}
-	sum := sha1.Sum(body)
-	id := hex.EncodeToString(sum[:])
-	name := path.Base(req.URL.Path)
+	name := ""
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
+		name = path.Base(params["filename"])
+	}
+	if name == "" || name == "." || name == "/" {
+		name = path.Base(req.URL.Path)
+	}
 	if name == "/" || name == "." {
 		name = "file"
 	}
+	sum := sha1.Sum(body)
+	id := hex.EncodeToString(sum[:])
 	s.mu.Lock()
 	s.store[id] = storedFile{contentType: ctype, body: body}
 	s.mu.Unlock()
-	return s.URL() + "/store/" + id + "?filename=" + url.QueryEscape(name), typeFromName(name, ctype), "", ""
+	f = &File{Name: name, Type: ctype, Bytes: body}
+	return s.URL() + "/store/" + id + "?filename=" + url.QueryEscape(name), typeFromName(name, ctype), f, "", ""
+}
+
+// sizeText writes a size the way the error descriptions do: "10 MB".
+func sizeText(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // typeFromName guesses the message type of a file from its MIME type or name.

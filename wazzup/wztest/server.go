@@ -23,6 +23,9 @@ const (
 	MaxEntities           = 100              // users/contacts/deals per request
 	MaxWebhookURILength   = 200
 	MaxContentSize        = 10 << 20 // contentUri download limit of the API
+	// DefaultContentTimeout bounds the download of a contentUri. Wazzup
+	// publishes none; 30 s is a guess (ASSUMPTIONS.md).
+	DefaultContentTimeout = 30 * time.Second
 )
 
 // Default webhook retry policy of the emulator: none. Wazzup documents no
@@ -56,6 +59,8 @@ type Server struct {
 	rateLimit      int
 	rateWindow     time.Duration
 	fetchContent   bool
+	contentTimeout time.Duration
+	maxContent     int64
 	store          map[string]storedFile // GET /store/{id}
 }
 
@@ -85,6 +90,8 @@ func NewServer() *Server {
 		rateLimit:      DefaultRateLimit,
 		rateWindow:     DefaultRateWindow,
 		fetchContent:   true,
+		contentTimeout: DefaultContentTimeout,
+		maxContent:     MaxContentSize,
 		store:          map[string]storedFile{},
 	}
 	s.idle = sync.NewCond(&s.mu)
@@ -215,6 +222,20 @@ func (s *Server) SetFetchContent(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fetchContent = on
+}
+
+// SetContentLimits changes how long a contentUri download may take
+// (DefaultContentTimeout) and how big the file may be (MaxContentSize), so
+// tests reach the limits quickly. Zero keeps a value.
+func (s *Server) SetContentLimits(timeout time.Duration, maxBytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if timeout > 0 {
+		s.contentTimeout = timeout
+	}
+	if maxBytes > 0 {
+		s.maxContent = maxBytes
+	}
 }
 
 // clock reads the clock; the caller holds s.mu.
