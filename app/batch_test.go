@@ -81,7 +81,7 @@ func timelineTexts(t *testing.T, p *b24test.Portal, prefix string) (map[string]i
 // requests than commands.
 func TestBurstOfNewClientsGoesOutInBatches(t *testing.T) {
 	r := newRelayEnvWorkers(t, 4)
-	r.App.Jobs.Poll = 10 * time.Millisecond
+	r.App.Jobs.SetPoll(10 * time.Millisecond)
 	const clients, per = 12, 5
 	contacts, deals := r.P.Contacts(), r.P.Deals()
 	r.P.ResetCalls()

@@ -16,7 +16,7 @@ import (
 func BenchmarkLanes(b *testing.B) {
 	for b.Loop() {
 		a := newRelayEnvWorkers(b, benchWorkers)
-		a.App.Jobs.Poll = 10 * time.Millisecond
+		a.App.Jobs.SetPoll(10 * time.Millisecond)
 		pb := a.secondPortal("d9df90444023482f909520d454368d28")
 		// Production's wait for an unresolved client (the harness's 1 ms
 		// would have A's 300 timeline jobs spin through the workers).

@@ -38,7 +38,7 @@ func (r *relayEnv) secondPortal(apiKey string) *relayEnv {
 // timed: the assertion counts what is left of A's backlog when B is done.
 func TestLanesOnePortalsBurstDoesNotStallAnother(t *testing.T) {
 	a := newRelayEnvWorkers(t, 4)
-	a.App.Jobs.Poll = 10 * time.Millisecond
+	a.App.Jobs.SetPoll(10 * time.Millisecond)
 	b := a.secondPortal("d9df90444023482f909520d454368d28")
 	if _, err := a.App.Store.DB().Exec(`UPDATE portals SET rate_burst = 4, rate_per_second = 2 WHERE id = $1`, a.PortalID); err != nil {
 		t.Fatal(err)

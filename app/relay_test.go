@@ -627,7 +627,7 @@ func (r *relayEnv) quiet() {
 
 // runKinds runs workers for some job kinds only, until the returned stop.
 func (r *relayEnv) runKinds(kinds []string) (stop func()) {
-	r.App.Jobs.Poll = 10 * time.Millisecond
+	r.App.Jobs.SetPoll(10 * time.Millisecond)
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan struct{})
 	go func() {

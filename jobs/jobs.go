@@ -93,6 +93,8 @@ type Queue struct {
 
 	// recordFailures counts failed writes of outcomes (tests wait on it).
 	recordFailures atomic.Int64
+	// pollSet is Poll changed while the workers run (SetPoll).
+	pollSet atomic.Int64
 
 	// Lease is how long a claimed job stays ours without a heartbeat before
 	// another worker may take it: the backstop for a worker whose death its
@@ -584,6 +586,16 @@ func Backoff(attempt int) time.Duration {
 // Run runs workers until ctx ends.
 func (q *Queue) Run(ctx context.Context, workers int) { q.RunKinds(ctx, workers, nil) }
 
+// SetPoll changes how often idle workers look, while they run.
+func (q *Queue) SetPoll(d time.Duration) { q.pollSet.Store(int64(d)) }
+
+func (q *Queue) pollEvery() time.Duration {
+	if d := q.pollSet.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return q.Poll
+}
+
 // RunExcept runs workers for every handled kind but those (which have
 // workers of their own): a worker of the paced kinds claims under the
 // lanes' lock, and must not spend it filing webhooks.
@@ -614,7 +626,7 @@ func (q *Queue) RunKinds(ctx context.Context, workers int, kinds []string) {
 				select {
 				case <-ctx.Done():
 				case <-p.wake:
-				case <-time.After(q.Poll):
+				case <-time.After(q.pollEvery()):
 				}
 			}
 		})
