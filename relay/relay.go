@@ -49,16 +49,16 @@ const (
 
 // Options configure the Service.
 type Options struct {
-	Store          *store.Store
-	Portals        *portal.Service
-	Sync           *crmsync.Syncer
-	Access         *access.Rules
-	Jobs           *jobs.Queue
-	Keys           *secret.Keys
+	Store   *store.Store
+	Portals *portal.Service
+	Sync    *crmsync.Syncer
+	Access  *access.Rules
+	Jobs    *jobs.Queue
+	Keys    *secret.Keys
 	// Files holds uploaded files (replies with a file); Links signs the
 	// short-lived public links Wazzup fetches them by.
-	Files filestore.Storage
-	Links *session.Signer
+	Files          filestore.Storage
+	Links          *session.Signer
 	Log            *slog.Logger
 	PublicURL      string
 	WazzupAPIURL   string
