@@ -370,11 +370,21 @@ func TestFileRepliesThroughTelegram(t *testing.T) {
 	if sent[2].Method != "sendMessage" || sent[2].Text != long {
 		t.Fatalf("long caption as a message: %s %d", sent[2].Method, len(sent[2].Text))
 	}
+	// An image over the 10 MB of sendPhoto goes as a document.
+	bigPNG := append(pngBytes(t, 8, 8), make([]byte, 11<<20)...)
+	_, bf, _ := r.upload(r.Admin, "big.png", "", bigPNG)
+	if s, _, e := r.sendFile(r.Admin, d.ID, bf.ID, "", "tg-file-3"); s != http.StatusAccepted {
+		t.Fatalf("big photo reply: %d %+v", s, e)
+	}
+	r.settle()
+	if sent := bot.Sent(); len(sent) != 4 || sent[3].Method != "sendDocument" || sent[3].File == nil || len(sent[3].File.Bytes) != len(bigPNG) {
+		t.Fatalf("big photo sent %d", len(sent))
+	}
 	var hist struct {
 		Messages []fileMessage `json:"messages"`
 	}
 	r.api("GET", "/api/v1/dialogs/"+itoa64(d.ID)+"/messages", r.Admin, nil, &hist)
-	if len(hist.Messages) != 4 || hist.Messages[1].Text != "Вот фото" {
+	if len(hist.Messages) != 5 || hist.Messages[1].Text != "Вот фото" {
 		t.Fatalf("history %+v", hist.Messages)
 	}
 	for _, m := range hist.Messages[1:] {
