@@ -21,6 +21,7 @@ import (
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/crmsync"
+	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/handlers"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/migrations"
@@ -153,9 +154,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 
 	a.Access = &access.Rules{Store: st}
+	files := filestore.NewPostgres(st)
 	a.Relay = relay.New(relay.Options{
 		Store: st, Portals: a.Portals, Sync: a.Sync, Access: a.Access, Jobs: q, Keys: keys, Log: log, PublicURL: cfg.PublicURL,
 		WazzupAPIURL: cfg.WazzupAPIURL, TelegramAPIURL: cfg.TelegramAPIURL, HTTP: o.HTTP, Now: o.Now,
+		Files: files, Links: a.Sessions,
 	})
 	a.Relay.Register(q)
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
@@ -178,7 +181,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	e.Use(m.middleware)
 	h := &handlers.Handlers{
 		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL, Sync: a.Sync,
-		Relay: a.Relay, Access: a.Access, Stream: a.Stream,
+		Relay: a.Relay, Access: a.Access, Stream: a.Stream, Files: files,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Ready:   st.Ping,
 	}

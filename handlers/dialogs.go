@@ -329,6 +329,7 @@ func (h *Handlers) history(c echo.Context) error {
 type sendBody struct {
 	Text     string `json:"text"`
 	ClientID string `json:"client_id"`
+	FileID   int64  `json:"file_id"`
 }
 
 // send accepts a reply (202); a worker sends it.
@@ -342,7 +343,13 @@ func (h *Handlers) send(c echo.Context) error {
 	if err := bindJSON(c, &b); err != nil {
 		return err
 	}
-	m, err := h.Relay.Send(c.Request().Context(), cl.Portal.ID, relay.Author{ID: cl.User.ID, Name: cl.User.Name}, v.ID, b.Text, b.ClientID)
+	author := relay.Author{ID: cl.User.ID, Name: cl.User.Name}
+	var m *store.Message
+	if b.FileID != 0 {
+		m, err = h.Relay.SendFile(c.Request().Context(), cl.Portal.ID, author, v.ID, b.FileID, b.Text, b.ClientID)
+	} else {
+		m, err = h.Relay.Send(c.Request().Context(), cl.Portal.ID, author, v.ID, b.Text, b.ClientID)
+	}
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/crmsync"
+	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/relay"
@@ -31,6 +32,7 @@ type Handlers struct {
 	Portals   *portal.Service
 	Sync      *crmsync.Syncer
 	Relay     *relay.Service
+	Files     filestore.Storage
 	Access    *access.Rules
 	Stream    *stream.Hub
 	Sessions  *session.Signer
@@ -76,6 +78,10 @@ func (h *Handlers) Register(e *echo.Echo) {
 	// Files are fetched with a signed link instead of a session (an <img> in
 	// the portal's iframe has neither cookie nor header): outside the group.
 	e.GET("/api/v1/messages/:id/attachments/:n", h.attachment)
+	// Uploaded files for a gateway that fetches them (Wazzup's contentUri):
+	// signed, short-lived, no session.
+	e.GET("/files/:id/:name", h.publicFile)
+	e.GET("/files/:id", h.publicFile)
 
 	api := e.Group("/api/v1", h.authenticate)
 	api.GET("/me", h.me)
@@ -87,6 +93,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/dialogs/:id", h.dialog)
 	api.GET("/dialogs/:id/messages", h.history)
 	api.POST("/dialogs/:id/messages", h.send)
+	api.POST("/files", h.uploadFile)
 	api.POST("/dialogs/:id/no-reply-needed", h.noReplyNeeded)
 	api.GET("/contacts/:id/messages", h.contactMessages)
 	api.GET("/channels", h.channels)
@@ -110,6 +117,9 @@ func limitBody(n int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
+			if c.Path() == uploadPath && r.Method == http.MethodPost {
+				return next(c) // the upload sets its own, larger cap
+			}
 			if r.ContentLength > n {
 				return problem.New(problem.TooLarge, "body_too_large", "the request body is over %d bytes", n)
 			}
@@ -185,7 +195,7 @@ func (h *Handlers) classify(err error) (int, string, string) {
 func wantsHTML(c echo.Context) bool {
 	p := c.Request().URL.Path
 	switch {
-	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/files/"), p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
 		return false
 	case p == "/b24/install" && c.Request().PostFormValue("event") != "":
 		return false

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/relay24/relay24/problem"
@@ -90,6 +92,20 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 		return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
 	}
 	a := atts[i]
+	if id, ok := strings.CutPrefix(a.URL, fileURLPrefix); ok {
+		// A file a user uploaded and sent: from relay24's own storage.
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || s.o.Files == nil {
+			return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
+		}
+		f, err := s.o.Files.Get(ctx, m.PortalID, n)
+		if problem.Is(err, problem.NotFound) {
+			return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
+		} else if err != nil {
+			return nil, err
+		}
+		return &Media{Body: io.NopCloser(bytes.NewReader(f.Bytes)), ContentType: f.Type, Name: f.Name}, nil
+	}
 	fileID, isTelegram := strings.CutPrefix(a.URL, "tg-file:")
 	if !isTelegram {
 		target, ok := redirectTarget(a.URL)

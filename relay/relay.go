@@ -18,9 +18,11 @@ import (
 
 	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/crmsync"
+	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/secret"
+	"github.com/relay24/relay24/session"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/telegram"
 	"github.com/relay24/relay24/wazzup"
@@ -47,12 +49,16 @@ const (
 
 // Options configure the Service.
 type Options struct {
-	Store          *store.Store
-	Portals        *portal.Service
-	Sync           *crmsync.Syncer
-	Access         *access.Rules
-	Jobs           *jobs.Queue
-	Keys           *secret.Keys
+	Store   *store.Store
+	Portals *portal.Service
+	Sync    *crmsync.Syncer
+	Access  *access.Rules
+	Jobs    *jobs.Queue
+	Keys    *secret.Keys
+	// Files holds uploaded files (replies with a file); Links signs the
+	// short-lived public links Wazzup fetches them by.
+	Files          filestore.Storage
+	Links          *session.Signer
 	Log            *slog.Logger
 	PublicURL      string
 	WazzupAPIURL   string

@@ -126,6 +126,9 @@ func checkSendable(text string) error {
 func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	var p struct {
 		MessageID int64 `json:"message_id"`
+		// Then is the text that follows a file on a channel with no
+		// captions: its send job is enqueued with the file's outcome.
+		Then int64 `json:"then"`
 	}
 	if err := j.Decode(&p); err != nil {
 		return jobs.Permanent(err)
@@ -138,6 +141,11 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 		return err
 	}
 	if m.Status != "pending" {
+		if p.Then != 0 {
+			// The file's outcome was recorded (its echo may have told us
+			// first): make sure the text after it follows it.
+			return s.o.Store.Tx(ctx, func(tx *store.Store) error { return s.follow(ctx, tx, m, m.Status != "error", p.Then) })
+		}
 		return nil // sent (its echo may have told us first) or failed
 	}
 	d, err := s.o.Store.DialogByID(ctx, m.PortalID, m.DialogID)
@@ -154,11 +162,15 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	}
 	log := s.o.Log.With(slog.Int64("portal_id", m.PortalID), slog.Int64("message_id", m.ID))
 	if g.State == "disconnected" {
-		return s.failSend(ctx, m, "the channel was disconnected", log)
+		return s.failSendThen(ctx, m, "the channel was disconnected", p.Then, log)
 	}
 	cred, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
 	if err != nil {
-		return s.failSend(ctx, m, "the channel's credentials cannot be read", log)
+		return s.failSendThen(ctx, m, "the channel's credentials cannot be read", p.Then, log)
+	}
+	isFile := false
+	if id, _ := fileOf(m); id != 0 {
+		isFile = true
 	}
 	// What the previous attempt left: nothing (it never started), "retry"
 	// (the gateway said it did not take the message), or an attempt with no
@@ -174,16 +186,22 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	case "wazzup":
 		// Wazzup refuses a repeated crmMessageId for 60 s: inside that
 		// window a retry cannot send twice.
+		if isFile {
+			return s.sendWazzupFile(ctx, m, d, ch, cred, first, p.Then, log)
+		}
 		return s.sendWazzup(ctx, m, d, ch, cred, first, log)
 	case "telegram":
 		if prevStarted && prevOutcome != sendRetry {
 			// Telegram has no idempotency key: a send that may have left is
 			// not repeated; the salesperson sees why and may resend.
-			return s.failSend(ctx, m, "delivery is uncertain after an interruption; check the chat and resend if needed", log)
+			return s.failSendThen(ctx, m, "delivery is uncertain after an interruption; check the chat and resend if needed", p.Then, log)
+		}
+		if isFile {
+			return s.sendTelegramFile(ctx, m, d, cred, p.Then, log)
 		}
 		return s.sendTelegram(ctx, m, d, cred, log)
 	}
-	return s.failSend(ctx, m, "unknown provider "+g.Provider, log)
+	return s.failSendThen(ctx, m, "unknown provider "+g.Provider, p.Then, log)
 }
 
 func (s *Service) sendWazzup(ctx context.Context, m *store.Message, d *store.Dialog, ch *store.Channel, apiKey string, first time.Time, log *slog.Logger) error {
@@ -252,8 +270,17 @@ func sendError(err error) string {
 // markSent records the send's answer: the reply's provider id (which its
 // echo and statuses, held back until now, then find) and status sent.
 func (s *Service) markSent(ctx context.Context, m *store.Message, providerID string) error {
+	return s.markSentThen(ctx, m, providerID, 0)
+}
+
+// markSentThen is markSent, and in the same transaction enqueues the send
+// of the message then (the text after a file), if any.
+func (s *Service) markSentThen(ctx context.Context, m *store.Message, providerID string, then int64) error {
 	providerID = pgsafe.Text(providerID) // the gateway's answer, stored as the webhooks' ids are
 	return s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := s.follow(ctx, tx, m, true, then); err != nil {
+			return err
+		}
 		if providerID != "" {
 			held, err := tx.RecordProviderID(ctx, m, providerID)
 			if err != nil {
@@ -277,8 +304,17 @@ func (s *Service) markSent(ctx context.Context, m *store.Message, providerID str
 // failSend ends a reply in status error (visible in the chat); the dialog
 // waits for an answer again.
 func (s *Service) failSend(ctx context.Context, m *store.Message, reason string, log *slog.Logger) error {
+	return s.failSendThen(ctx, m, reason, 0, log)
+}
+
+// failSendThen is failSend, and in the same transaction ends the message
+// then (the text after a file), if any, in an error too.
+func (s *Service) failSendThen(ctx context.Context, m *store.Message, reason string, then int64, log *slog.Logger) error {
 	log.WarnContext(ctx, "reply not sent", slog.String("reason", reason))
 	return s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		if err := s.follow(ctx, tx, m, false, then); err != nil {
+			return err
+		}
 		upd, err := tx.UpdateMessageStatus(ctx, m.ID, "error", reason)
 		if err != nil || upd == nil {
 			return err
@@ -478,4 +514,22 @@ func (s *Service) assignJob(ctx context.Context, j *jobs.Job) error {
 		}
 	}
 	return nil
+}
+
+// follow settles the text that goes after a file (then; 0 for none): its
+// send job once the file has left, or an error when the file did not.
+func (s *Service) follow(ctx context.Context, tx *store.Store, m *store.Message, sent bool, then int64) error {
+	if then == 0 {
+		return nil
+	}
+	if sent {
+		_, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobSend, map[string]int64{"message_id": then}, jobs.Options{
+			PortalID: m.PortalID, UniqueKey: "send:" + itoa(then), MaxAttempts: 12})
+		return err
+	}
+	upd, err := tx.UpdateMessageStatus(ctx, then, "error", "not sent: the file before it was not sent")
+	if err != nil || upd == nil {
+		return err
+	}
+	return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: then})
 }

@@ -50,3 +50,38 @@ func (s *Signer) CheckAttachmentLink(portalID, messageID int64, n int, exp, sig 
 func linkPayload(portalID, messageID int64, n int, exp int64) []byte {
 	return fmt.Appendf(nil, "%d.%d.%d.%d", portalID, messageID, n, exp)
 }
+
+// FileLinkTTL is the life of a public link to an uploaded file: long enough
+// for a gateway that fetches it at once (Wazzup), short enough that a link
+// seen in a log or a proxy is soon worthless.
+const FileLinkTTL = 5 * time.Minute
+
+const fileLinkPurpose = "file link v1"
+
+// FileLink signs a public link to a portal's uploaded file: the link's exp
+// (Unix seconds) and sig. It needs no session (a gateway fetches it).
+func (s *Signer) FileLink(portalID, fileID int64) (exp, sig string) {
+	e := s.now().Add(FileLinkTTL).Unix()
+	exp = strconv.FormatInt(e, 10)
+	return exp, s.keys.MAC(fileLinkPurpose, fileLinkPayload(portalID, fileID, e))
+}
+
+// CheckFileLink checks a public file link: secret.ErrInvalid for any
+// mismatch, ErrExpired for a genuine link past its expiry.
+func (s *Signer) CheckFileLink(portalID, fileID int64, exp, sig string) error {
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || sig == "" {
+		return fmt.Errorf("file link: %w", secret.ErrInvalid)
+	}
+	if !s.keys.CheckMAC(fileLinkPurpose, fileLinkPayload(portalID, fileID, e), sig) {
+		return fmt.Errorf("file link: %w", secret.ErrInvalid)
+	}
+	if !s.now().Before(time.Unix(e, 0)) {
+		return ErrExpired
+	}
+	return nil
+}
+
+func fileLinkPayload(portalID, fileID int64, exp int64) []byte {
+	return fmt.Appendf(nil, "%d.%d.%d", portalID, fileID, exp)
+}

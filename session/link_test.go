@@ -72,3 +72,36 @@ func TestAttachmentLink(t *testing.T) {
 		t.Fatalf("an expired forged link: %v", err)
 	}
 }
+
+func TestFileLink(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 9, 3, 0, 0, time.UTC)
+	s := NewSigner(keys, func() time.Time { return now })
+	exp, sig := s.FileLink(3, 42)
+	if e, _ := strconv.ParseInt(exp, 10, 64); time.Unix(e, 0).Sub(now) != FileLinkTTL {
+		t.Fatalf("life of a file link: %s", time.Unix(e, 0).Sub(now))
+	}
+	if err := s.CheckFileLink(3, 42, exp, sig); err != nil {
+		t.Fatal(err)
+	}
+	// An attachment link's signature of the same numbers is not a file link's.
+	aExp, aSig := s.AttachmentLink(3, 42, 0)
+	for name, c := range map[string][4]any{
+		"other portal":    {int64(4), int64(42), exp, sig},
+		"other file":      {int64(3), int64(43), exp, sig},
+		"other expiry":    {int64(3), int64(42), exp + "0", sig},
+		"no signature":    {int64(3), int64(42), exp, ""},
+		"attachment link": {int64(3), int64(42), aExp, aSig},
+	} {
+		if err := s.CheckFileLink(c[0].(int64), c[1].(int64), c[2].(string), c[3].(string)); !errors.Is(err, secret.ErrInvalid) {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+	now = now.Add(FileLinkTTL)
+	if err := s.CheckFileLink(3, 42, exp, sig); !errors.Is(err, ErrExpired) {
+		t.Fatalf("an expired link: %v", err)
+	}
+}
