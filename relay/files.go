@@ -48,37 +48,24 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 			return nil, err
 		}
 	}
-	clientID = strings.TrimSpace(clientID)
-	if clientID == "" || len(clientID) > 64 {
-		return nil, problem.New(problem.Invalid, "bad_client_id", "client_id is required (1 to 64 characters) so that a repeated request sends once")
-	}
 	if s.o.Files == nil {
 		return nil, problem.New(problem.Unavailable, "files_unavailable", "file storage is not configured")
 	}
-	d, err := s.o.Store.DialogByID(ctx, portalID, dialogID)
+	t, err := s.replyTarget(ctx, portalID, dialogID, clientID, text)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID)
-	if err != nil {
-		return nil, err
-	}
+	d, ch, clientID := t.d, t.ch, t.clientID
 	f, err := s.o.Files.Get(ctx, portalID, fileID)
 	if err != nil {
 		return nil, err
-	}
-	if text != "" {
-		if limit := wazzup.TextLimit(ch.Transport); wazzup.TextLen(text) > limit {
-			return nil, problem.New(problem.Invalid, "text_too_long", "%s accepts at most %d characters; this message has %d",
-				transportTitle(d.ChatType), limit, wazzup.TextLen(text))
-		}
 	}
 	plan, err := planFile(ch, d, f, text)
 	if err != nil {
 		return nil, err
 	}
-	if ch.State != "active" {
-		return nil, problem.New(problem.Conflict, "channel_unavailable", "the channel %s cannot send now (state: %s)", ch.Name, ch.State)
+	if err := t.writable(); err != nil {
+		return nil, err
 	}
 	kind := filestore.Kind(f.Type)
 	atts, _ := json.Marshal([]Attachment{{URL: fileURLPrefix + strconv.FormatInt(f.ID, 10), Type: kind, Name: f.Name}})
@@ -90,16 +77,11 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		m := &store.Message{PortalID: portalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "out", ClientID: nullString(clientID),
 			Kind: kind, Text: caption, Attachments: atts, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
-		stored, inserted, err := tx.InsertMessage(ctx, m)
-		if err != nil {
-			return err
-		}
-		out = stored
-		if !inserted {
-			return nil // a repeated request: the first one's message
-		}
-		payload := map[string]int64{"message_id": stored.ID}
-		if text != "" && !plan.caption {
+		var err error
+		out, err = s.acceptReply(ctx, tx, d, author, m, func(stored *store.Message, payload map[string]int64) error {
+			if text == "" || plan.caption {
+				return nil
+			}
 			// The text follows as its own message once the file has left
 			// (its send job is enqueued with the file's outcome).
 			tm := &store.Message{PortalID: portalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "out", ClientID: nullString(clientID + textSuffix),
@@ -109,25 +91,9 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 				return err
 			}
 			payload["then"] = ts.ID
-			if err := s.afterMessage(ctx, tx, d, ts); err != nil {
-				return err
-			}
-		}
-		took, err := tx.TakeDialog(ctx, d.ID, author.ID)
-		if err != nil {
-			return err
-		}
-		if took {
-			if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
-				PortalID: portalID, UniqueKey: "assign:" + itoa(d.ID)}); err != nil {
-				return err
-			}
-		}
-		if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobSend, payload, jobs.Options{
-			PortalID: portalID, UniqueKey: "send:" + itoa(stored.ID), MaxAttempts: 12}); err != nil {
-			return err
-		}
-		return s.afterMessage(ctx, tx, d, stored)
+			return s.afterMessage(ctx, tx, d, ts)
+		})
+		return err
 	})
 	return out, err
 }

@@ -49,6 +49,35 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	if err := checkSendable(text); err != nil {
 		return nil, err
 	}
+	t, err := s.replyTarget(ctx, portalID, dialogID, clientID, text)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	var out *store.Message
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		m := &store.Message{PortalID: portalID, DialogID: t.d.ID, ChannelID: t.ch.ID, Direction: "out", ClientID: nullString(t.clientID),
+			Kind: "text", Text: text, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
+		var err error
+		out, err = s.acceptReply(ctx, tx, t.d, author, m, nil)
+		return err
+	})
+	return out, err
+}
+
+// replyTarget is the dialog and channel a reply goes to, with its checked
+// client id.
+type replyTarget struct {
+	d        *store.Dialog
+	ch       *store.Channel
+	clientID string
+}
+
+// replyTarget reads the dialog and its channel and checks the client id and
+// the text's length for the channel (text may be empty).
+func (s *Service) replyTarget(ctx context.Context, portalID, dialogID int64, clientID, text string) (*replyTarget, error) {
 	clientID = strings.TrimSpace(clientID)
 	if clientID == "" || len(clientID) > 64 {
 		return nil, problem.New(problem.Invalid, "bad_client_id", "client_id is required (1 to 64 characters) so that a repeated request sends once")
@@ -61,43 +90,54 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	if err != nil {
 		return nil, err
 	}
-	if limit := wazzup.TextLimit(ch.Transport); wazzup.TextLen(text) > limit {
+	if limit := wazzup.TextLimit(ch.Transport); text != "" && wazzup.TextLen(text) > limit {
 		return nil, problem.New(problem.Invalid, "text_too_long", "%s accepts at most %d characters; this message has %d",
 			transportTitle(d.ChatType), limit, wazzup.TextLen(text))
 	}
-	if ch.State != "active" {
-		return nil, problem.New(problem.Conflict, "channel_unavailable", "the channel %s cannot send now (state: %s)", ch.Name, ch.State)
+	return &replyTarget{d: d, ch: ch, clientID: clientID}, nil
+}
+
+// writable refuses a reply through a channel that cannot send now.
+func (t *replyTarget) writable() error {
+	if t.ch.State != "active" {
+		return problem.New(problem.Conflict, "channel_unavailable", "the channel %s cannot send now (state: %s)", t.ch.Name, t.ch.State)
 	}
-	var out *store.Message
-	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
-		m := &store.Message{PortalID: portalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "out", ClientID: nullString(clientID),
-			Kind: "text", Text: text, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
-		stored, inserted, err := tx.InsertMessage(ctx, m)
-		if err != nil {
-			return err
+	return nil
+}
+
+// acceptReply stores a reply (in tx) with its send job (payload's message
+// id set here; more, when given, adds to it): the first to answer takes the
+// client, and the dialog is updated. A repeated client id returns the first
+// request's message and changes nothing; before reports whether m was new,
+// so the caller can add what goes with it in the same transaction.
+func (s *Service) acceptReply(ctx context.Context, tx *store.Store, d *store.Dialog, author Author, m *store.Message,
+	before func(stored *store.Message, payload map[string]int64) error) (*store.Message, error) {
+	stored, inserted, err := tx.InsertMessage(ctx, m)
+	if err != nil || !inserted {
+		return stored, err // a repeated request: the first one's message
+	}
+	payload := map[string]int64{"message_id": stored.ID}
+	if before != nil {
+		if err := before(stored, payload); err != nil {
+			return nil, err
 		}
-		out = stored
-		if !inserted {
-			return nil // a repeated request: the first one's message
+	}
+	took, err := tx.TakeDialog(ctx, d.ID, author.ID)
+	if err != nil {
+		return nil, err
+	}
+	if took {
+		// The first to answer takes the client: the CRM records follow.
+		if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
+			PortalID: m.PortalID, UniqueKey: "assign:" + itoa(d.ID)}); err != nil {
+			return nil, err
 		}
-		took, err := tx.TakeDialog(ctx, d.ID, author.ID)
-		if err != nil {
-			return err
-		}
-		if took {
-			// The first to answer takes the client: the CRM records follow.
-			if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobAssign, map[string]int64{"dialog_id": d.ID, "user_id": author.ID}, jobs.Options{
-				PortalID: portalID, UniqueKey: "assign:" + itoa(d.ID)}); err != nil {
-				return err
-			}
-		}
-		if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobSend, map[string]int64{"message_id": stored.ID}, jobs.Options{
-			PortalID: portalID, UniqueKey: "send:" + itoa(stored.ID), MaxAttempts: 12}); err != nil {
-			return err
-		}
-		return s.afterMessage(ctx, tx, d, stored)
-	})
-	return out, err
+	}
+	if _, err := s.o.Jobs.Enqueue(ctx, tx.Ext(), JobSend, payload, jobs.Options{
+		PortalID: m.PortalID, UniqueKey: "send:" + itoa(stored.ID), MaxAttempts: 12}); err != nil {
+		return nil, err
+	}
+	return stored, s.afterMessage(ctx, tx, d, stored)
 }
 
 // CheckText applies the rule of replies to a text that will be sent later
