@@ -106,8 +106,8 @@ func (s *Store) Search(ctx context.Context, portalID int64, f SearchFilter) (*Se
 		return nil, err
 	}
 	if phones != nil {
-		// A number is one word, however it was written.
-		words = phones[:1]
+		// A number is one word, however it was written: the canonical one.
+		words = phones[len(phones)-1:]
 	}
 	if out.Messages, err = s.searchMessages(ctx, portalID, f, words); err != nil {
 		return nil, err
