@@ -81,7 +81,7 @@ type Queue struct {
 	handlers map[string]Handler
 	leases   map[string]time.Duration
 	turn     atomic.Int64
-	pools    []*pool // the RunKinds pools of this process, each with its own wake
+	pools    []*pool         // the RunKinds pools of this process, each with its own wake
 	lanes    *lanes          // per-portal scheduling (gate.go); nil: none
 	together map[string]bool // kinds claimed together per portal (ClaimTogether)
 
