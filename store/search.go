@@ -36,9 +36,6 @@ const maxSearchWords = 8
 // (migration 00010): the query must repeat it exactly to use it.
 const dialogSearchText = `(client_name || ' ' || client_username || ' ' || chat_id || ' ' || client_phone)`
 
-// messageVector is the expression of the messages_search index.
-const messageVector = `(to_tsvector('russian'::regconfig, m.text) || to_tsvector('english'::regconfig, m.text))`
-
 // searchWords splits a query into words: letters and digits, the rest
 // separates them.
 func searchWords(q string) []string {
@@ -177,6 +174,13 @@ func (s *Store) searchDialogs(ctx context.Context, portalID int64, f SearchFilte
 	return out, nil
 }
 
+// probeWindow is how many of the portal's newest messages a search tests
+// one by one before it asks the word index: a word in many messages has its
+// newest matches among them (and the index would hand over all of its
+// matches to be sorted), a rare word has not (and the index finds it at
+// once).
+const probeWindow = 1000
+
 func (s *Store) searchMessages(ctx context.Context, portalID int64, f SearchFilter, words []string) ([]MessageView, error) {
 	args := []any{portalID, f.Limit}
 	var terms []string
@@ -187,13 +191,24 @@ func (s *Store) searchMessages(ctx context.Context, portalID int64, f SearchFilt
 		// the russian configuration, an English one by the english.
 		terms = append(terms, `(plainto_tsquery('russian', `+p+`) || plainto_tsquery('english', `+p+`))`)
 	}
-	where := []string{"m.portal_id = $1", messageVector + " @@ (" + strings.Join(terms, " && ") + ")"}
+	where := []string{"m.portal_id = $1", "m.search_vector @@ (" + strings.Join(terms, " && ") + ")"}
 	if f.Visible != nil {
 		where = append(where, "("+f.Visible.condition(&args)+")")
 	}
-	q := messageViewSelect + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY m.sent_at DESC, m.id DESC LIMIT $2`
+	tail := ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY m.sent_at DESC, m.id DESC LIMIT $2`
+	// The newest messages first: a full page of matches among them are the
+	// newest matches of all.
+	probe := strings.Replace(messageViewSelect, "FROM messages m",
+		"FROM (SELECT * FROM messages WHERE portal_id = $1 ORDER BY sent_at DESC, id DESC LIMIT "+strconv.Itoa(probeWindow)+") m", 1)
 	var out []MessageView
-	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &out, probe+tail, args...); err != nil {
+		return nil, fmt.Errorf("store: search messages: %w", err)
+	}
+	if len(out) == f.Limit {
+		return out, nil
+	}
+	out = out[:0]
+	if err := s.db.SelectContext(ctx, &out, messageViewSelect+tail, args...); err != nil {
 		return nil, fmt.Errorf("store: search messages: %w", err)
 	}
 	return out, nil

@@ -133,8 +133,29 @@ func TestSearch(t *testing.T) {
 			}
 		})
 	}
+	// Matches older than the newest thousand messages are found too (by the
+	// word index, past the newest-first probe).
+	if _, err := l.db.Exec(`INSERT INTO messages (portal_id, dialog_id, channel_id, direction, text, status, sent_at)
+		SELECT $1, $2, $3, 'in', 'hello ' || g, 'inbound', $4::timestamptz + g * interval '1 second' FROM generate_series(1, 1500) g`,
+		p, anna.ID, anna.ChannelID, l.at(100)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.s.Search(l.ctx, p, store.SearchFilter{Text: "доставкой", Visible: all})
+	if got := func() (ids []int64) {
+		for _, m := range res.Messages {
+			ids = append(ids, m.ID)
+		}
+		return
+	}(); err != nil || !slices.Equal(got, []int64{mIvan2, mPetr, mIvan}) {
+		t.Errorf("behind 1500 newer messages: %v %v", got, err)
+	}
+	if res, err := l.s.Search(l.ctx, p, store.SearchFilter{Text: "hello", Visible: all, Limit: 3}); err != nil || len(res.Messages) != 3 ||
+		res.Messages[0].Text != "hello 1500" {
+		t.Errorf("a word in most messages: the newest first: %v", err)
+	}
+
 	// The other portal finds only its own.
-	res, err := l.s.Search(l.ctx, other, store.SearchFilter{Text: "доставка", Visible: all})
+	res, err = l.s.Search(l.ctx, other, store.SearchFilter{Text: "доставка", Visible: all})
 	if err != nil {
 		t.Fatal(err)
 	}
