@@ -174,41 +174,49 @@ func (s *Store) searchDialogs(ctx context.Context, portalID int64, f SearchFilte
 	return out, nil
 }
 
-// probeWindow is how many of the portal's newest messages a search tests
-// one by one before it asks the word index: a word in many messages has its
-// newest matches among them (and the index would hand over all of its
-// matches to be sorted), a rare word has not (and the index finds it at
-// once).
-const probeWindow = 1000
+// rareWords is the count of matches below which a word is rare: its
+// matches are taken from the word index and sorted; a word in more
+// messages has its newest matches found by walking the messages newest
+// first. (Counting up to it on the index takes a millisecond or two: the
+// index hands over matches cheaply, sorting them all is what costs.)
+var rareWords = 5000
 
 func (s *Store) searchMessages(ctx context.Context, portalID int64, f SearchFilter, words []string) ([]MessageView, error) {
-	args := []any{portalID, f.Limit}
-	var terms []string
+	// match is the condition on the words, their placeholders from $first.
+	match := func(first int) string {
+		var terms []string
+		for i := range words {
+			p := "$" + strconv.Itoa(first+i)
+			// Either language's form of the word: a Russian word is stemmed
+			// by the russian configuration, an English one by the english.
+			terms = append(terms, `(plainto_tsquery('russian', `+p+`) || plainto_tsquery('english', `+p+`))`)
+		}
+		return "search_vector @@ (" + strings.Join(terms, " && ") + ")"
+	}
+	args := []any{portalID}
 	for _, w := range words {
 		args = append(args, w)
-		p := "$" + strconv.Itoa(len(args))
-		// Either language's form of the word: a Russian word is stemmed by
-		// the russian configuration, an English one by the english.
-		terms = append(terms, `(plainto_tsquery('russian', `+p+`) || plainto_tsquery('english', `+p+`))`)
 	}
-	where := []string{"m.portal_id = $1", "m.search_vector @@ (" + strings.Join(terms, " && ") + ")"}
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM messages WHERE portal_id = $1 AND `+match(2)+
+		` LIMIT `+strconv.Itoa(rareWords)+`) x`, args...); err != nil {
+		return nil, fmt.Errorf("store: search messages: count: %w", err)
+	}
+	args = append([]any{portalID, f.Limit}, args[1:]...)
+	from := "FROM messages m"
+	if n < rareWords {
+		// The matches from the index, then sorted (the fence keeps the
+		// planner from walking every message newest first for a rare word).
+		from = "FROM (SELECT * FROM messages WHERE portal_id = $1 AND " + match(3) + " OFFSET 0) m"
+	}
+	where := []string{"m.portal_id = $1", "m." + match(3)}
 	if f.Visible != nil {
 		where = append(where, "("+f.Visible.condition(&args)+")")
 	}
-	tail := ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY m.sent_at DESC, m.id DESC LIMIT $2`
-	// The newest messages first: a full page of matches among them are the
-	// newest matches of all.
-	probe := strings.Replace(messageViewSelect, "FROM messages m",
-		"FROM (SELECT * FROM messages WHERE portal_id = $1 ORDER BY sent_at DESC, id DESC LIMIT "+strconv.Itoa(probeWindow)+") m", 1)
+	q := strings.Replace(messageViewSelect, "FROM messages m", from, 1) + ` WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY m.sent_at DESC, m.id DESC LIMIT $2`
 	var out []MessageView
-	if err := s.db.SelectContext(ctx, &out, probe+tail, args...); err != nil {
-		return nil, fmt.Errorf("store: search messages: %w", err)
-	}
-	if len(out) == f.Limit {
-		return out, nil
-	}
-	out = out[:0]
-	if err := s.db.SelectContext(ctx, &out, messageViewSelect+tail, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("store: search messages: %w", err)
 	}
 	return out, nil

@@ -149,9 +149,29 @@ func TestSearch(t *testing.T) {
 	}(); err != nil || !slices.Equal(got, []int64{mIvan2, mPetr, mIvan}) {
 		t.Errorf("behind 1500 newer messages: %v %v", got, err)
 	}
-	if res, err := l.s.Search(l.ctx, p, store.SearchFilter{Text: "hello", Visible: all, Limit: 3}); err != nil || len(res.Messages) != 3 ||
-		res.Messages[0].Text != "hello 1500" {
-		t.Errorf("a word in most messages: the newest first: %v", err)
+	// Found the same whether the word counts as rare (its matches sorted)
+	// or common (the messages walked newest first).
+	for _, rare := range []int{5000, 2} {
+		undo := store.SetRareWords(rare)
+		for _, c := range []struct {
+			q    string
+			vis  *store.Visibility
+			want []string
+		}{
+			{"hello", all, []string{"hello 1500", "hello 1499", "hello 1498"}},
+			{"hello", own2, nil},
+			{"доставки", own2, []string{"Спасибо за доставку!"}},
+		} {
+			res, err := l.s.Search(l.ctx, p, store.SearchFilter{Text: c.q, Visible: c.vis, Limit: 3})
+			var got []string
+			for _, m := range res.Messages {
+				got = append(got, m.Text)
+			}
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Errorf("rare below %d: %q: %q %v, want %q", rare, c.q, got, err, c.want)
+			}
+		}
+		undo()
 	}
 
 	// The other portal finds only its own.
