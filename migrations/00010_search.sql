@@ -14,6 +14,12 @@
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX dialogs_search ON dialogs USING gin (
     (client_name || ' ' || client_username || ' ' || chat_id || ' ' || client_phone) gin_trgm_ops);
+-- A whole phone number is looked up, not searched: digits are trigrams
+-- every number shares (7900…), so a substring search of one costs ten
+-- times an equality; the client's phone as the gateway wrote it
+-- (+7 900 123-45-67) is compared by its digits.
+CREATE INDEX dialogs_chat_id ON dialogs (portal_id, chat_id);
+CREATE INDEX dialogs_phone_digits ON dialogs (portal_id, (regexp_replace(client_phone, '[^0-9]', '', 'g'))) WHERE client_phone <> '';
 CREATE INDEX dialogs_responsible ON dialogs (portal_id, responsible_id);
 CREATE INDEX contacts_name_search ON contacts USING gin (name gin_trgm_ops);
 ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
@@ -27,4 +33,6 @@ DROP INDEX messages_search;
 ALTER TABLE messages DROP COLUMN search_vector;
 DROP INDEX contacts_name_search;
 DROP INDEX dialogs_responsible;
+DROP INDEX dialogs_phone_digits;
+DROP INDEX dialogs_chat_id;
 DROP INDEX dialogs_search;

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/lib/pq"
+
 	"github.com/relay24/relay24/identity"
 )
 
@@ -98,17 +100,39 @@ func (s *Store) Search(ctx context.Context, portalID int64, f SearchFilter) (*Se
 	if len(words) == 0 {
 		return out, nil
 	}
-	var err error
-	if out.Dialogs, err = s.searchDialogs(ctx, portalID, f, words, phones); err != nil {
-		return nil, err
-	}
 	if phones != nil {
 		// A number is one word, however it was written: the canonical one.
 		words = phones[len(phones)-1:]
 	}
-	if out.Messages, err = s.searchMessages(ctx, portalID, f, words); err != nil {
-		return nil, err
+	// Dialogs and messages are two independent reads: on the pool they
+	// go at once (a transaction has one connection: one after the other).
+	var dErr, mErr error
+	dialogs := func() { out.Dialogs, dErr = s.searchDialogs(ctx, portalID, f, searchWords(f.Text), phones) }
+	messages := func() {
+		if out.Messages, mErr = s.searchMessages(ctx, portalID, f, words); mErr == nil {
+			mErr = s.dialogsOf(ctx, portalID, out)
+		}
 	}
+	if s.tx == nil {
+		done := make(chan struct{})
+		go func() { defer close(done); dialogs() }()
+		messages()
+		<-done
+	} else {
+		dialogs()
+		messages()
+	}
+	if dErr != nil {
+		return nil, dErr
+	}
+	if mErr != nil {
+		return nil, mErr
+	}
+	return out, nil
+}
+
+// dialogsOf reads the dialogs of the found messages.
+func (s *Store) dialogsOf(ctx context.Context, portalID int64, out *SearchResult) error {
 	var ids []int64
 	for _, m := range out.Messages {
 		if _, ok := out.DialogOf[m.DialogID]; !ok {
@@ -116,16 +140,17 @@ func (s *Store) Search(ctx context.Context, portalID int64, f SearchFilter) (*Se
 			ids = append(ids, m.DialogID)
 		}
 	}
-	if len(ids) > 0 {
-		var ds []DialogView
-		if err := s.db.SelectContext(ctx, &ds, dialogViewSelect+` WHERE d.portal_id = $1 AND d.id = ANY($2)`, portalID, Int64s(ids)); err != nil {
-			return nil, fmt.Errorf("store: search: dialogs of messages: %w", err)
-		}
-		for i := range ds {
-			out.DialogOf[ds[i].ID] = &ds[i]
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return out, nil
+	var ds []DialogView
+	if err := s.db.SelectContext(ctx, &ds, dialogViewSelect+` WHERE d.portal_id = $1 AND d.id = ANY($2)`, portalID, Int64s(ids)); err != nil {
+		return fmt.Errorf("store: search: dialogs of messages: %w", err)
+	}
+	for i := range ds {
+		out.DialogOf[ds[i].ID] = &ds[i]
+	}
+	return nil
 }
 
 func (s *Store) searchDialogs(ctx context.Context, portalID int64, f SearchFilter, words, phones []string) ([]DialogView, error) {
@@ -136,14 +161,22 @@ func (s *Store) searchDialogs(ctx context.Context, portalID int64, f SearchFilte
 	}
 	var branches []string
 	if phones != nil {
-		// The number anywhere in the dialog's ids and phone, or a CRM
-		// contact with that phone.
-		var or []string
-		for _, p := range phones {
-			or = append(or, dialogSearchText+` LIKE `+arg(likeContains(p)))
-		}
-		branches = append(branches, `SELECT id FROM dialogs WHERE portal_id = $1 AND (`+strings.Join(or, " OR ")+`)`)
 		canon := phones[len(phones)-1]
+		if len(canon) >= 10 {
+			// A whole number: the dialog's chat id or phone (by its digits)
+			// is one of the spellings, or a CRM contact has it.
+			digits := arg(pq.StringArray(phones))
+			branches = append(branches,
+				`SELECT id FROM dialogs WHERE portal_id = $1 AND chat_id = ANY(`+digits+`)`,
+				`SELECT id FROM dialogs WHERE portal_id = $1 AND client_phone <> '' AND regexp_replace(client_phone, '[^0-9]', '', 'g') = ANY(`+digits+`)`)
+		} else {
+			// A part of a number: anywhere in the dialog's ids and phone.
+			var or []string
+			for _, p := range phones {
+				or = append(or, dialogSearchText+` LIKE `+arg(likeContains(p)))
+			}
+			branches = append(branches, `SELECT id FROM dialogs WHERE portal_id = $1 AND (`+strings.Join(or, " OR ")+`)`)
+		}
 		branches = append(branches, `SELECT dd.id FROM client_identities ci
 			JOIN dialogs dd ON dd.portal_id = ci.portal_id AND dd.contact_id = ci.owner_id
 			WHERE ci.portal_id = $1 AND ci.kind = 'phone' AND ci.value = `+arg(canon)+` AND ci.owner_type = 'contact'`)

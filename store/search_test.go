@@ -67,6 +67,15 @@ func TestSearch(t *testing.T) {
 	petr := open(p, ch, "79035550000", "", "", 10, 2)
 	anna := open(p, tg, "123456789", "Anna", "anna_k", 0, 0)
 	stranger := open(other, och, "79991234567", "Иван Петров", "", 0, 1)
+	var told *store.Dialog // a Telegram client who shared his phone, as the gateway wrote it
+	if err := l.s.Tx(l.ctx, func(tx *store.Store) error {
+		var err error
+		told, _, err = tx.UpsertDialog(l.ctx, p, store.DialogKey{ChannelID: tg, ChatType: "telegram", ChatID: "555000111"},
+			store.ClientInfo{Name: "Олег", Phone: "+7 905 111-22-33"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	mIvan := write(ivan, 1, "Когда будет доставка?")
 	mIvan2 := write(ivan, 5, "Оформим доставку завтра")
@@ -97,6 +106,7 @@ func TestSearch(t *testing.T) {
 		{"part of a number: every id holding it", "123-45-67", all, 0, []int64{ivan.ID, anna.ID}, nil},
 		{"CRM contact's phone", "+7 916 111-22-33", all, 0, []int64{petr.ID}, nil},
 		{"chat id", "123456789", all, 0, []int64{anna.ID}, nil},
+		{"the phone a client shared, in another spelling", "8 (905) 111 22 33", all, 0, []int64{told.ID}, nil},
 		{"russian word forms, newest first", "доставка", all, 0, nil, []int64{mIvan2, mPetr, mIvan}},
 		{"another form", "доставкой", all, 0, nil, []int64{mIvan2, mPetr, mIvan}},
 		{"english word forms", "delivery", all, 0, nil, []int64{mAnna}},
@@ -172,6 +182,17 @@ func TestSearch(t *testing.T) {
 			}
 		}
 		undo()
+	}
+
+	// Inside a transaction (one connection) it finds the same.
+	if err := l.s.Tx(l.ctx, func(tx *store.Store) error {
+		res, err := tx.Search(l.ctx, p, store.SearchFilter{Text: "доставка", Visible: all})
+		if err == nil && (len(res.Messages) != 3 || res.DialogOf[res.Messages[0].DialogID] == nil) {
+			t.Errorf("in a transaction: %d messages", len(res.Messages))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 
 	// The other portal finds only its own.
