@@ -250,6 +250,10 @@ func (s *Store) searchMessages(ctx context.Context, portalID int64, f SearchFilt
 		// The matches from the index, then sorted (the fence keeps the
 		// planner from walking every message newest first for a rare word).
 		from = "FROM (SELECT * FROM messages WHERE portal_id = $1 AND " + match(3) + " OFFSET 0) m"
+		// Said again outside: the planner then expects few rows from the
+		// fence and looks their dialogs up one by one (measured: a third
+		// of the time of a hash join over the visible dialogs).
+		where = append(where, "m."+match(3))
 	default:
 		where = append(where, "m."+match(3))
 	}
