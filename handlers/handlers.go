@@ -89,6 +89,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.PUT("/me/preferences", h.savePreferences)
 	api.GET("/sync", h.syncProgress, h.adminOnly)
 	api.GET("/dialogs", h.dialogs)
+	api.GET("/search", h.search)
 	api.POST("/dialogs", h.createDialog)
 	api.GET("/dialogs/:id", h.dialog)
 	api.GET("/dialogs/:id/messages", h.history)

@@ -37,6 +37,13 @@ var texts = map[string]Texts{
 
 var uiRU = map[string]string{
 	"general_chat":                  "Общий чат",
+	"search":                        "Поиск",
+	"search_placeholder":            "Поиск: имя, телефон, текст",
+	"search_clear":                  "Очистить поиск",
+	"search_dialogs":                "Диалоги",
+	"search_messages":               "Сообщения",
+	"search_nothing":                "Ничего не найдено",
+	"search_failed":                 "Не удалось выполнить поиск",
 	"individual_chat":               "Индивидуальный чат",
 	"dialogs":                       "Диалоги",
 	"contacts":                      "Контакты сделки",
@@ -238,6 +245,13 @@ var uiRU = map[string]string{
 
 var uiEN = map[string]string{
 	"general_chat":                  "General chat",
+	"search":                        "Search",
+	"search_placeholder":            "Search: name, phone, text",
+	"search_clear":                  "Clear search",
+	"search_dialogs":                "Dialogs",
+	"search_messages":               "Messages",
+	"search_nothing":                "Nothing found",
+	"search_failed":                 "Search failed",
 	"individual_chat":               "Individual chat",
 	"dialogs":                       "Dialogs",
 	"contacts":                      "Contacts",
