@@ -128,6 +128,37 @@ func TestSendFilesFromTheComposer(t *testing.T) {
 		t.Fatalf("Wazzup got %q, %d bytes", f.Name, len(f.Bytes))
 	}
 
+	// The connection fails as the message is posted: the reason says what
+	// to do, the file stays, and Send again posts the same client_id with
+	// the file already uploaded, so it goes out once.
+	tb.yes(`(() => { window.__posts = []; window.__uploads = 0; let failed = false; const f = window.fetch;
+		window.fetch = function (u, o) {
+			if (/\/messages$/.test(u) && o && o.method === "POST") {
+				window.__posts.push(JSON.parse(o.body));
+				if (!failed) { failed = true; return Promise.reject(new TypeError("offline")); }
+			}
+			return f.apply(this, arguments);
+		};
+		const open = XMLHttpRequest.prototype.open;
+		XMLHttpRequest.prototype.open = function (m, u) { if (/\/api\/v1\/files$/.test(u)) window.__uploads++; return open.apply(this, arguments); };
+		const dt = new DataTransfer(); dt.items.add(` + fileJS("Счёт.pdf", "application/pdf", pdf, "", 0) + `);
+		const i = document.querySelector("#file-input"); i.files = dt.files; i.dispatchEvent(new Event("change")); return true })()`)
+	tb.waitJS(`!document.querySelector("#file-preview").hidden && document.querySelector("#file-preview .file-name").textContent === "Счёт.pdf"`)
+	tb.click("#send-btn")
+	tb.waitJS(`!document.querySelector("#composer-note").hidden`)
+	if got := tb.str(`document.querySelector("#composer-note").textContent`); got != "Нет связи с сервером — проверьте интернет и нажмите «Отправить» ещё раз" {
+		t.Errorf("network failure %q", got)
+	}
+	if !tb.yes(`!document.querySelector("#file-preview").hidden && document.querySelector(".msg-local") === null`) {
+		t.Error("the file did not stay in the composer after a network failure")
+	}
+	tb.click("#send-btn")
+	tb.waitJS(`document.querySelector("#file-preview").hidden && [...document.querySelectorAll(".msg-out[data-kind='document']:not(.msg-local) .att-name")].some(n => n.textContent === "Счёт.pdf")`)
+	if !tb.yes(`window.__posts.length === 2 && window.__posts[0].client_id === window.__posts[1].client_id && window.__posts[0].file_id === window.__posts[1].file_id && window.__uploads === 1`) {
+		t.Errorf("the retry was not the same message: %s", tb.str(`JSON.stringify({posts: window.__posts, uploads: window.__uploads})`))
+	}
+	e.eventually("Wazzup got the invoice once", func() bool { return len(sentFiles(e.World.Acc)) == 3 })
+
 	// 11 MB, pasted: over WhatsApp's 10 MB for a document. The reason
 	// names the limit in Russian, and the file stays to try again.
 	sent := len(e.World.Acc.Sent())
