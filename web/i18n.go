@@ -241,6 +241,25 @@ var uiRU = map[string]string{
 	"qr_text":                       "Текст ответа",
 	"qr_text_ph":                    "Текст, который вставится в сообщение",
 	"qr_required":                   "Заполните название и текст",
+	// Files in the composer and in messages.
+	"file_attach":                    "Прикрепить файл",
+	"file_remove":                    "Убрать файл",
+	"file_download":                  "Скачать",
+	"file_open_large":                "Открыть крупно",
+	"file_lightbox":                  "Просмотр вложения",
+	"file_unit_b":                    "Б",
+	"file_unit_kb":                   "КБ",
+	"file_unit_mb":                   "МБ",
+	"file_too_large":                 "Файл больше 25 МБ — отправьте файл поменьше",
+	"file_empty":                     "Файл пустой — выберите другой файл",
+	"file_not_received":              "Файл не дошёл до сервера — прикрепите его ещё раз",
+	"file_too_large_for_channel":     "Канал принимает файлы до {limit} МБ — отправьте файл поменьше",
+	"file_too_large_for_channel_any": "Файл слишком большой для этого канала — отправьте файл поменьше",
+	"file_type_not_allowed":          "Канал не принимает файлы этого типа — отправьте фото, видео или другой формат",
+	"file_not_found":                 "Файл не найден на сервере — нажмите «Отправить», чтобы загрузить его заново",
+	"file_refused":                   "Канал отказался принять файл — попробуйте другой файл или формат",
+	"file_network":                   "Нет связи с сервером — проверьте интернет и нажмите «Отправить» ещё раз",
+	"file_send_failed":               "Файл не отправлен — нажмите «Отправить», чтобы повторить",
 }
 
 var uiEN = map[string]string{
@@ -449,6 +468,25 @@ var uiEN = map[string]string{
 	"qr_text":                       "Reply text",
 	"qr_text_ph":                    "The text that goes into the message",
 	"qr_required":                   "Fill in the title and the text",
+	// Files in the composer and in messages.
+	"file_attach":                    "Attach a file",
+	"file_remove":                    "Remove the file",
+	"file_download":                  "Download",
+	"file_open_large":                "Open large",
+	"file_lightbox":                  "Attachment view",
+	"file_unit_b":                    "B",
+	"file_unit_kb":                   "KB",
+	"file_unit_mb":                   "MB",
+	"file_too_large":                 "The file is over 25 MB; send a smaller file",
+	"file_empty":                     "The file is empty; choose another file",
+	"file_not_received":              "The file did not reach the server; attach it again",
+	"file_too_large_for_channel":     "This channel takes files up to {limit} MB; send a smaller file",
+	"file_too_large_for_channel_any": "The file is too large for this channel; send a smaller file",
+	"file_type_not_allowed":          "This channel does not take files of this type; send a photo, a video or another format",
+	"file_not_found":                 "The file is no longer on the server; press Send to upload it again",
+	"file_refused":                   "The channel refused the file; try another file or format",
+	"file_network":                   "No connection to the server; check the internet and press Send again",
+	"file_send_failed":               "The file was not sent; press Send to try again",
 }
 
 // Lang picks a supported language from the portal's LANG; Russian by default.
