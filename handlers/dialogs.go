@@ -52,11 +52,14 @@ type LastMessage struct {
 
 // Message is CONTRACT §5's Message.
 type Message struct {
-	ID          int64               `json:"id"`
-	DialogID    int64               `json:"dialog_id"`
-	Direction   string              `json:"direction"`
-	Kind        string              `json:"kind"`
-	Text        string              `json:"text"`
+	ID        int64  `json:"id"`
+	DialogID  int64  `json:"dialog_id"`
+	Direction string `json:"direction"`
+	Kind      string `json:"kind"`
+	Text      string `json:"text"`
+	// Placeholder says Text names the kind («[Изображение]») because the
+	// message has no text of its own: a page that shows the file hides it.
+	Placeholder bool                `json:"placeholder,omitempty"`
 	Attachments []map[string]string `json:"attachments"`
 	Author      *ContactRef         `json:"author"`
 	Status      string              `json:"status"`
@@ -108,7 +111,7 @@ func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bo
 		a["url"] = h.attachmentURL(m.PortalID, m.ID, i)
 	}
 	if out.Text == "" && m.Kind != "text" {
-		out.Text = relay.Placeholder(m.Kind, lang)
+		out.Text, out.Placeholder = relay.Placeholder(m.Kind, lang), true
 	}
 	if m.Status == "inbound" {
 		out.Status = "delivered"

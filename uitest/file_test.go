@@ -96,6 +96,10 @@ func TestSendFilesFromTheComposer(t *testing.T) {
 		t.Fatalf("Wazzup got %q, %d bytes", f.Name, len(f.Bytes))
 	}
 	tb.waitJS(`[...document.querySelectorAll(".msg-out .msg-text")].some(n => n.textContent === "Наша витрина")`)
+	// The photo speaks for itself: no «[Изображение]» above it.
+	if tb.yes(`[...document.querySelectorAll(".msg-out .msg-text")].some(n => n.textContent.startsWith("["))`) {
+		t.Fatal("a file without a caption shows its placeholder text")
+	}
 	tb.shot("file-send")
 
 	// The lightbox: a click opens the photo large; Esc closes it, and so

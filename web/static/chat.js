@@ -952,14 +952,16 @@
   function renderMessage(m, showChannel) {
     var out = m.direction === "out";
     var body = el("div", { class: "msg-text" });
-    var images = textWithLinks(m.text || "", body);
+    // A file without a caption: the file speaks for itself, not «[Изображение]».
+    var shown = m.placeholder && (m.attachments || []).length ? "" : (m.text || "");
+    var images = textWithLinks(shown, body);
     var bubble = el("div", { class: "msg-bubble" });
     if (showChannel && m.channel) {
       bubble.appendChild(el("div", { class: "msg-channel", "data-channel-id": m.channel.id },
         transportIcon(m.channel.transport), el("span", { text: m.channel.name || m.channel.transport })));
     }
     if (out && m.author && m.author.name) bubble.appendChild(el("div", { class: "msg-author", text: m.author.name }));
-    bubble.appendChild(body);
+    if (shown) bubble.appendChild(body);
     (m.attachments || []).forEach(function (a) {
       var node = renderAttachment(a, !!m.local);
       if (node) bubble.appendChild(node);
