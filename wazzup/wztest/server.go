@@ -331,7 +331,7 @@ func bearer(h string) (string, bool) {
 }
 
 func (s *Server) serveStore(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimPrefix(r.URL.Path, "/store/")
+	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/store/"), "/")
 	s.mu.Lock()
 	f, ok := s.store[id]
 	fail := false
@@ -360,14 +360,15 @@ func (s *Server) serveStore(w http.ResponseWriter, r *http.Request) {
 
 // PutMedia keeps a client's file in the emulator's store, as Wazzup keeps
 // the media of an incoming message, and returns its public link (what a
-// webhook's contentUri carries): GET answers the bytes to anyone, with
+// webhook's contentUri carries, ending in "/?filename=<name>" as Wazzup's
+// do): GET answers the bytes to anyone, with
 // the type given.
 func (s *Server) PutMedia(name, contentType string, body []byte) string {
 	id := randomHex(20)
 	s.mu.Lock()
 	s.store[id] = storedFile{contentType: contentType, body: body}
 	s.mu.Unlock()
-	return s.URL() + "/store/" + id + "?filename=" + url.QueryEscape(name)
+	return s.URL() + "/store/" + id + "/?filename=" + url.QueryEscape(name)
 }
 
 // storeID is the id of a store link.
@@ -376,7 +377,7 @@ func (s *Server) storeID(link string) string {
 	if err != nil {
 		return ""
 	}
-	return strings.TrimPrefix(u.Path, "/store/")
+	return strings.TrimSuffix(strings.TrimPrefix(u.Path, "/store/"), "/")
 }
 
 // FailMedia makes the next n downloads of a stored file answer 500 (n < 0:
