@@ -33,10 +33,13 @@ import (
 // or a slow gateway.
 var FilingKinds = []string{JobWazzupWebhook, JobTelegramWebhook}
 
-// SendKinds talk to the gateways (sending, and copying a client's files
-// from them); their own workers keep a slow gateway from delaying the
-// filing of incoming messages.
-var SendKinds = []string{JobSend, JobMediaCopy}
+// SendKinds talk to the gateways; their own workers keep a slow gateway from
+// delaying the filing of incoming messages.
+var SendKinds = []string{JobSend}
+
+// MediaKinds download clients' files from the gateways (up to a minute
+// each): workers of their own, so that a slow download delays no reply.
+var MediaKinds = []string{JobMediaCopy}
 
 // Job kinds.
 const (
