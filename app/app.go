@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -136,8 +137,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	})
 	// Portal-bound jobs are claimed per portal, only while the portal has
 	// request budget (docs/ARCHITECTURE.md, "Per-portal lanes"); filing
-	// webhooks is local work and sending talks to the gateways: unpaced.
-	q.SetGate(a.Portals, append(append([]string(nil), relay.FilingKinds...), relay.SendKinds...)...)
+	// webhooks is local work, and sending and copying clients' files talk to
+	// the gateways: unpaced.
+	q.SetGate(a.Portals, slices.Concat(relay.FilingKinds, relay.SendKinds, relay.MediaKinds)...)
 	m.reg.MustRegister(newPortalQueue(q))
 
 	a.Sync = &crmsync.Syncer{Store: st, Portals: a.Portals, Jobs: q, Log: log, Now: o.Now}
@@ -214,8 +216,9 @@ func (a *App) Start(ctx context.Context) {
 		// and the CPU they leave keeps acknowledgements fast under a burst.
 		a.done.Go(func() { a.Jobs.RunKinds(ctx, 2, relay.FilingKinds) })
 		a.done.Go(func() { a.Jobs.RunKinds(ctx, min(a.workers, 2), relay.SendKinds) })
+		a.done.Go(func() { a.Jobs.RunKinds(ctx, min(a.workers, 2), relay.MediaKinds) })
 		a.done.Go(func() {
-			a.Jobs.RunExcept(ctx, a.workers, append(append([]string(nil), relay.FilingKinds...), relay.SendKinds...))
+			a.Jobs.RunExcept(ctx, a.workers, slices.Concat(relay.FilingKinds, relay.SendKinds, relay.MediaKinds))
 		})
 	}
 	a.Relay.Start(ctx, 4)

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"bytes"
+	"image"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,9 +20,9 @@ import (
 )
 
 type attachmentMsg struct {
-	ID          int64               `json:"id"`
-	Kind        string              `json:"kind"`
-	Attachments []map[string]string `json:"attachments"`
+	ID          int64            `json:"id"`
+	Kind        string           `json:"kind"`
+	Attachments []attachmentJSON `json:"attachments"`
 }
 
 // attachments lists a dialog's messages with their attachments, oldest first.
@@ -77,8 +79,11 @@ func TestAttachmentLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A Wazzup client: a public link, and a link no browser may be sent to.
-	for _, uri := range []string{"https://store.wazzup24.com/f/photo.jpg", "javascript:alert(document.domain)"} {
+	// A Wazzup client: a public link (copied into relay24), and a link that
+	// is none (never fetched, never handed out).
+	jpg := tgJPEG(t)
+	photoURI := r.WZ.PutMedia("photo.jpg", "image/jpeg", jpg)
+	for _, uri := range []string{photoURI, "javascript:alert(document.domain)"} {
 		if _, err := r.Acc.ClientWrites(r.ctx, r.WA.ChannelID, "whatsapp", "79990001122", wztest.Incoming{ContentURI: uri, Type: "image", ContactName: "Ян"}); err != nil {
 			t.Fatal(err)
 		}
@@ -129,20 +134,25 @@ func TestAttachmentLinks(t *testing.T) {
 		}
 	}
 
-	// Wazzup: the public link is a redirect to the gateway; a javascript: link is nothing.
+	// Wazzup: the public link's file is served by relay24 (copied); a
+	// javascript: link is nothing: unavailable, with no link at all.
 	wa := r.attachments(r.Admin, waDialog)
 	if len(wa) != 2 {
 		t.Fatalf("wazzup messages %+v", wa)
 	}
 	for _, m := range wa {
-		if strings.Contains(m.Attachments[0]["url"], "javascript") || strings.Contains(m.Attachments[0]["url"], "wazzup24.com") {
+		if strings.Contains(m.Attachments[0]["url"], "javascript") || strings.Contains(m.Attachments[0]["url"], r.WZ.URL()) {
 			t.Errorf("a gateway's link reaches the page: %q", m.Attachments[0]["url"])
 		}
 	}
-	if res, _ := r.get(link(wa[0])); res.StatusCode != http.StatusFound || res.Header.Get("Location") != "https://store.wazzup24.com/f/photo.jpg" {
+	if res, body := r.get(link(wa[0])); res.StatusCode != http.StatusOK || res.Header.Get("Location") != "" || !bytes.Equal(body, jpg) {
 		t.Errorf("public link: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	if res, _ := r.get(link(wa[1])); res.StatusCode != http.StatusNotFound || res.Header.Get("Location") != "" {
+	if a := wa[1].Attachments; len(a) != 1 || a[0]["url"] != "" || a[0]["unavailable"] != "true" {
+		t.Errorf("javascript: link: %+v", a)
+	}
+	exp0, sig0 := r.App.Sessions.AttachmentLink(r.PortalID, wa[1].ID, 0)
+	if res, _ := r.get("/api/v1/messages/" + itoa64(wa[1].ID) + "/attachments/0?exp=" + exp0 + "&sig=" + sig0); res.StatusCode != http.StatusNotFound || res.Header.Get("Location") != "" {
 		t.Errorf("javascript: link: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 
@@ -196,4 +206,15 @@ func TestAttachmentLinks(t *testing.T) {
 	if res, _ := r.get(at(tg[0].ID, 0, "?exp="+fExp+"&sig="+fSig)); res.StatusCode != http.StatusOK {
 		t.Errorf("fresh link: %d", res.StatusCode)
 	}
+}
+
+// tgJPEG is a small JPEG.
+func tgJPEG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 8, 8))
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

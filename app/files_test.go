@@ -75,12 +75,12 @@ func (r *relayEnv) upload(token, name, header string, data []byte) (int, uploade
 }
 
 type fileMessage struct {
-	ID          int64               `json:"id"`
-	Kind        string              `json:"kind"`
-	Text        string              `json:"text"`
-	Status      string              `json:"status"`
-	Error       *string             `json:"error"`
-	Attachments []map[string]string `json:"attachments"`
+	ID          int64            `json:"id"`
+	Kind        string           `json:"kind"`
+	Text        string           `json:"text"`
+	Status      string           `json:"status"`
+	Error       *string          `json:"error"`
+	Attachments []attachmentJSON `json:"attachments"`
 }
 
 // sendFile posts a file reply.

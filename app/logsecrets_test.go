@@ -49,7 +49,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	}
 	var msgs struct {
 		Messages []struct {
-			Attachments []map[string]string `json:"attachments"`
+			Attachments []attachmentJSON `json:"attachments"`
 		} `json:"messages"`
 	}
 	e.api("GET", "/api/v1/dialogs/"+itoa64(list.Dialogs[0].ID)+"/messages", admin, nil, &msgs)
@@ -57,7 +57,13 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 		t.Fatalf("messages: %+v", msgs)
 	}
 
-	// The browser gives up while relay24 is still downloading from Telegram.
+	// The browser gives up while relay24 is still downloading from Telegram:
+	// the file as it was before its copy was kept (the attachment route
+	// fetches a Telegram file that is not copied yet with the bot's token).
+	if _, err := e.App.Store.DB().Exec(`UPDATE messages SET attachments = jsonb_build_array((attachments->0) - 'source' ||
+		jsonb_build_object('url', attachments->0->>'source'))`); err != nil {
+		t.Fatal(err)
+	}
 	bot.SetFault(&tgtest.Fault{Method: tgtest.FileDownload, Delay: time.Hour})
 	ctx, cancel := context.WithCancel(e.ctx)
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.URL+msgs.Messages[0].Attachments[0]["url"], nil)

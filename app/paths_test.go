@@ -25,12 +25,12 @@ import (
 // historyMsg is a message of GET /api/v1/dialogs/{id}/messages with what
 // these tests look at.
 type historyMsg struct {
-	ID          int64               `json:"id"`
-	Direction   string              `json:"direction"`
-	Kind        string              `json:"kind"`
-	Text        string              `json:"text"`
-	Status      string              `json:"status"`
-	Attachments []map[string]string `json:"attachments"`
+	ID          int64            `json:"id"`
+	Direction   string           `json:"direction"`
+	Kind        string           `json:"kind"`
+	Text        string           `json:"text"`
+	Status      string           `json:"status"`
+	Attachments []attachmentJSON `json:"attachments"`
 }
 
 func (r *relayEnv) history(token string, dialogID int64) []historyMsg {
@@ -322,23 +322,33 @@ func TestWazzupInboundMedia(t *testing.T) {
 	document := readTestdata(t, "wazzup_webhook_document_inbound.INFERRED.json")
 	stickerURI := "https://store.wazzup24.com/e51159999e0046d628b3924161d411e5812d2546/?filename=f9ebe1b1-3ed5-4ec2-97fb-03f0c25e413f.was"
 	documentURI := "https://store.wazzup24.com/7d1e0c9b2a3f4e5d6c7b8a9f0e1d2c3b4a5f6e7d/?filename=contract.pdf"
+	// The emulator's store serves each file as Wazzup's does, at a link of
+	// the same shape (".../<id>/?filename=<name>").
+	webp := append([]byte("RIFF\x24\x00\x00\x00WEBPVP8 "), bytes.Repeat([]byte{7}, 32)...)
+	pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+	ogg := append([]byte("OggS\x00\x02"), bytes.Repeat([]byte{1}, 40)...)
+	mp4 := append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), bytes.Repeat([]byte{2}, 40)...)
 	cases := []struct {
-		tmpl       []byte
-		kind, uri  string
-		wantName   string
-		ids        string
-		documented bool // the payload is the docs' own, contentUri included
+		tmpl         []byte
+		kind, docURI string
+		wantName     string
+		ids          string
+		body         []byte
+		inline       bool
+		uri          string
 	}{
-		{sticker, "image", stickerURI, "f9ebe1b1-3ed5-4ec2-97fb-03f0c25e413f.was", "6a2087e8-e0f4-4999-b968-9d9999933c81", true},
-		{document, "document", documentURI, "contract.pdf", "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", true},
-		{sticker, "audio", "https://store.wazzup24.com/0a1b2c3d4e5f60718293a4b5c6d7e8f901234567/?filename=voice.ogg", "voice.ogg", "7b3c9d21-4e5f-4a6b-8c7d-9e0f1a2b3c4d", false},
-		{sticker, "video", "https://store.wazzup24.com/1b2c3d4e5f60718293a4b5c6d7e8f9012345678a/?filename=clip.mp4", "clip.mp4", "8c4dae32-5f60-4b7c-9d8e-af10b2c3d4e5", false},
+		{sticker, "image", stickerURI, "f9ebe1b1-3ed5-4ec2-97fb-03f0c25e413f.was", "6a2087e8-e0f4-4999-b968-9d9999933c81", webp, true, ""},
+		{document, "document", documentURI, "contract.pdf", "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", pdf, false, ""},
+		{sticker, "audio", "", "voice.ogg", "7b3c9d21-4e5f-4a6b-8c7d-9e0f1a2b3c4d", ogg, true, ""},
+		{sticker, "video", "", "clip.mp4", "8c4dae32-5f60-4b7c-9d8e-af10b2c3d4e5", mp4, true, ""},
 	}
 	start := time.Now().UTC().Add(-10 * time.Minute)
-	for i, c := range cases {
+	for i := range cases {
+		c := &cases[i]
+		c.uri = r.WZ.PutMedia(c.wantName, "application/x-whatever", c.body)
 		body := fill(t, c.tmpl, func(v map[string]any) {
 			m := v["messages"].([]any)[0].(map[string]any)
-			if m["contentUri"] != c.uri && c.documented {
+			if m["contentUri"] != c.docURI && c.docURI != "" {
 				t.Fatalf("the documented contentUri is %v", m["contentUri"])
 			}
 			m["messageId"] = c.ids
@@ -380,10 +390,20 @@ func TestWazzupInboundMedia(t *testing.T) {
 			u.Query().Get("exp") == "" || u.Query().Get("sig") == "" || strings.Contains(a["url"], "wazzup24") {
 			t.Fatalf("%s: attachment url %q", c.kind, a["url"])
 		}
-		// It opens with no session and sends the browser on to the store.
-		res, _ := r.get(a["url"])
-		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != c.uri || res.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("%s: link answered %d, Location %q", c.kind, res.StatusCode, res.Header.Get("Location"))
+		// The file was copied into relay24: the link opens it with no
+		// session from relay24's storage, even once the gateway's link has
+		// expired (no redirect, no request to the store).
+		gets := r.WZ.MediaGets(c.uri)
+		r.WZ.DropMedia(c.uri)
+		res, got := r.get(a["url"])
+		disposition := "attachment"
+		if c.inline {
+			disposition = "inline"
+		}
+		if res.StatusCode != http.StatusOK || res.Header.Get("Location") != "" || !bytes.Equal(got, c.body) ||
+			res.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "sandbox") ||
+			!strings.HasPrefix(res.Header.Get("Content-Disposition"), disposition) || gets != 1 {
+			t.Errorf("%s: link answered %d, Location %q, %v, %d downloads", c.kind, res.StatusCode, res.Header.Get("Location"), res.Header, gets)
 		}
 		// A link of another message's file is refused.
 		if i > 0 {
@@ -412,6 +432,10 @@ func TestWazzupInboundMedia(t *testing.T) {
 	// The client deletes the document: its file goes with it, and the link
 	// the page already holds no longer opens it.
 	docLink := ms[1].Attachments[0]["url"]
+	var stored string
+	if err := r.App.Store.DB().Get(&stored, `SELECT attachments->0->>'url' FROM messages WHERE id = $1`, ms[1].ID); err != nil || !strings.HasPrefix(stored, "file:") {
+		t.Fatalf("the document is stored as %q: %v", stored, err)
+	}
 	body := fill(t, document, func(v map[string]any) {
 		m := v["messages"].([]any)[0].(map[string]any)
 		m["channelId"] = r.WA.ChannelID
@@ -429,6 +453,10 @@ func TestWazzupInboundMedia(t *testing.T) {
 	}
 	if res, _ := r.get(docLink); res.StatusCode != http.StatusNotFound || res.Header.Get("Location") != "" {
 		t.Fatalf("the deleted document's link answered %d, Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	var files int
+	if err := r.App.Store.DB().Get(&files, `SELECT count(*) FROM files WHERE id = $1`, strings.TrimPrefix(stored, "file:")); err != nil || files != 0 {
+		t.Fatalf("the deleted document's copy: %d rows, %v", files, err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -26,4 +28,20 @@ func pqStrings(m map[string]time.Time) any {
 		keys = append(keys, k)
 	}
 	return pq.StringArray(keys)
+}
+
+// attachmentJSON is an attachment of the API's Message JSON with each value
+// as text: "unavailable" reads "true" for a file whose copy failed.
+type attachmentJSON map[string]string
+
+func (a *attachmentJSON) UnmarshalJSON(b []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*a = attachmentJSON{}
+	for k, v := range m {
+		(*a)[k] = fmt.Sprint(v)
+	}
+	return nil
 }

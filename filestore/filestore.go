@@ -158,6 +158,8 @@ func DetectType(name string, data []byte) string {
 		return ext
 	case mt == "audio/mpeg" && ext == "audio/mpeg", mt == "video/mp4" && ext == "audio/mp4":
 		return ext // M4A sniffs as MP4
+	case mt == "application/ogg" && ext == "audio/ogg":
+		return ext // a voice message (Opus in Ogg) sniffs as the container
 	}
 	return sniffed
 }

@@ -102,6 +102,9 @@ func TestDetectType(t *testing.T) {
 		{"photo.png", png, "image/png"},
 		{"photo.jpg", png, "image/png"}, // the content wins over the extension
 		{"photo", png, "image/png"},
+		{"voice.ogg", []byte("OggS\x00\x02\x00\x00"), "audio/ogg"},
+		{"voice.opus", []byte("OggS\x00\x02\x00\x00"), "audio/ogg"},
+		{"clip", []byte("OggS\x00\x02\x00\x00"), "application/ogg"},
 		{"price.pdf", []byte("%PDF-1.7\n"), "application/pdf"},
 		{"report.docx", zip, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
 		{"archive.zip", zip, "application/zip"},

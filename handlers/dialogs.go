@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -59,14 +60,14 @@ type Message struct {
 	Text      string `json:"text"`
 	// Placeholder says Text names the kind («[Изображение]») because the
 	// message has no text of its own: a page that shows the file hides it.
-	Placeholder bool                `json:"placeholder,omitempty"`
-	Attachments []map[string]string `json:"attachments"`
-	Author      *ContactRef         `json:"author"`
-	Status      string              `json:"status"`
-	Error       *string             `json:"error"`
-	CreatedAt   time.Time           `json:"created_at"`
-	Channel     *ChannelRef         `json:"channel,omitempty"`
-	ClientID    *string             `json:"client_id,omitempty"`
+	Placeholder bool         `json:"placeholder,omitempty"`
+	Attachments []Attachment `json:"attachments"`
+	Author      *ContactRef  `json:"author"`
+	Status      string       `json:"status"`
+	Error       *string      `json:"error"`
+	CreatedAt   time.Time    `json:"created_at"`
+	Channel     *ChannelRef  `json:"channel,omitempty"`
+	ClientID    *string      `json:"client_id,omitempty"`
 }
 
 func dialogJSON(v *store.DialogView, lang string) Dialog {
@@ -102,13 +103,33 @@ func dialogJSON(v *store.DialogView, lang string) Dialog {
 	return d
 }
 
+// Attachment is a file of a message as the API shows it: relay24's signed
+// link to it, or, while a client's file could not be copied from its
+// gateway, unavailable with the reason (and no link).
+type Attachment struct {
+	URL         string `json:"url,omitempty"`
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	Unavailable bool   `json:"unavailable,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
+
 // messageJSON is a message as the API answers it. Its callers read m only
 // after checking that the caller may see it.
 func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bool) Message {
 	out := Message{ID: m.ID, DialogID: m.DialogID, Direction: m.Direction, Kind: m.Kind, Text: m.Text,
-		Attachments: m.AttachmentList(), Status: m.Status, CreatedAt: m.SentAt.UTC()}
-	for i, a := range out.Attachments {
-		a["url"] = h.attachmentURL(m.PortalID, m.ID, i)
+		Attachments: []Attachment{}, Status: m.Status, CreatedAt: m.SentAt.UTC()}
+	var atts []relay.Attachment
+	_ = json.Unmarshal(m.Attachments, &atts)
+	for i, a := range atts {
+		at := Attachment{Type: a.Type, Name: a.Name}
+		if a.Unavailable {
+			// Its copy failed (so far): no link, and the reason.
+			at.Unavailable, at.Reason = true, a.Reason
+		} else {
+			at.URL = h.attachmentURL(m.PortalID, m.ID, i)
+		}
+		out.Attachments = append(out.Attachments, at)
 	}
 	if out.Text == "" && m.Kind != "text" {
 		out.Text, out.Placeholder = relay.Placeholder(m.Kind, lang), true

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,11 +122,24 @@ func TestMessageJSON(t *testing.T) {
 		{"media without text", store.Message{Direction: "in", Status: "inbound", Kind: "document",
 			Attachments: json.RawMessage(`[{"url":"https://store.wazzup24.com/a.pdf","type":"document","name":"a.pdf"}]`)}, "en",
 			func(m Message) bool {
-				if m.Text != "[Document]" || len(m.Attachments) != 1 || m.Attachments[0]["name"] != "a.pdf" {
+				if m.Text != "[Document]" || len(m.Attachments) != 1 || m.Attachments[0].Name != "a.pdf" {
 					return false
 				}
-				u, err := url.Parse(m.Attachments[0]["url"])
+				u, err := url.Parse(m.Attachments[0].URL)
 				return err == nil && u.Path == "/api/v1/messages/11/attachments/0" && u.Query().Get("sig") != "" && u.Query().Get("exp") != ""
+			}},
+		{"a file whose copy failed has no link", store.Message{Direction: "in", Status: "inbound", Kind: "image",
+			Attachments: json.RawMessage(`[{"url":"https://store.wazzup24.com/a.jpg","type":"image","name":"a.jpg","unavailable":true,"reason":"gone"}]`)}, "en",
+			func(m Message) bool {
+				b, _ := json.Marshal(m.Attachments)
+				return string(b) == `[{"type":"image","name":"a.jpg","unavailable":true,"reason":"gone"}]`
+			}},
+		{"a copied file hides where it came from", store.Message{Direction: "in", Status: "inbound", Kind: "image",
+			Attachments: json.RawMessage(`[{"url":"file:7","type":"image","name":"a.jpg","source":"https://store.wazzup24.com/a.jpg"}]`)}, "en",
+			func(m Message) bool {
+				b, _ := json.Marshal(m.Attachments)
+				return len(m.Attachments) == 1 && strings.HasPrefix(m.Attachments[0].URL, "/api/v1/messages/11/attachments/0?") &&
+					!strings.Contains(string(b), "wazzup24") && !strings.Contains(string(b), "file:")
 			}},
 		{"a text message keeps its text", store.Message{Direction: "in", Status: "inbound", Kind: "text", Text: ""}, "en",
 			func(m Message) bool { return m.Text == "" && len(m.Attachments) == 0 && m.Attachments != nil }},

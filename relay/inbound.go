@@ -204,9 +204,18 @@ type inbound struct {
 
 // Attachment is a file of a message.
 type Attachment struct {
+	// URL is where the file is: "file:<id>" in relay24's own storage (an
+	// upload, or a client's file once copied), "tg-file:<id>" a Telegram
+	// bot's file, else the gateway's public link.
 	URL  string `json:"url"`
 	Type string `json:"type"`
 	Name string `json:"name"`
+	// Source is the gateway's link a copied file came from (for support).
+	Source string `json:"source,omitempty"`
+	// Unavailable: the last download of the gateway's file failed (Reason
+	// says why); a copy may still follow.
+	Unavailable bool   `json:"unavailable,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // storedWebhook reads a webhook job: its gateway and the body as received.
@@ -426,10 +435,14 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 	if err != nil {
 		return err
 	}
-	return s.o.Store.Tx(ctx, func(tx *store.Store) error {
+	var dropped []int64 // copied files an edit or deletion replaced
+	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		dropped = nil
 		if in.Edited || in.Deleted {
 			// An edit changes a stored message; it opens no dialog.
-			return s.applyEdit(ctx, tx, ch, in)
+			var e error
+			dropped, e = s.applyEdit(ctx, tx, ch, in)
+			return e
 		}
 		d, _, err := tx.UpsertDialog(ctx, g.PortalID, store.DialogKey{ChannelID: ch.ID, ChatType: in.ChatType, ChatID: in.ChatID}, in.Client)
 		if err != nil {
@@ -464,8 +477,18 @@ func (s *Service) fileMessage(ctx context.Context, g *store.Gateway, in inbound,
 		if err != nil || !inserted {
 			return err // a redelivery: nothing changes
 		}
+		if hasGatewayFiles(in.Attachments) {
+			// The gateway's files are copied into relay24's storage.
+			if err := s.o.Jobs.EnqueueMany(ctx, tx.Ext(), []jobs.Spec{mediaCopySpec(stored)}); err != nil {
+				return err
+			}
+		}
 		return s.afterMessage(ctx, tx, d, stored)
 	})
+	if err == nil {
+		s.dropFiles(ctx, g.PortalID, dropped)
+	}
+	return err
 }
 
 // unresolvedTimelineWait puts off a message's timeline job while its
@@ -574,7 +597,7 @@ func (s *Service) matchEcho(ctx context.Context, tx *store.Store, ch *store.Chan
 // message relay24 never stored (sent before the account was connected)
 // changes nothing; any other failure is returned, so the webhook is filed
 // again.
-func (s *Service) applyEdit(ctx context.Context, tx *store.Store, ch *store.Channel, in inbound) error {
+func (s *Service) applyEdit(ctx context.Context, tx *store.Store, ch *store.Channel, in inbound) ([]int64, error) {
 	text, kind := in.Text, ""
 	var files json.RawMessage // nil: the message keeps its files
 	switch {
@@ -584,18 +607,37 @@ func (s *Service) applyEdit(ctx context.Context, tx *store.Store, ch *store.Chan
 		kind = kindOf(in.Kind)
 		b, err := json.Marshal(in.Attachments)
 		if err != nil {
-			return fmt.Errorf("encoding the edit's files: %w", err)
+			return nil, fmt.Errorf("encoding the edit's files: %w", err)
 		}
 		files = b
 	}
+	// The files copied from the gateway for what the message carried go
+	// with it when its files are replaced (read under the row lock, so a
+	// copy being recorded waits, and then finds its attachment changed).
+	var dropped []int64
+	if files != nil {
+		old, err := tx.LockMessageByProvider(ctx, ch.ID, in.ProviderID)
+		if err != nil {
+			return nil, err
+		}
+		if old == nil {
+			return nil, nil // an edit of a message we never saw changes nothing
+		}
+		dropped = copiedFiles(old.Attachments)
+	}
 	m, err := tx.EditMessage(ctx, ch.ID, in.ProviderID, text, kind, files)
 	if err != nil {
-		return fmt.Errorf("recording the edit of message %s: %w", in.ProviderID, err)
+		return nil, fmt.Errorf("recording the edit of message %s: %w", in.ProviderID, err)
 	}
 	if m == nil {
-		return nil // an edit of a message we never saw changes nothing
+		return nil, nil // an edit of a message we never saw changes nothing
 	}
-	return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	if !in.Deleted && hasGatewayFiles(in.Attachments) {
+		if err := s.o.Jobs.EnqueueMany(ctx, tx.Ext(), []jobs.Spec{mediaCopySpec(m)}); err != nil {
+			return nil, err
+		}
+	}
+	return dropped, tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
 }
 
 func echoStatus(s string) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -83,17 +82,25 @@ func redirectTarget(raw string) (string, bool) {
 // maxMedia bounds a proxied file (the Bot API serves bots files up to 20 MB).
 const maxMedia = 20 << 20
 
-// OpenAttachment resolves attachment i of a message. A Telegram file is
+// OpenAttachment resolves attachment i of a message. A file in relay24's
+// storage (an upload, or a client's file once copied: mediacopy.go) is
+// read from there; until a client's file is copied, a Telegram file is
 // fetched with the bot's token (which must never reach the browser) and
-// streamed; a gateway's public link is a redirect.
+// streamed, and a gateway's public link is a redirect. An attachment whose
+// copy failed is not found.
 func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (*Media, error) {
 	var atts []Attachment
 	if err := json.Unmarshal(m.Attachments, &atts); err != nil || i < 0 || i >= len(atts) {
 		return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
 	}
 	a := atts[i]
+	if a.Unavailable {
+		// Its copy failed: the gateway's link is not handed out instead.
+		return nil, problem.New(problem.NotFound, "attachment_unavailable", "the file is not available")
+	}
 	if id, ok := strings.CutPrefix(a.URL, fileURLPrefix); ok {
-		// A file a user uploaded and sent: from relay24's own storage.
+		// A file a user uploaded and sent, or a client's file copied from
+		// its gateway: from relay24's own storage.
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || s.o.Files == nil {
 			return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
@@ -114,19 +121,10 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 		}
 		return &Media{Redirect: target}, nil
 	}
-	ch, err := s.o.Store.ChannelByID(ctx, m.PortalID, m.ChannelID)
+	c, err := s.botOf(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.o.Store.GatewayByID(ctx, ch.GatewayID)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
-	if err != nil {
-		return nil, fmt.Errorf("opening the bot token: %w", err)
-	}
-	c := s.telegram(tok)
 	f, err := c.GetFile(ctx, fileID)
 	if err != nil {
 		return nil, gatewayProblem(err, "fetching the file from Telegram")

@@ -37,6 +37,10 @@ var FilingKinds = []string{JobWazzupWebhook, JobTelegramWebhook}
 // delaying the filing of incoming messages.
 var SendKinds = []string{JobSend}
 
+// MediaKinds download clients' files from the gateways (up to a minute
+// each): workers of their own, so that a slow download delays no reply.
+var MediaKinds = []string{JobMediaCopy}
+
 // Job kinds.
 const (
 	JobWazzupWebhook   = "inbound.wazzup"
@@ -80,6 +84,9 @@ type Service struct {
 	gatewaysByID gatewayCache // by gateway id
 	channels     sync.Map     // "gateway:external id" → *store.Channel
 	cards        sync.Map     // "portal:entity:id" → when the card was last read from the portal
+	// mediaHTTP downloads clients' files by the links their messages
+	// carry (newMediaClient: public addresses only).
+	mediaHTTP *http.Client
 }
 
 // cardTTL is how long a CRM card read for an individual chat is trusted
@@ -188,7 +195,7 @@ func New(o Options) *Service {
 	if o.NotifyDelay == 0 {
 		o.NotifyDelay = 3 * time.Second
 	}
-	return &Service{o: o}
+	return &Service{o: o, mediaHTTP: newMediaClient(hostPort(o.WazzupAPIURL))}
 }
 
 // Register installs the job handlers. Sending has a short lease: a send cut
@@ -205,6 +212,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobEscalate, s.escalateJob)
 	q.Handle(JobAssign, s.assignJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
+	q.HandleWithLease(JobMediaCopy, s.mediaCopyJob, 5*time.Minute)
 	// A portal's CRM work that is due at once shares its requests: a
 	// burst's look-ups, creations, timeline entries and notifications go
 	// out in batches of up to 50 commands (docs/ARCHITECTURE.md).

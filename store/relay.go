@@ -890,3 +890,40 @@ func (s *Store) DetachDialogEntity(ctx context.Context, dialogID int64, entity s
 	}
 	return unresolved, nil
 }
+
+// LockMessage reads a message under its row lock (in a transaction: until
+// it ends), for changes that must not cross an edit or a status.
+func (s *Store) LockMessage(ctx context.Context, id int64) (*Message, error) {
+	var m Message
+	if err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM messages WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return nil, fmt.Errorf("store: lock message: %w", notFound(err, "message"))
+	}
+	return &m, nil
+}
+
+// LockMessageByProvider reads a channel's message known by its gateway id
+// under its row lock; nil when no such message is stored.
+func (s *Store) LockMessageByProvider(ctx context.Context, channelID int64, providerID string) (*Message, error) {
+	var m Message
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM messages WHERE channel_id = $1 AND provider_message_id = $2 FOR UPDATE`,
+		channelID, pgsafe.Text(providerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: lock message %s: %w", providerID, err)
+	}
+	return &m, nil
+}
+
+// SetAttachments replaces a message's files (a JSON array), made storable
+// as InsertMessage does.
+func (s *Store) SetAttachments(ctx context.Context, id int64, files json.RawMessage) error {
+	if a, _, err := pgsafe.JSON(files); err == nil {
+		files = a
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET attachments = $2::jsonb, updated_at = now() WHERE id = $1`, id, string(files)); err != nil {
+		return fmt.Errorf("store: attachments of message %d: %w", id, err)
+	}
+	return nil
+}

@@ -296,7 +296,9 @@ func TestAttachmentsInPortalIframe(t *testing.T) {
 	for ext, want := range map[string]struct{ typ, disposition string }{
 		".html": {"application/octet-stream", "attachment;"},
 		".svg":  {"application/octet-stream", "attachment;"},
-		".png":  {"image/png", "inline;"}, // HTML inside, but a PNG it is served as
+		// HTML inside: the copy kept in relay24 is typed by its bytes, so
+		// the name does not make it an image; a download.
+		".png": {"application/octet-stream", "attachment;"},
 	} {
 		f := byExt[ext]
 		if f.Status != http.StatusOK || f.Type != want.typ || !strings.HasPrefix(f.Disposition, want.disposition) ||
@@ -305,9 +307,9 @@ func TestAttachmentsInPortalIframe(t *testing.T) {
 		}
 	}
 
-	// Opened in the top window, HTML and SVG are downloads: no document of
-	// theirs ever exists, so nothing in them runs.
-	for _, ext := range []string{".html", ".svg"} {
+	// Opened in the top window, HTML, SVG and the HTML named .png are
+	// downloads: no document of theirs ever exists, so nothing in them runs.
+	for _, ext := range []string{".html", ".svg", ".png"} {
 		ctx, cancel := context.WithTimeout(pt.ctx, wait)
 		res, err := chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: byExt[ext].URL})
 		cancel()
@@ -317,19 +319,6 @@ func TestAttachmentsInPortalIframe(t *testing.T) {
 	}
 	if !pt.top(`location.origin === ` + q(e.P.URL()) + ` && document.title !== "pwned"`) {
 		t.Error("the portal's page was replaced")
-	}
-	// The HTML page that calls itself a PNG opens as an image: no scripts.
-	ctx, cancel := context.WithTimeout(pt.ctx, wait)
-	fakePNG := byExt[".png"].URL
-	res, err := chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: fakePNG})
-	cancel()
-	if err != nil || res.IsDownload || res.ErrorText != "" {
-		t.Fatalf("opening the fake PNG: %+v %v", res, err)
-	}
-	// Its document is sandboxed: an opaque origin, not relay24's.
-	pt.waitTop(`location.href === ` + q(fakePNG) + ` && document.readyState === "complete"`)
-	if !pt.top(`document.contentType === "image/png" && document.scripts.length === 0 && origin === "null" && document.title !== "pwned"`) {
-		t.Errorf("the fake PNG opened as %s", pt.topJSON(`({type: document.contentType, scripts: document.scripts.length, origin, title: document.title})`))
 	}
 	if n := ran.Load(); n != 0 {
 		t.Errorf("a client's script ran %d time(s)", n)

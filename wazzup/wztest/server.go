@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,8 @@ type keyState struct {
 type storedFile struct {
 	contentType string
 	body        []byte
+	fails       int // the next downloads that answer 500 (< 0: all)
+	gets        int // downloads asked for
 }
 
 // NewServer starts an emulator on 127.0.0.1. Close it when done.
@@ -328,16 +331,81 @@ func bearer(h string) (string, bool) {
 }
 
 func (s *Server) serveStore(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimPrefix(r.URL.Path, "/store/")
+	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/store/"), "/")
 	s.mu.Lock()
 	f, ok := s.store[id]
+	fail := false
+	if ok {
+		f.gets++
+		if f.fails != 0 {
+			fail = true
+			if f.fails > 0 {
+				f.fails--
+			}
+		}
+		s.store[id] = f
+	}
 	s.mu.Unlock()
 	if !ok || r.Method != http.MethodGet {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
+	if fail {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", f.contentType)
 	_, _ = w.Write(f.body)
+}
+
+// PutMedia keeps a client's file in the emulator's store, as Wazzup keeps
+// the media of an incoming message, and returns its public link (what a
+// webhook's contentUri carries, ending in "/?filename=<name>" as Wazzup's
+// do): GET answers the bytes to anyone, with
+// the type given.
+func (s *Server) PutMedia(name, contentType string, body []byte) string {
+	id := randomHex(20)
+	s.mu.Lock()
+	s.store[id] = storedFile{contentType: contentType, body: body}
+	s.mu.Unlock()
+	return s.URL() + "/store/" + id + "/?filename=" + url.QueryEscape(name)
+}
+
+// storeID is the id of a store link.
+func (s *Server) storeID(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(u.Path, "/store/"), "/")
+}
+
+// FailMedia makes the next n downloads of a stored file answer 500 (n < 0:
+// every one, until FailMedia(link, 0)).
+func (s *Server) FailMedia(link string, n int) {
+	id := s.storeID(link)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.store[id]; ok {
+		f.fails = n
+		s.store[id] = f
+	}
+}
+
+// DropMedia forgets a stored file: its link answers 404, as an expired one.
+func (s *Server) DropMedia(link string) {
+	id := s.storeID(link)
+	s.mu.Lock()
+	delete(s.store, id)
+	s.mu.Unlock()
+}
+
+// MediaGets counts the downloads a stored file was asked for.
+func (s *Server) MediaGets(link string) int {
+	id := s.storeID(link)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store[id].gets
 }
 
 // apiError is the error envelope. The extended form (with status and

@@ -1363,6 +1363,14 @@
       return el("div", { class: "msg-att msg-att-doc msg-att-local" }, el("span", { class: "file-icon" }, docIcon()),
         el("span", { class: "att-name", text: name }), a.size ? el("span", { class: "att-size", text: fileSize(a.size) }) : null);
     }
+    if (a.unavailable) {
+      // The client's file could not be copied from the gateway (its link
+      // expired, or it was refused): say so instead of a broken link.
+      return el("div", { class: "msg-att msg-att-doc msg-att-unavailable", title: a.reason || "" },
+        el("span", { class: "file-icon" }, docIcon()),
+        el("span", { class: "att-name", text: a.name || T("attachment") }),
+        el("span", { class: "att-size", text: T("file_unavailable") }));
+    }
     if (!href) return null;
     switch (a.type) {
       case "image":

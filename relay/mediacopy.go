@@ -1,0 +1,482 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relay24/relay24/filestore"
+	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+	"github.com/relay24/relay24/telegram"
+)
+
+// A gateway's link to a client's file expires, and opens to anyone who
+// holds it. So each file of a message that arrives is copied into relay24's
+// own storage (filestore) by a media.copy job, and served from there to the
+// portal's users only (the signed attachment route). Until it is copied the
+// attachment is served as before; a download that fails marks it
+// unavailable, and the job retries.
+
+// JobMediaCopy copies the files of one filed message (unique per message).
+const JobMediaCopy = "media.copy"
+
+// mediaCopyAttempts bounds the downloads of a message's files: with the
+// queue's backoff the last one comes about a minute after the first.
+const mediaCopyAttempts = 6
+
+// mediaTimeout bounds one download from a gateway.
+const mediaTimeout = 60 * time.Second
+
+func mediaKey(messageID int64) string { return "media:" + itoa(messageID) }
+
+// mediaCopySpec is the job that copies a new message's files.
+func mediaCopySpec(m *store.Message) jobs.Spec {
+	return jobs.Spec{Kind: JobMediaCopy, Payload: map[string]int64{"message_id": m.ID},
+		Options: jobs.Options{PortalID: m.PortalID, UniqueKey: mediaKey(m.ID), MaxAttempts: mediaCopyAttempts}}
+}
+
+// needsCopy reports whether an attachment is still a gateway's file.
+func needsCopy(a Attachment) bool {
+	return a.URL != "" && !strings.HasPrefix(a.URL, fileURLPrefix)
+}
+
+// hasGatewayFiles reports whether any attachment still needs its copy.
+func hasGatewayFiles(atts []Attachment) bool {
+	for _, a := range atts {
+		if needsCopy(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// copiedFiles are the ids of the files copied from a gateway into relay24's
+// storage among a message's attachments (a user's uploads are not among
+// them: those belong to the reply that sent them).
+func copiedFiles(raw json.RawMessage) []int64 {
+	var atts []Attachment
+	if json.Unmarshal(raw, &atts) != nil {
+		return nil
+	}
+	var ids []int64
+	for _, a := range atts {
+		if id, ok := strings.CutPrefix(a.URL, fileURLPrefix); ok && a.Source != "" {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+				ids = append(ids, n)
+			}
+		}
+	}
+	return ids
+}
+
+// dropFiles deletes copied files that no message refers to any more. A
+// failure is logged: the file is then only a row that nothing serves.
+func (s *Service) dropFiles(ctx context.Context, portalID int64, ids []int64) {
+	if s.o.Files == nil {
+		return
+	}
+	for _, id := range ids {
+		if err := s.o.Files.Delete(ctx, portalID, id); err != nil && !problem.Is(err, problem.NotFound) {
+			s.log().WarnContext(ctx, "dropping a copied file", slog.Int64("file_id", id), slog.String("error", err.Error()))
+		}
+	}
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.o.Log != nil {
+		return s.o.Log
+	}
+	return slog.Default()
+}
+
+// copyFailure is why a download failed; a permanent one is not tried again.
+type copyFailure struct {
+	reason    string
+	permanent bool
+	err       error
+}
+
+func (f *copyFailure) Error() string {
+	if f.err != nil {
+		return f.reason + ": " + f.err.Error()
+	}
+	return f.reason
+}
+
+func (f *copyFailure) Unwrap() error { return f.err }
+
+func permanentFailure(reason string, err error) *copyFailure {
+	return &copyFailure{reason: reason, permanent: true, err: err}
+}
+
+func temporaryFailure(reason string, err error) *copyFailure {
+	return &copyFailure{reason: reason, err: err}
+}
+
+// copyOutcome is one attachment's download.
+type copyOutcome struct {
+	url     string // the gateway's link it was downloaded from
+	fileID  int64  // the stored copy, 0 on failure
+	failure *copyFailure
+}
+
+// mediaCopyJob downloads a message's gateway files, stores them with
+// filestore and points the attachments at the copies. A failed download
+// marks its attachment unavailable (with the reason) and the job is retried;
+// the message itself is never held back by its files.
+func (s *Service) mediaCopyJob(ctx context.Context, j *jobs.Job) error {
+	var p struct {
+		MessageID int64 `json:"message_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return jobs.Permanent(err)
+	}
+	if s.o.Files == nil {
+		return nil
+	}
+	m, err := s.o.Store.MessageByID(ctx, p.MessageID)
+	if problem.Is(err, problem.NotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var atts []Attachment
+	if err := json.Unmarshal(m.Attachments, &atts); err != nil {
+		return jobs.Permanent(fmt.Errorf("attachments of message %d: %w", m.ID, err))
+	}
+	outcomes := map[int]copyOutcome{}
+	for i, a := range atts {
+		if !needsCopy(a) {
+			continue
+		}
+		o := copyOutcome{url: a.URL}
+		f, fail := s.fetchAttachment(ctx, m, a)
+		if fail == nil {
+			f.PortalID = m.PortalID
+			if err := s.o.Files.Put(ctx, f); problem.Is(err, problem.TooLarge) || problem.Is(err, problem.Invalid) {
+				fail = permanentFailure("the file cannot be kept", err)
+			} else if err != nil {
+				fail = temporaryFailure("the file could not be stored", err)
+			} else {
+				o.fileID = f.ID
+			}
+		}
+		o.failure = fail
+		outcomes[i] = o
+	}
+	if len(outcomes) == 0 {
+		return nil
+	}
+	if err := s.recordCopies(ctx, m.ID, outcomes); err != nil {
+		return err
+	}
+	var retry []string
+	for _, o := range outcomes {
+		if o.failure != nil && !o.failure.permanent {
+			retry = append(retry, o.failure.Error())
+		}
+	}
+	if len(retry) > 0 {
+		return fmt.Errorf("copying the files of message %d: %s", m.ID, strings.Join(retry, "; "))
+	}
+	return nil
+}
+
+// recordCopies writes the downloads' outcomes under the message's row lock:
+// an attachment that changed meanwhile (an edit, a deletion) keeps its new
+// state, and the copy made for its old one is dropped.
+func (s *Service) recordCopies(ctx context.Context, messageID int64, outcomes map[int]copyOutcome) error {
+	var orphans []int64
+	var portalID int64
+	err := s.o.Store.Tx(ctx, func(tx *store.Store) error {
+		orphans = orphans[:0]
+		m, err := tx.LockMessage(ctx, messageID)
+		if err != nil {
+			return err
+		}
+		portalID = m.PortalID
+		var atts []Attachment
+		if err := json.Unmarshal(m.Attachments, &atts); err != nil {
+			return jobs.Permanent(err)
+		}
+		changed := false
+		for i, o := range outcomes {
+			if i >= len(atts) || atts[i].URL != o.url {
+				if o.fileID != 0 {
+					orphans = append(orphans, o.fileID)
+				}
+				continue
+			}
+			a := &atts[i]
+			if o.fileID != 0 {
+				a.Source, a.URL, a.Unavailable, a.Reason = o.url, fileURLPrefix+itoa(o.fileID), false, ""
+			} else {
+				a.Unavailable, a.Reason = true, o.failure.reason
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		b, err := json.Marshal(atts)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetAttachments(ctx, m.ID, b); err != nil {
+			return err
+		}
+		return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+	})
+	if err != nil {
+		// Nothing refers to the copies: they go, and the next attempt
+		// downloads again.
+		var ids []int64
+		for _, o := range outcomes {
+			if o.fileID != 0 {
+				ids = append(ids, o.fileID)
+			}
+		}
+		if portalID == 0 {
+			if m, merr := s.o.Store.MessageByID(ctx, messageID); merr == nil {
+				portalID = m.PortalID
+			}
+		}
+		if portalID != 0 {
+			s.dropFiles(context.WithoutCancel(ctx), portalID, ids)
+		}
+		return err
+	}
+	s.dropFiles(ctx, portalID, orphans)
+	return nil
+}
+
+// fetchAttachment downloads a gateway's file: a Telegram bot's by its file
+// id, with the bot's token; any other by its public link (mediaGet).
+func (s *Service) fetchAttachment(ctx context.Context, m *store.Message, a Attachment) (*filestore.File, *copyFailure) {
+	var (
+		body []byte
+		name string
+		fail *copyFailure
+	)
+	if fileID, ok := strings.CutPrefix(a.URL, "tg-file:"); ok {
+		body, name, fail = s.fetchTelegram(ctx, m, fileID)
+		if fail != nil {
+			return nil, fail
+		}
+		if a.Name != "" && a.Name != a.Type {
+			name = a.Name
+		}
+	} else {
+		body, fail = s.mediaGet(ctx, a.URL)
+		if fail != nil {
+			return nil, fail
+		}
+		name = a.Name
+		if name == "" {
+			name = a.Type
+		}
+	}
+	name = filestore.CleanName(name)
+	// The type is the content's (and the name's), never what the gateway's
+	// server said.
+	return &filestore.File{Name: name, Type: filestore.DetectType(name, body), Bytes: body}, nil
+}
+
+// readCapped reads a download up to filestore's cap.
+func readCapped(r io.Reader, declared int64) ([]byte, *copyFailure) {
+	if declared > filestore.MaxSize {
+		return nil, permanentFailure(fmt.Sprintf("the file is over %d MB", filestore.MaxSize>>20), nil)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, filestore.MaxSize+1))
+	if err != nil {
+		return nil, temporaryFailure("the download was cut off", err)
+	}
+	if len(b) > filestore.MaxSize {
+		return nil, permanentFailure(fmt.Sprintf("the file is over %d MB", filestore.MaxSize>>20), nil)
+	}
+	if len(b) == 0 {
+		return nil, temporaryFailure("the gateway sent an empty file", nil)
+	}
+	return b, nil
+}
+
+// fetchTelegram downloads a bot's file (getFile, then the file itself) and
+// names it by the Bot API's path.
+func (s *Service) fetchTelegram(ctx context.Context, m *store.Message, fileID string) ([]byte, string, *copyFailure) {
+	c, err := s.botOf(ctx, m)
+	if err != nil {
+		if problem.Is(err, problem.NotFound) {
+			return nil, "", permanentFailure("the channel is gone", err)
+		}
+		return nil, "", temporaryFailure("the bot could not be read", err)
+	}
+	f, err := c.GetFile(ctx, fileID)
+	if err != nil {
+		var te *telegram.Error
+		if errors.As(err, &te) && te.Code == http.StatusBadRequest {
+			return nil, "", permanentFailure("Telegram does not give the file: "+te.Description, err)
+		}
+		return nil, "", temporaryFailure("Telegram did not give the file", err)
+	}
+	res, err := c.Download(ctx, f.FilePath)
+	if err != nil {
+		return nil, "", temporaryFailure("Telegram did not send the file", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, "", temporaryFailure(fmt.Sprintf("Telegram answered %d for the file", res.StatusCode), nil)
+	}
+	b, fail := readCapped(res.Body, res.ContentLength)
+	name := path.Base(f.FilePath)
+	if name == "." || name == "/" {
+		name = ""
+	}
+	return b, name, fail
+}
+
+// botOf is the Telegram client of a message's channel (its token opened).
+func (s *Service) botOf(ctx context.Context, m *store.Message) (*telegram.Client, error) {
+	ch, err := s.o.Store.ChannelByID(ctx, m.PortalID, m.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.o.Store.GatewayByID(ctx, ch.GatewayID)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
+	if err != nil {
+		return nil, fmt.Errorf("opening the bot token: %w", err)
+	}
+	return s.telegram(tok), nil
+}
+
+// errRefusedAddress is a link to an address relay24 does not fetch from.
+var errRefusedAddress = errors.New("the link points to a private address")
+
+// mediaGet downloads a client's file by the gateway's link. The link comes
+// from a client's message, so it is fetched as a hostile one: http(s)
+// only, no credentials in it, never to a loopback, private, link-local or
+// otherwise non-public address (checked on the address actually dialled,
+// so a name that resolves there is refused too) unless it is the
+// configured Wazzup API's own host, no redirect to another host, within a
+// timeout and filestore's cap.
+func (s *Service) mediaGet(ctx context.Context, raw string) ([]byte, *copyFailure) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, permanentFailure("the gateway's link is not one relay24 fetches", nil)
+	}
+	ctx, cancel := context.WithTimeout(ctx, mediaTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, permanentFailure("the gateway's link is not one relay24 fetches", err)
+	}
+	res, err := s.mediaHTTP.Do(req)
+	if errors.Is(err, errRefusedAddress) {
+		return nil, permanentFailure("the gateway's link points to a private address", nil)
+	}
+	if errors.Is(err, errForeignRedirect) {
+		return nil, permanentFailure("the gateway's link redirects to another host", nil)
+	}
+	if err != nil {
+		return nil, temporaryFailure("the gateway did not send the file", errors.Unwrap(err))
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, temporaryFailure(fmt.Sprintf("the gateway answered %d for the file", res.StatusCode), nil)
+	}
+	return readCapped(res.Body, res.ContentLength)
+}
+
+var errForeignRedirect = errors.New("a redirect to another host")
+
+// newMediaClient is the HTTP client of mediaGet: trusted is the host:port
+// of the configured Wazzup API, the one non-public address it may reach
+// (the emulator in tests and demos).
+func newMediaClient(trusted string) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if trusted != "" && strings.EqualFold(addr, trusted) {
+			return d.DialContext(ctx, network, addr)
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			return nil, err
+		}
+		if len(ips) == 0 {
+			return nil, fmt.Errorf("%s has no address", host)
+		}
+		for _, ip := range ips {
+			if !publicAddr(ip) {
+				return nil, errRefusedAddress
+			}
+		}
+		// The address checked is the address dialled.
+		return d.DialContext(ctx, network, net.JoinHostPort(ips[0].Unmap().String(), port))
+	}
+	return &http.Client{
+		Timeout: mediaTimeout,
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           dial,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       90 * time.Second,
+		},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			if !strings.EqualFold(req.URL.Host, via[0].URL.Host) || (req.URL.Scheme != "https" && req.URL.Scheme != "http") {
+				return errForeignRedirect
+			}
+			return nil
+		},
+	}
+}
+
+// hostPort is a URL's host:port, its scheme's port when it names none.
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// sharedAddressSpace is 100.64.0.0/10 (carrier-grade NAT), which
+// netip.Addr.IsPrivate does not count.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// publicAddr reports whether an address is one on the public internet.
+func publicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
+		!sharedAddressSpace.Contains(ip) && !(ip.Is4() && ip.As4()[0] == 0)
+}
