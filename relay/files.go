@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/relay24/relay24/filestore"
-	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/telegram"
@@ -260,16 +259,10 @@ func (s *Service) sendTelegramFile(ctx context.Context, m *store.Message, d *sto
 	if err == nil {
 		return s.markSentThen(ctx, m, strconv.FormatInt(chatID, 10)+":"+strconv.FormatInt(res.MessageID, 10), then)
 	}
-	var te *telegram.Error
-	if errors.As(err, &te) && (te.Code == 429 || te.Code >= 500) {
-		if err := s.o.Store.MarkSendOutcome(ctx, m.ID, sendRetry); err != nil {
-			return err
-		}
-		if te.RetryAfter > 0 {
-			return jobs.RetryAfter(time.Duration(te.RetryAfter)*time.Second, err)
-		}
-		return fmt.Errorf("sending a file through Telegram: %w", err)
+	if busy, err := s.telegramBusy(ctx, m, err, "sending a file through Telegram"); busy {
+		return err
 	}
+	var te *telegram.Error
 	var le *telegram.LimitError
 	if !errors.As(err, &te) && !errors.As(err, &le) {
 		return s.failSendThen(ctx, m, "Telegram did not answer; check the chat and resend if needed", then, log)

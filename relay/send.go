@@ -277,17 +277,10 @@ func (s *Service) sendTelegram(ctx context.Context, m *store.Message, d *store.D
 	if err == nil {
 		return s.markSent(ctx, m, strconv.FormatInt(chatID, 10)+":"+strconv.FormatInt(res.MessageID, 10))
 	}
-	var te *telegram.Error
-	if errors.As(err, &te) && (te.Code == 429 || te.Code >= 500) {
-		// Telegram answered: the message did not leave.
-		if err := s.o.Store.MarkSendOutcome(ctx, m.ID, sendRetry); err != nil {
-			return err
-		}
-		if te.RetryAfter > 0 {
-			return jobs.RetryAfter(time.Duration(te.RetryAfter)*time.Second, err)
-		}
-		return fmt.Errorf("sending through Telegram: %w", err)
+	if busy, err := s.telegramBusy(ctx, m, err, "sending through Telegram"); busy {
+		return err
 	}
+	var te *telegram.Error
 	if !errors.As(err, &te) {
 		// No answer: the message may or may not have left.
 		return s.failSend(ctx, m, "Telegram did not answer; check the chat and resend if needed", log)
@@ -572,4 +565,22 @@ func (s *Service) follow(ctx context.Context, tx *store.Store, m *store.Message,
 		return err
 	}
 	return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: then})
+}
+
+// telegramBusy handles a send Telegram answered with 429 or a server error:
+// the message did not leave, so the attempt is recorded for a retry (after
+// Telegram's retry_after when it gave one). It reports false for any other
+// outcome, which the caller handles.
+func (s *Service) telegramBusy(ctx context.Context, m *store.Message, err error, doing string) (bool, error) {
+	var te *telegram.Error
+	if !errors.As(err, &te) || (te.Code != 429 && te.Code < 500) {
+		return false, nil
+	}
+	if err := s.o.Store.MarkSendOutcome(ctx, m.ID, sendRetry); err != nil {
+		return true, err
+	}
+	if te.RetryAfter > 0 {
+		return true, jobs.RetryAfter(time.Duration(te.RetryAfter)*time.Second, err)
+	}
+	return true, fmt.Errorf("%s: %w", doing, err)
 }
