@@ -132,6 +132,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout i
 	if err := world.SeedDialogs(ctx, a, p.ID); err != nil {
 		log.Warn("demo: seeding dialogs", slog.String("error", err.Error()))
 	}
+	if err := SeedQuickReplies(ctx, a, p.ID); err != nil {
+		log.Warn("demo: seeding quick replies", slog.String("error", err.Error()))
+	}
 	simDone := make(chan struct{})
 	go func() {
 		defer close(simDone)

@@ -91,7 +91,7 @@ func startDemo(t *testing.T, dbURL, keyDir string) *apptest.Demo {
 
 // world is what a person sees of the demo, counted in the database.
 type world struct {
-	Portals, Gateways, Channels, Dialogs, Messages, Contacts, Deals, Users int
+	Portals, Gateways, Channels, Dialogs, Messages, Contacts, Deals, Users, QuickReplies int
 }
 
 func countWorld(t *testing.T, db *sql.DB) world {
@@ -99,8 +99,8 @@ func countWorld(t *testing.T, db *sql.DB) world {
 	var w world
 	err := db.QueryRow(`SELECT (SELECT count(*) FROM portals), (SELECT count(*) FROM gateways), (SELECT count(*) FROM channels),
 		(SELECT count(*) FROM dialogs), (SELECT count(*) FROM messages), (SELECT count(*) FROM contacts),
-		(SELECT count(*) FROM deals), (SELECT count(*) FROM users)`).
-		Scan(&w.Portals, &w.Gateways, &w.Channels, &w.Dialogs, &w.Messages, &w.Contacts, &w.Deals, &w.Users)
+		(SELECT count(*) FROM deals), (SELECT count(*) FROM users), (SELECT count(*) FROM quick_replies)`).
+		Scan(&w.Portals, &w.Gateways, &w.Channels, &w.Dialogs, &w.Messages, &w.Contacts, &w.Deals, &w.Users, &w.QuickReplies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +145,8 @@ func TestDemoRestartShowsTheSameWorld(t *testing.T) {
 	waitSettled(t, db)
 	first.Stop()
 	before := countWorld(t, db)
-	if before.Dialogs != 5 || before.Channels != 2 || before.Messages != 6 {
-		t.Fatalf("the first run seeded %+v, want 2 channels, 5 dialogs, 6 messages", before)
+	if before.Dialogs != 5 || before.Channels != 2 || before.Messages != 6 || before.QuickReplies != 4 {
+		t.Fatalf("the first run seeded %+v, want 2 channels, 5 dialogs, 6 messages, 4 quick replies", before)
 	}
 
 	second := startDemo(t, dbURL, keyDir)

@@ -13,6 +13,7 @@ import (
 	"github.com/relay24/relay24/app"
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/relay"
+	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -192,6 +193,30 @@ func (w *World) SeedDialogs(ctx context.Context, a *app.App, portalID int64) err
 		"Спасибо, Борис! Как только оплата поступит, начнём сборку.", "demo-seed-1")
 	if err != nil {
 		return fmt.Errorf("demo: answering the seeded dialog: %w", err)
+	}
+	return nil
+}
+
+// quickReplies are the demo company's saved answers (settings page; «/» in
+// the composer).
+var quickReplies = []struct{ title, text string }{
+	{"Приветствие", "Здравствуйте! Меня зовут Мария, я менеджер «Уютного дома». Чем могу помочь?"},
+	{"Реквизиты", "ООО «Уютный дом», ИНН 7701234567, р/с 40702810900000012345 в АО «Банк», БИК 044525000."},
+	{"Доставка", "Доставляем по Москве за 1–2 дня, по России — транспортной компанией за 3–7 дней. Стоимость рассчитаем по адресу."},
+	{"Спасибо за заказ", "Спасибо за заказ! Пришлём трек-номер, как только передадим его в доставку."},
+}
+
+// SeedQuickReplies gives the portal its saved answers, once: a restarted
+// demo keeps the ones it has (and what the admin changed).
+func SeedQuickReplies(ctx context.Context, a *app.App, portalID int64) error {
+	have, err := a.Store.QuickReplies(ctx, portalID, 0)
+	if err != nil || len(have) > 0 {
+		return err
+	}
+	for _, q := range quickReplies {
+		if err := a.Store.CreateQuickReply(ctx, &store.QuickReply{PortalID: portalID, Title: q.title, Text: q.text}); err != nil {
+			return fmt.Errorf("demo: quick reply %q: %w", q.title, err)
+		}
 	}
 	return nil
 }
