@@ -8,8 +8,17 @@ type words struct {
 	fromClient, toClient, manager, openDialog, notification, escalation string
 }
 
+// crmLang is the language of what relay24 writes into the portal: English
+// for an English portal, Russian otherwise (as it always was).
+func crmLang(lang string) string {
+	if lang == "en" {
+		return "en"
+	}
+	return "ru"
+}
+
 func texts(lang string) words {
-	lang = web.Lang(lang)
+	lang = crmLang(lang)
 	w := func(k string) string { return web.Word(lang, k) }
 	return words{fromClient: w("crm_from_client"), toClient: w("crm_to_client"), manager: w("crm_manager"),
 		openDialog: w("crm_open_dialog"), notification: w("crm_notification"), escalation: w("crm_escalation")}
@@ -17,6 +26,7 @@ func texts(lang string) words {
 
 // placeholder is the readable stand-in for a message without text.
 func placeholder(kind, lang string) string {
+	lang = crmLang(lang)
 	if kind != "" {
 		if p := web.Word(lang, "placeholder_"+kind); p != "" {
 			return p
