@@ -138,7 +138,7 @@ func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bo
 		out.Status = "delivered"
 	}
 	if m.Status == "error" && m.Error.Valid {
-		e := m.Error.String
+		e := web.FailureText(lang, m.Error.String)
 		out.Error = &e
 	}
 	if m.Direction == "out" && (m.AuthorID.Valid || m.AuthorName != "") {

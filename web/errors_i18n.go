@@ -1,5 +1,7 @@
 package web
 
+import "strings"
+
 // The words of errors and of what relay24 writes into the portal live in the
 // same catalogue as the rest of the interface: they are merged into the UI
 // maps below, so a language stays one table.
@@ -30,6 +32,22 @@ func Word(lang, key string) string { return T(lang).UI[key] }
 func ErrorText(lang, code string) (string, bool) {
 	s, ok := T(lang).UI["err_"+code]
 	return s, ok
+}
+
+// FailureText is why a reply was not sent, in lang, from what
+// messages.error keeps: "code" or "code: the gateway's words". A known code
+// is its text, followed by the gateway's words in brackets; anything else
+// (a row written before codes) is shown as it is.
+func FailureText(lang, stored string) string {
+	code, detail, _ := strings.Cut(stored, ": ")
+	t, ok := ErrorText(lang, code)
+	if !ok || strings.ContainsAny(code, " ") {
+		return stored
+	}
+	if detail != "" {
+		t += " (" + detail + ")"
+	}
+	return t
 }
 
 var errRU = map[string]string{
