@@ -434,6 +434,15 @@ func (h *Handlers) createDialog(c echo.Context) error {
 		return problem.New(problem.Forbidden, "read_only", "you may read dialogs but not start them")
 	}
 	d, err := h.Relay.CreateDialog(ctx, cl.Portal.ID, b.ContactID, b.ChannelID, b.ChatID)
+	if pe, ok := problem.As(err); ok && pe.Reason == relay.HandleTaken {
+		// Name the other client only to whom may see them.
+		other, _ := pe.Data["client_id"].(int64)
+		if ok, cerr := h.Access.CanSeeContact(ctx, cl.Portal.ID, cl.User, other); cerr != nil || !ok {
+			pe.Data = nil
+			pe.Message = "the phone or account already belongs to another client"
+		}
+		return pe
+	}
 	if err != nil {
 		return err
 	}

@@ -429,6 +429,11 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 		if err != nil {
 			return err
 		}
+		if d.ContactID.Valid && d.ContactID.Int64 != contactID {
+			// The handle is another client's: say so rather than open that
+			// client's dialog under this one's name.
+			return handleTaken(ctx, tx, portalID, chatID, d)
+		}
 		if !d.ClientResolved {
 			deal, _ := tx.OpenDealOf(ctx, portalID, contactID)
 			resp, _ := tx.AssigneeOf(ctx, portalID, "contact", contactID)
@@ -443,6 +448,24 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 		return tx.Notify(ctx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
 	})
 	return out, err
+}
+
+// HandleTaken is the code of "Create dialog" with a phone or account that
+// already is another client's dialog on the channel.
+const HandleTaken = "handle_belongs_to_other_client"
+
+// handleTaken is the 409 naming the client the handle belongs to
+// (client_id, client; dialog_id): the handler drops them for a caller who
+// may not see that client.
+func handleTaken(ctx context.Context, tx *store.Store, portalID int64, chatID string, d *store.Dialog) error {
+	other := d.ContactID.Int64
+	name := d.ClientName
+	if c, err := tx.ContactByID(ctx, portalID, other); err == nil && c.Name != "" {
+		name = c.Name
+	}
+	return problem.New(problem.Conflict, "handle_belongs_to_other_client",
+		"%s already belongs to another client (contact %d)", chatID, other).
+		With("client_id", other).With("client", name).With("dialog_id", d.ID)
 }
 
 // chatIDFor picks the contact's identity for a messenger.
