@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -118,9 +117,7 @@ func TestErrorStatusesAndBodies(t *testing.T) {
 // the installer's event form) get JSON; a person opening a page gets an HTML
 // page in the portal's language, its message escaped.
 func TestErrorHTMLOrJSON(t *testing.T) {
-	// A code the catalogue has no text for, so that its message (escaped) is
-	// what the page shows.
-	nf := problem.New(problem.NotFound, "no_text_for_this_code", `relay24 is not installed on <script>alert(1)</script>`)
+	nf := problem.New(problem.NotFound, "unknown_portal", `relay24 is not installed on <script>alert(1)</script>`)
 	for _, c := range []struct {
 		method, target string
 		form           url.Values
@@ -152,7 +149,7 @@ func TestErrorHTMLOrJSON(t *testing.T) {
 		body := rec.Body.String()
 		if !c.html {
 			var got apiError
-			if !strings.HasPrefix(ct, echo.MIMEApplicationJSON) || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Error.Code != "no_text_for_this_code" {
+			if !strings.HasPrefix(ct, echo.MIMEApplicationJSON) || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Error.Code != "unknown_portal" {
 				t.Errorf("%s: want JSON, got %q %s", name, ct, body)
 			}
 			continue
@@ -223,16 +220,5 @@ func TestErrorAfterCommit(t *testing.T) {
 	h.ErrorHandler(problem.New(problem.NotFound, "", "late"), c)
 	if rec.Code != http.StatusOK || rec.Body.String() != "data: {}\n\n" {
 		t.Fatalf("after commit: %d %q", rec.Code, rec.Body)
-	}
-}
-
-// A page says an error with a code in the person's language, from the code.
-func TestErrorPageSaysTheCodeInTheLanguage(t *testing.T) {
-	err := problem.New(problem.NotFound, "unknown_portal", "relay24 is not installed on this portal")
-	for lang, want := range map[string]string{"ru": web.Word("ru", "err_unknown_portal"), "en": web.Word("en", "err_unknown_portal")} {
-		rec, _ := answer(t, "POST", "/b24/placement?LANG="+lang, nil, err)
-		if body := rec.Body.String(); want == "" || !strings.Contains(body, html.EscapeString(want)) || strings.Contains(body, "is not installed on this portal") {
-			t.Errorf("%s: the page does not say %q: %s", lang, want, body)
-		}
 	}
 }

@@ -156,9 +156,6 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		case status >= 500:
 			title = t.Unavailable
 		}
-		if text, ok := web.ErrorText(lang, reason); ok {
-			message = text // the person's language, from the code
-		}
 		_ = h.page(c, status, "error.html", map[string]any{"Lang": lang, "Title": title, "Message": message})
 		return
 	}
