@@ -14,6 +14,7 @@ import (
 	"github.com/relay24/relay24/placement"
 	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/wazzup/wztest"
+	"github.com/relay24/relay24/web"
 )
 
 // relayEnv is an installed, synced portal with a connected Wazzup account
@@ -428,6 +429,10 @@ func TestTextLimitsAndPermanentSendErrors(t *testing.T) {
 	last := ms[len(ms)-1]
 	if last.Status != "error" || last.Error == nil || !strings.Contains(*last.Error, "CHANNEL_BLOCKED") {
 		t.Fatalf("refused message: %+v", last)
+	}
+	// …in the reader's words, with the gateway's own kept for support.
+	if e := *last.Error; !strings.HasPrefix(e, web.Word("ru", "err_send_refused")+" (") && !strings.HasPrefix(e, web.Word("en", "err_send_refused")+" (") {
+		t.Fatalf("the refusal is not said in the interface's words: %q", e)
 	}
 	// A temporary failure is retried and goes out once.
 	r.Acc.SetFault(&wztest.Fault{Status: 503, Path: "/v3/message"})

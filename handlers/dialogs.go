@@ -138,7 +138,7 @@ func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bo
 		out.Status = "delivered"
 	}
 	if m.Status == "error" && m.Error.Valid {
-		e := m.Error.String
+		e := web.FailureText(lang, m.Error.String)
 		out.Error = &e
 	}
 	if m.Direction == "out" && (m.AuthorID.Valid || m.AuthorName != "") {
@@ -434,6 +434,15 @@ func (h *Handlers) createDialog(c echo.Context) error {
 		return problem.New(problem.Forbidden, "read_only", "you may read dialogs but not start them")
 	}
 	d, err := h.Relay.CreateDialog(ctx, cl.Portal.ID, b.ContactID, b.ChannelID, b.ChatID)
+	if pe, ok := problem.As(err); ok && pe.Reason == relay.HandleTaken {
+		// Name the other client only to whom may see them.
+		other, _ := pe.Data["client_id"].(int64)
+		if ok, cerr := h.Access.CanSeeContact(ctx, cl.Portal.ID, cl.User, other); cerr != nil || !ok {
+			pe.Data = nil
+			pe.Message = "the phone or account already belongs to another client"
+		}
+		return pe
+	}
 	if err != nil {
 		return err
 	}

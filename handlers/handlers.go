@@ -159,7 +159,15 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		_ = h.page(c, status, "error.html", map[string]any{"Lang": lang, "Title": title, "Message": message})
 		return
 	}
-	_ = c.JSON(status, map[string]any{"error": map[string]string{"code": reason, "message": message}})
+	body := map[string]any{"code": reason, "message": message}
+	if pe, ok := problem.As(err); ok && status < 500 {
+		for k, v := range pe.Data {
+			if k != "code" && k != "message" {
+				body[k] = v
+			}
+		}
+	}
+	_ = c.JSON(status, map[string]any{"error": body})
 }
 
 func (h *Handlers) classify(err error) (int, string, string) {

@@ -29,6 +29,9 @@ type Error struct {
 	Reason  string // snake_case, e.g. "unknown_portal"; defaults to Code
 	Message string
 	Err     error // the cause, for logs; never shown to clients
+	// Data are fields the client's text names (the other client of a
+	// conflict …); they are sent beside code and message.
+	Data map[string]any
 }
 
 func (e *Error) Error() string {
@@ -56,6 +59,15 @@ func New(code Code, reason, format string, a ...any) *Error {
 // Wrap keeps cause for the logs under a client-facing code and message.
 func Wrap(cause error, code Code, reason, message string) *Error {
 	return &Error{Code: code, Reason: reason, Message: message, Err: cause}
+}
+
+// With adds a field the client's text names.
+func (e *Error) With(key string, value any) *Error {
+	if e.Data == nil {
+		e.Data = map[string]any{}
+	}
+	e.Data[key] = value
+	return e
 }
 
 // As finds the *Error in err's chain.

@@ -227,11 +227,11 @@ func (s *Service) sendWazzupFile(ctx context.Context, m *store.Message, d *store
 		return s.markSentThen(ctx, m, "", then)
 	case wazzup.Temporary(err), errors.As(err, &me) && me.Retryable():
 		if s.o.Now().Sub(first) > dedupeWindow {
-			return s.failSendThen(ctx, m, "Wazzup did not confirm the file in time; check the chat and resend if needed", then, log)
+			return s.failSendThen(ctx, m, failure("send_not_confirmed", "Wazzup"), then, log)
 		}
 		return fmt.Errorf("sending a file through Wazzup: %w", err)
 	default:
-		return s.failSendThen(ctx, m, sendError(err), then, log)
+		return s.failSendThen(ctx, m, failure("send_refused", sendError(err)), then, log)
 	}
 }
 
@@ -240,12 +240,12 @@ func (s *Service) sendWazzupFile(ctx context.Context, m *store.Message, d *store
 func (s *Service) sendTelegramFile(ctx context.Context, m *store.Message, d *store.Dialog, token string, then int64, log *slog.Logger) error {
 	chatID, err := strconv.ParseInt(d.ChatID, 10, 64)
 	if err != nil {
-		return s.failSendThen(ctx, m, "a Telegram bot can only write to a chat that wrote to it first", then, log)
+		return s.failSendThen(ctx, m, failure("send_bot_cannot_start", ""), then, log)
 	}
 	fileID, _ := fileOf(m)
 	f, err := s.o.Files.Get(ctx, m.PortalID, fileID)
 	if problem.Is(err, problem.NotFound) {
-		return s.failSendThen(ctx, m, "the file is no longer stored", then, log)
+		return s.failSendThen(ctx, m, failure("send_file_gone", ""), then, log)
 	} else if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (s *Service) sendTelegramFile(ctx context.Context, m *store.Message, d *sto
 	var te *telegram.Error
 	var le *telegram.LimitError
 	if !errors.As(err, &te) && !errors.As(err, &le) {
-		return s.failSendThen(ctx, m, "Telegram did not answer; check the chat and resend if needed", then, log)
+		return s.failSendThen(ctx, m, failure("send_no_answer", "Telegram"), then, log)
 	}
-	return s.failSendThen(ctx, m, sendError(err), then, log)
+	return s.failSendThen(ctx, m, failure("send_refused", sendError(err)), then, log)
 }

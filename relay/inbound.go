@@ -286,7 +286,7 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 			AuthorName: m.AuthorName, Status: strings.ToLower(m.Status), Edited: m.IsEdited, Deleted: m.IsDeleted,
 		}
 		if m.Error != nil {
-			in.Error = strings.TrimSpace(m.Error.Error + " " + m.Error.Description)
+			in.Error = failure("send_refused", m.Error.Error+" "+m.Error.Description)
 		}
 		if id, err := strconv.ParseInt(m.AuthorID, 10, 64); err == nil {
 			in.AuthorID = id
@@ -311,7 +311,7 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 	for _, st := range w.Statuses {
 		errText := ""
 		if st.Error != nil {
-			errText = strings.TrimSpace(st.Error.Error + " " + st.Error.Description)
+			errText = failure("send_refused", st.Error.Error+" "+st.Error.Description)
 		}
 		err := s.applyStatus(ctx, g, st.MessageID, strings.ToLower(st.Status), errText, st.Timestamp, log)
 		if errors.Is(err, errStatusEarly) {

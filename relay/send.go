@@ -202,11 +202,11 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	}
 	log := s.o.Log.With(slog.Int64("portal_id", m.PortalID), slog.Int64("message_id", m.ID))
 	if g.State == "disconnected" {
-		return s.failSendThen(ctx, m, "the channel was disconnected", p.Then, log)
+		return s.failSendThen(ctx, m, failure("send_channel_disconnected", ""), p.Then, log)
 	}
 	cred, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
 	if err != nil {
-		return s.failSendThen(ctx, m, "the channel's credentials cannot be read", p.Then, log)
+		return s.failSendThen(ctx, m, failure("send_credentials_unreadable", ""), p.Then, log)
 	}
 	isFile := false
 	if id, _ := fileOf(m); id != 0 {
@@ -234,14 +234,14 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 		if prevStarted && prevOutcome != sendRetry {
 			// Telegram has no idempotency key: a send that may have left is
 			// not repeated; the salesperson sees why and may resend.
-			return s.failSendThen(ctx, m, "delivery is uncertain after an interruption; check the chat and resend if needed", p.Then, log)
+			return s.failSendThen(ctx, m, failure("send_uncertain", ""), p.Then, log)
 		}
 		if isFile {
 			return s.sendTelegramFile(ctx, m, d, cred, p.Then, log)
 		}
 		return s.sendTelegram(ctx, m, d, cred, log)
 	}
-	return s.failSendThen(ctx, m, "unknown provider "+g.Provider, p.Then, log)
+	return s.failSendThen(ctx, m, failure("send_unknown_provider", g.Provider), p.Then, log)
 }
 
 func (s *Service) sendWazzup(ctx context.Context, m *store.Message, d *store.Dialog, ch *store.Channel, apiKey string, first time.Time, log *slog.Logger) error {
@@ -260,18 +260,18 @@ func (s *Service) sendWazzup(ctx context.Context, m *store.Message, d *store.Dia
 		return s.markSent(ctx, m, "")
 	case wazzup.Temporary(err):
 		if s.o.Now().Sub(first) > dedupeWindow {
-			return s.failSend(ctx, m, "Wazzup did not confirm the message in time; check the chat and resend if needed", log)
+			return s.failSend(ctx, m, failure("send_not_confirmed", "Wazzup"), log)
 		}
 		return fmt.Errorf("sending through Wazzup: %w", err)
 	default:
-		return s.failSend(ctx, m, sendError(err), log)
+		return s.failSend(ctx, m, failure("send_refused", sendError(err)), log)
 	}
 }
 
 func (s *Service) sendTelegram(ctx context.Context, m *store.Message, d *store.Dialog, token string, log *slog.Logger) error {
 	chatID, err := strconv.ParseInt(d.ChatID, 10, 64)
 	if err != nil {
-		return s.failSend(ctx, m, "a Telegram bot can only write to a chat that wrote to it first", log)
+		return s.failSend(ctx, m, failure("send_bot_cannot_start", ""), log)
 	}
 	res, err := s.telegram(token).SendMessage(ctx, chatID, m.Text)
 	if err == nil {
@@ -283,9 +283,19 @@ func (s *Service) sendTelegram(ctx context.Context, m *store.Message, d *store.D
 	var te *telegram.Error
 	if !errors.As(err, &te) {
 		// No answer: the message may or may not have left.
-		return s.failSend(ctx, m, "Telegram did not answer; check the chat and resend if needed", log)
+		return s.failSend(ctx, m, failure("send_no_answer", "Telegram"), log)
 	}
-	return s.failSend(ctx, m, sendError(err), log)
+	return s.failSend(ctx, m, failure("send_refused", sendError(err)), log)
+}
+
+// failure is why a reply was not sent, as messages.error keeps it: a code of
+// the catalogue (web: "err_" + code), then after ": " the gateway's own words,
+// if any. The chat shows the code's text in the reader's language.
+func failure(code, detail string) string {
+	if detail = strings.TrimSpace(detail); detail != "" {
+		return code + ": " + detail
+	}
+	return code
 }
 
 func sendError(err error) string {
@@ -419,6 +429,11 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 		if err != nil {
 			return err
 		}
+		if d.ContactID.Valid && d.ContactID.Int64 != contactID {
+			// The handle is another client's: say so rather than open that
+			// client's dialog under this one's name.
+			return handleTaken(ctx, tx, portalID, chatID, d)
+		}
 		if !d.ClientResolved {
 			deal, _ := tx.OpenDealOf(ctx, portalID, contactID)
 			resp, _ := tx.AssigneeOf(ctx, portalID, "contact", contactID)
@@ -433,6 +448,24 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 		return tx.Notify(ctx, store.Event{PortalID: portalID, Type: "dialog.updated", DialogID: d.ID})
 	})
 	return out, err
+}
+
+// HandleTaken is the code of "Create dialog" with a phone or account that
+// already is another client's dialog on the channel.
+const HandleTaken = "handle_belongs_to_other_client"
+
+// handleTaken is the 409 naming the client the handle belongs to
+// (client_id, client; dialog_id): the handler drops them for a caller who
+// may not see that client.
+func handleTaken(ctx context.Context, tx *store.Store, portalID int64, chatID string, d *store.Dialog) error {
+	other := d.ContactID.Int64
+	name := d.ClientName
+	if c, err := tx.ContactByID(ctx, portalID, other); err == nil && c.Name != "" {
+		name = c.Name
+	}
+	return problem.New(problem.Conflict, "handle_belongs_to_other_client",
+		"%s already belongs to another client (contact %d)", chatID, other).
+		With("client_id", other).With("client", name).With("dialog_id", d.ID)
 }
 
 // chatIDFor picks the contact's identity for a messenger.
@@ -560,7 +593,7 @@ func (s *Service) follow(ctx context.Context, tx *store.Store, m *store.Message,
 			PortalID: m.PortalID, UniqueKey: "send:" + itoa(then), MaxAttempts: 12})
 		return err
 	}
-	upd, err := tx.UpdateMessageStatus(ctx, then, "error", "not sent: the file before it was not sent")
+	upd, err := tx.UpdateMessageStatus(ctx, then, "error", failure("send_failed_after_file", ""))
 	if err != nil || upd == nil {
 		return err
 	}

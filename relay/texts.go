@@ -1,51 +1,38 @@
 package relay
 
+import "github.com/relay24/relay24/web"
+
 // words are what relay24 writes into the portal (timeline, notifications),
-// in the portal's language.
+// in the portal's language. They live in the one ru/en catalogue (web).
 type words struct {
 	fromClient, toClient, manager, openDialog, notification, escalation string
-	placeholders                                                        map[string]string
 }
 
-var catalogue = map[string]words{
-	"ru": {
-		fromClient: "←", toClient: "→", manager: "Менеджер", openDialog: "Открыть диалог",
-		notification: "Новое сообщение от клиента %s (%s, %s). [url=%s]%s[/url]",
-		escalation:   "Клиент ждёт ответа %d мин.",
-		placeholders: map[string]string{
-			"image": "[Изображение]", "video": "[Видео]", "audio": "[Аудио]", "voice": "[Голосовое сообщение]",
-			"document": "[Документ]", "vcard": "[Контакт]", "geo": "[Геопозиция]", "sticker": "[Стикер]",
-			"missing_call": "[Пропущенный звонок]", "wapi_template": "[Шаблон]", "deleted": "[Сообщение удалено]",
-			"": "[Сообщение неподдерживаемого типа]",
-		},
-	},
-	"en": {
-		fromClient: "←", toClient: "→", manager: "Manager", openDialog: "Open dialog",
-		notification: "New message from client %s (%s, %s). [url=%s]%s[/url]",
-		escalation:   "A client has waited %d min for an answer.",
-		placeholders: map[string]string{
-			"image": "[Image]", "video": "[Video]", "audio": "[Audio]", "voice": "[Voice message]",
-			"document": "[Document]", "vcard": "[Contact card]", "geo": "[Location]", "sticker": "[Sticker]",
-			"missing_call": "[Missed call]", "wapi_template": "[Template]", "deleted": "[Message deleted]",
-			"": "[Message of an unsupported type]",
-		},
-	},
+// crmLang is the language of what relay24 writes into the portal: English
+// for an English portal, Russian otherwise (as it always was).
+func crmLang(lang string) string {
+	if lang == "en" {
+		return "en"
+	}
+	return "ru"
 }
 
 func texts(lang string) words {
-	if w, ok := catalogue[lang]; ok {
-		return w
-	}
-	return catalogue["ru"]
+	lang = crmLang(lang)
+	w := func(k string) string { return web.Word(lang, k) }
+	return words{fromClient: w("crm_from_client"), toClient: w("crm_to_client"), manager: w("crm_manager"),
+		openDialog: w("crm_open_dialog"), notification: w("crm_notification"), escalation: w("crm_escalation")}
 }
 
 // placeholder is the readable stand-in for a message without text.
 func placeholder(kind, lang string) string {
-	t := texts(lang)
-	if p, ok := t.placeholders[kind]; ok {
-		return p
+	lang = crmLang(lang)
+	if kind != "" {
+		if p := web.Word(lang, "placeholder_"+kind); p != "" {
+			return p
+		}
 	}
-	return t.placeholders[""]
+	return web.Word(lang, "placeholder_unsupported")
 }
 
 // Placeholder is the readable stand-in for a message without text, in lang.

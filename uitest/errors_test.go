@@ -26,6 +26,9 @@ func TestSendErrorAndRetry(t *testing.T) {
 	if got := tb.str(`[...document.querySelectorAll(".msg-out")].pop().querySelector(".msg-error-text").textContent`); !strings.Contains(got, "CHANNEL_BLOCKED") && !strings.Contains(got, "blocked") {
 		t.Errorf("error text %q", got)
 	}
+	if got := tb.str(`[...document.querySelectorAll(".msg-out")].pop().querySelector(".msg-error-text").textContent`); !strings.HasPrefix(got, "Сервис канала отказался отправить сообщение.") {
+		t.Errorf("the refusal is not said in Russian: %q", got)
+	}
 	tb.shot("send-error")
 	tb.run(chromedp.Click(`.msg-out[data-status="error"] .retry-btn`))
 	tb.waitJS(`[...document.querySelectorAll(".msg-out")].some(m => ["sent", "delivered", "read"].includes(m.getAttribute("data-status")))`)

@@ -2,7 +2,10 @@ package uitest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The individual chat of a deal with two contacts: it opens collapsed on the
@@ -79,6 +82,20 @@ func TestIndividualChat(t *testing.T) {
 	// «Создать диалог» → a channel → «Перейти в диалог».
 	tb.click("#create-dialog-btn")
 	tb.waitJS(`document.querySelectorAll("#create-dialog .channel-choice").length === 4`)
+	// Boris's number on his channel is Boris's: the chat says so, in
+	// Russian, and opens nothing.
+	tb.click(fmt.Sprintf("#create-dialog .channel-choice[data-channel-id='%d'] input", e.chans[boris.Channel.ChannelID]))
+	tb.run(chromedp.SendKeys("#create-chat-id", boris.ChatID))
+	tb.click("#go-to-dialog")
+	tb.waitJS(`!document.querySelector("#create-error").hidden`)
+	if got, want := tb.str(`document.querySelector("#create-error").textContent`), "Этот номер или аккаунт уже принадлежит другому клиенту — Борис Орлов."; !strings.HasPrefix(got, want) {
+		t.Errorf("another client's number: %q, want it to start %q", got, want)
+	}
+	if !tb.yes(`!document.querySelector("#create-dialog").hidden && document.querySelector("#client-name").textContent === "Анна Морозова"`) {
+		t.Error("another client's number opened a dialog")
+	}
+	tb.shot("individual-chat-create-dialog-taken")
+	tb.str(`(document.querySelector("#create-chat-id").value = "", "")`)
 	tb.click(fmt.Sprintf("#create-dialog .channel-choice[data-channel-id='%d'] input", e.chans[e.WA3.ChannelID]))
 	tb.shot("individual-chat-create-dialog")
 	tb.click("#go-to-dialog")

@@ -238,10 +238,29 @@
 
   // ---- API ---------------------------------------------------------------
 
-  function ApiError(status, code, message) {
+  function ApiError(status, code, message, data) {
     this.status = status;
     this.code = code;
     this.message = message;
+    this.data = data || {};
+  }
+
+  // errorText says an API error in the page's language, from its code
+  // ("err_" + code in the catalogue), with the error's fields filling the
+  // text's {parameters}. The server's own message is the last resort, for a
+  // code the catalogue lacks; then the fallback key.
+  function errorText(e, fallback) {
+    if (!e) return T(fallback || "error");
+    var code = String(e.code || "");
+    if (/^http_/.test(code)) code = "http";
+    var key = "err_" + code;
+    if (Object.prototype.hasOwnProperty.call(TEXTS, key)) {
+      var d = e.data || {};
+      return TEXTS[key].replace(/\{([a-z_]+)\}/g, function (all, k) {
+        return d[k] !== undefined && d[k] !== null ? String(d[k]) : all;
+      });
+    }
+    return e.message || T(fallback || "error");
   }
 
   function api(method, path, body) {
@@ -257,7 +276,7 @@
         if (!res.ok) {
           var err = (data && data.error) || {};
           if (res.status === 401) showBanner(T("session_expired") !== "session_expired" ? T("session_expired") : T("error"));
-          throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText);
+          throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText, err);
         }
         return data;
       });
@@ -1068,7 +1087,7 @@
     }).catch(function (e) {
       if (seq !== state.viewSeq) return;
       local.status = "error";
-      local.error = e.code === "read_only" ? T("read_only") : e.code === "text_too_long" ? T("too_long") : (e.message || T("send_failed"));
+      local.error = e.code === "read_only" ? T("read_only") : e.code === "text_too_long" ? T("too_long") : errorText(e, "send_failed");
       if (e.code === "read_only") showNote(T("read_only"));
       renderMessages(atBottom());
     }).then(function () {
@@ -1257,7 +1276,7 @@
         var err = (data && data.error) || {};
         if (xhr.status === 401) showBanner(T("session_expired"));
         if (xhr.status === 413 && !err.code) err.code = "file_too_large";
-        reject(new ApiError(xhr.status, err.code || "http_" + xhr.status, err.message || xhr.statusText));
+        reject(new ApiError(xhr.status, err.code || "http_" + xhr.status, err.message || xhr.statusText, err));
       };
       xhr.onerror = function () { reject(new ApiError(0, "network", "")); };
       var form = new FormData();
@@ -1283,7 +1302,7 @@
       case "read_only": return T("read_only");
       case "network": return T("file_network");
     }
-    return T("file_send_failed");
+    return errorText(e, "file_send_failed");
   }
 
   function attachmentKind(f) {
@@ -1427,7 +1446,7 @@
       if (quick.open) renderQuick();
     }).catch(function (e) {
       if (my !== quick.seq) return;
-      if (!quick.list) quick.error = e.message || T("error");
+      if (!quick.list) quick.error = errorText(e);
       if (quick.open) renderQuick();
     });
   }
@@ -1569,7 +1588,7 @@
     var fail = function (e) {
       save.disabled = false;
       if (del) del.disabled = false;
-      err.textContent = e.message || T("error");
+      err.textContent = errorText(e);
       err.hidden = false;
     };
     save.addEventListener("click", function () {
@@ -1624,7 +1643,7 @@
       scheduleList();
       afterList();
     }).catch(function (e) {
-      toast(e.code === "read_only" ? T("read_only") : (e.message || T("error")));
+      toast(e.code === "read_only" ? T("read_only") : errorText(e));
       renderComposer();
     });
   }
@@ -1725,7 +1744,7 @@
       if (!chans.length) list.appendChild(el("div", { class: "menu-note", text: T("no_channels") }));
     }).catch(function (e) {
       clear(list);
-      list.appendChild(el("div", { class: "modal-error", text: e.message || T("error") }));
+      list.appendChild(el("div", { class: "modal-error", text: errorText(e) }));
     });
     go.addEventListener("click", function () {
       if (!chosen) return;
@@ -1741,7 +1760,8 @@
         openDialog(d.id);
         scheduleList();
       }).catch(function (e) {
-        err.textContent = e.message || T("error");
+        if (e.code === "handle_belongs_to_other_client" && !(e.data && e.data.client)) e = { code: "handle_belongs_to_other_client_hidden" };
+        err.textContent = errorText(e);
         err.hidden = false;
         go.disabled = false;
       });
@@ -1804,7 +1824,7 @@
       state.prefs = before;
       applyPrefs();
       renderPrefs();
-      toast(e.message || T("error"));
+      toast(errorText(e));
     });
   }
 
@@ -2067,7 +2087,7 @@
 
   // What settings.js borrows from the chat.
   window.relay24Chat = {
-    api: api, T: T, el: el, append: append, clear: clear, svg: svg, transportIcon: transportIcon, toast: toast, backIcon: backIcon,
+    api: api, T: T, errorText: errorText, el: el, append: append, clear: clear, svg: svg, transportIcon: transportIcon, toast: toast, backIcon: backIcon,
     me: function () { return state.me; }
   };
 
@@ -2095,7 +2115,7 @@
       }
       document.getElementById("app").setAttribute("data-ready", "true");
     }).catch(function (e) {
-      ui.empty.textContent = (e && e.message) || T("load_failed");
+      ui.empty.textContent = e && e.code ? errorText(e, "load_failed") : T("load_failed");
       document.getElementById("app").setAttribute("data-ready", "error");
     });
     connectEvents();

@@ -39,7 +39,7 @@
     if (!e) return T("error");
     if (e.status === 403) return T("s_forbidden");
     if (e.code === "network") return T("offline");
-    return e.message || T("error");
+    return C.errorText(e);
   }
 
   // ---- the page --------------------------------------------------------------
