@@ -968,6 +968,15 @@
     return images;
   }
 
+  // settleLocal replaces a message shown while it was being sent with the
+  // server's; a live event may have brought it already, with a newer status.
+  function settleLocal(local, message) {
+    removeLocal(local.id);
+    var known = state.messages.some(function (m) { return m.id === message.id; });
+    if (!known) merge([message]);
+    renderMessages(true);
+  }
+
   function renderMessage(m, showChannel) {
     var out = m.direction === "out";
     var body = el("div", { class: "msg-text" });
@@ -1079,11 +1088,7 @@
     state.inflight++;
     api("POST", "/api/v1/dialogs/" + dialogID + "/messages", { text: text, client_id: cid }).then(function (r) {
       if (seq !== state.viewSeq) return;
-      removeLocal(local.id);
-      // A live event may have brought it already, with a newer status.
-      var known = state.messages.some(function (m) { return m.id === r.message.id; });
-      if (!known) merge([r.message]);
-      renderMessages(true);
+      settleLocal(local, r.message);
     }).catch(function (e) {
       if (seq !== state.viewSeq) return;
       local.status = "error";
@@ -1346,10 +1351,7 @@
         renderAttached();
       }
       if (seq !== state.viewSeq) return;
-      removeLocal(local.id);
-      var known = state.messages.some(function (m) { return m.id === r.message.id; });
-      if (!known) merge([r.message]);
-      renderMessages(true);
+      settleLocal(local, r.message);
     }).catch(function (e) {
       a.busy = false;
       a.progress = 0;
