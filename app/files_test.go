@@ -32,6 +32,7 @@ type apiError struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		LimitMB string `json:"limit_mb"`
 	} `json:"error"`
 }
 
@@ -260,7 +261,7 @@ func TestFileLimits(t *testing.T) {
 		t.Fatalf("11 MB upload: %d", s)
 	}
 	if s, _, e := r.sendFile(r.Sales, wa.ID, f.ID, "", "big-1"); s != http.StatusBadRequest || e.Error.Code != "file_too_large_for_channel" ||
-		!strings.Contains(e.Error.Message, "10 MB") {
+		!strings.Contains(e.Error.Message, "10 MB") || e.Error.LimitMB != "10" {
 		t.Fatalf("over WhatsApp's limit: %d %+v", s, e)
 	}
 	_, doc, _ := r.upload(r.Sales, "doc.pdf", "", pdfBytes)

@@ -105,8 +105,11 @@ func mb(n int64) string {
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
 }
 
+// tooLargeForChannel names the channel's limit, in the message and, for the
+// page's own words, as limit_mb.
 func tooLargeForChannel(what string, limit, size int64) error {
-	return problem.New(problem.Invalid, "file_too_large_for_channel", "%s accepts files up to %s; this file is %s", what, mb(limit), mb(size))
+	return problem.New(problem.Invalid, "file_too_large_for_channel", "%s accepts files up to %s; this file is %s", what, mb(limit), mb(size)).
+		With("limit_mb", strings.TrimSuffix(mb(limit), " MB"))
 }
 
 // planFile checks a file against the dialog's channel (channels.md §1.18

@@ -1299,8 +1299,8 @@
       case "no_file":
       case "not_multipart": return T("file_not_received");
       case "file_too_large_for_channel":
-        var m = /up to ([0-9.]+) ?MB/i.exec(e.message || "");
-        return m ? T("file_too_large_for_channel").replace("{limit}", m[1]) : T("file_too_large_for_channel_any");
+        var limit = e.data && e.data.limit_mb;
+        return limit ? T("file_too_large_for_channel").replace("{limit}", limit) : T("file_too_large_for_channel_any");
       case "file_type_not_allowed_for_channel": return T("file_type_not_allowed");
       case "file_not_found": return T("file_not_found");
       case "file_refused_by_channel": return T("file_refused");
