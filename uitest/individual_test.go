@@ -120,8 +120,33 @@ func TestIndividualChat(t *testing.T) {
 	if texts != want {
 		t.Errorf("all dialogs:\n%s\nwant\n%s", texts, want)
 	}
-	if !tb.yes(`document.querySelector("#composer").hidden`) {
-		t.Error("the all-dialogs thread has a composer")
+	// The composer stays, answering through the dialog the client wrote in
+	// last; another of her dialogs can be chosen.
+	tb.waitJS(`!document.querySelector("#composer").hidden && !document.querySelector("#reply-channel").hidden`)
+	if got := tb.str(`document.querySelector("#reply-channel").textContent`); got != "WhatsApp отдела продаж" {
+		t.Errorf("the thread answers through %q, want the channel of the client's last message", got)
 	}
 	tb.shot("individual-chat-all-dialogs")
+	tb.click("#reply-channel")
+	tb.waitJS(`document.querySelectorAll("#reply-menu .reply-choice").length === 3`)
+	tb.click(fmt.Sprintf("#reply-menu .reply-choice[data-dialog-id='%d']", older.ID))
+	tb.waitJS(`document.querySelector("#reply-menu").hidden && document.querySelector("#reply-channel .reply-channel-name").textContent === "Support WhatsApp"`)
+	tb.click("#composer-input")
+	tb.run(chromedpSend("Отвечаю в поддержку: заказ в пути."))
+	tb.waitJS(`[...document.querySelectorAll("#messages .msg-out")].some(m => m.querySelector(".msg-text").textContent === "Отвечаю в поддержку: заказ в пути." && m.querySelector(".msg-channel span").textContent === "Support WhatsApp" && ["sent", "delivered", "read"].includes(m.getAttribute("data-status")))`)
+	if n := tb.num(`document.querySelectorAll("#messages .msg").length`); n != 4 {
+		t.Errorf("%d messages in the thread after the answer, want 4", n)
+	}
+	e.eventually("the gateway gets the answer on the chosen channel", func() bool {
+		for _, s := range e.World.Acc.Sent() {
+			if s.Request.Text == "Отвечаю в поддержку: заказ в пути." {
+				if s.Request.ChannelID != e.WA2.ChannelID {
+					t.Fatalf("the answer went out on channel %s, want %s", s.Request.ChannelID, e.WA2.ChannelID)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	tb.shot("individual-chat-all-dialogs-answer")
 }

@@ -261,6 +261,7 @@ var uiRU = map[string]string{
 	"file_network":                   "Нет связи с сервером — проверьте интернет и нажмите «Отправить» ещё раз",
 	"file_send_failed":               "Файл не отправлен — нажмите «Отправить», чтобы повторить",
 	"file_unavailable":               "файл недоступен: канал его больше не отдаёт",
+	"reply_channel":                  "Канал ответа",
 }
 
 var uiEN = map[string]string{
@@ -489,6 +490,7 @@ var uiEN = map[string]string{
 	"file_network":                   "No connection to the server; check the internet and press Send again",
 	"file_send_failed":               "The file was not sent; press Send to try again",
 	"file_unavailable":               "file unavailable: the channel no longer serves it",
+	"reply_channel":                  "Channel to answer through",
 }
 
 // Lang picks a supported language from the portal's LANG; Russian by default.

@@ -344,11 +344,15 @@
     ui.composerNote = el("div", { class: "composer-note", id: "composer-note", hidden: true });
     ui.quick = el("div", { class: "quick-menu", id: "quick-replies", role: "listbox", "aria-label": T("qr_title"), hidden: true });
     buildAttach();
+    ui.replyBtn = el("button", { type: "button", class: "reply-channel", id: "reply-channel", title: T("reply_channel"), "aria-label": T("reply_channel"), "aria-expanded": "false", hidden: true,
+      onclick: toggleReplyMenu });
+    ui.replyMenu = el("div", { class: "menu reply-menu", id: "reply-menu", role: "menu", hidden: true });
     ui.composer = el("footer", { class: "composer", id: "composer" },
       ui.quick,
+      ui.replyMenu,
       ui.composerNote,
       ui.filePreview,
-      el("div", { class: "composer-row" }, ui.attachBtn, ui.fileInput, ui.input, ui.noReply, ui.send),
+      el("div", { class: "composer-row" }, ui.replyBtn, ui.attachBtn, ui.fileInput, ui.input, ui.noReply, ui.send),
       ui.hint);
 
     ui.conv = el("section", { class: "conversation", id: "conversation" }, ui.convHead, ui.empty, ui.messages, ui.composer);
@@ -833,14 +837,93 @@
     if (path && window.relay24Frame) window.relay24Frame.openPath(path);
   }
 
+  // replyDialog is the dialog the composer writes in: the open one, or in
+  // the all-dialogs thread the one chosen beside the composer.
+  function replyDialog() {
+    var v = state.view;
+    if (v && v.kind === "all") return v.replyTo ? state.byId[v.replyTo] || null : null;
+    return currentDialog();
+  }
+
+  // contactDialogs are the known dialogs of a contact, oldest first.
+  function contactDialogs(contactId) {
+    var out = [];
+    for (var k in state.byId) {
+      var d = state.byId[k];
+      if (d.contact && d.contact.id === contactId) out.push(d);
+    }
+    return out.sort(function (a, b) { return a.id - b.id; });
+  }
+
+  // pickReply answers in the all-dialogs thread through the dialog the
+  // client wrote in last, until the user chooses another.
+  function pickReply() {
+    var v = state.view;
+    if (!v || v.kind !== "all" || v.replyChosen) return;
+    var id = null;
+    for (var i = state.messages.length - 1; i >= 0 && !id; i--) {
+      if (state.messages[i].direction === "in" && state.byId[state.messages[i].dialog_id]) id = state.messages[i].dialog_id;
+    }
+    if (!id) {
+      var ds = contactDialogs(v.contactId);
+      if (ds.length) id = ds[ds.length - 1].id;
+    }
+    if (id !== v.replyTo) {
+      v.replyTo = id;
+      renderComposer();
+    }
+  }
+
+  function closeReplyMenu() {
+    ui.replyMenu.hidden = true;
+    ui.replyBtn.setAttribute("aria-expanded", "false");
+  }
+
+  function toggleReplyMenu() {
+    var v = state.view;
+    if (!ui.replyMenu.hidden || !v || v.kind !== "all") { closeReplyMenu(); return; }
+    clear(ui.replyMenu);
+    ui.replyMenu.appendChild(el("div", { class: "menu-head", text: T("reply_channel") }));
+    contactDialogs(v.contactId).forEach(function (d) {
+      ui.replyMenu.appendChild(el("button", { type: "button", role: "menuitem", class: "menu-item reply-choice" + (d.id === v.replyTo ? " current" : ""), "data-dialog-id": d.id,
+        onclick: function () {
+          closeReplyMenu();
+          v.replyTo = d.id;
+          v.replyChosen = true;
+          renderComposer();
+          if (!isPhone()) ui.input.focus();
+        } },
+        transportIcon(d.channel.transport),
+        el("span", { class: "menu-item-text" }, el("span", { class: "menu-item-name", text: d.channel.name || d.channel.transport }),
+          el("span", { class: "menu-item-sub", text: d.chat_id }))));
+    });
+    ui.replyMenu.hidden = false;
+    ui.replyBtn.setAttribute("aria-expanded", "true");
+  }
+
   function renderComposer() {
-    var d = currentDialog();
+    var all = !!(state.view && state.view.kind === "all");
+    var d = replyDialog();
     var show = !!d;
     ui.composer.hidden = !show;
+    ui.replyBtn.hidden = !all;
+    if (!all) closeReplyMenu();
+    clear(ui.replyBtn);
+    if (all && d) {
+      ui.replyBtn.setAttribute("data-dialog-id", d.id);
+      append(ui.replyBtn, [transportIcon(d.channel.transport), el("span", { class: "reply-channel-name", text: d.channel.name || d.channel.transport }), chevronIcon()]);
+    }
+    var readOnly = !!(d && d.can_write === false);
+    ui.input.disabled = readOnly;
+    ui.send.disabled = readOnly;
+    ui.attachBtn.disabled = readOnly;
+    if (readOnly) showNote(T("read_only"));
+    else if (all && ui.composerNote.textContent === T("read_only")) showNote("");
     ui.hint.textContent = (state.prefs.send_key === "ctrl_enter" ? T("hint_ctrl_enter") : T("hint_enter")) + " · " + T("qr_hint");
     if (!show) closeQuick();
     clear(ui.noReply);
     var waiting = !!(d && d.unanswered);
+    ui.noReply.hidden = all;
     ui.noReply.className = "no-reply " + (waiting ? "waiting" : "idle");
     ui.noReply.setAttribute("data-state", waiting ? "waiting" : "idle");
     ui.noReply.disabled = !waiting;
@@ -1041,6 +1124,7 @@
       ui.messages.appendChild(renderMessage(m, v.kind === "all"));
     });
     if (stick) scrollToBottom();
+    pickReply();
   }
 
   // ---- sending -----------------------------------------------------------
@@ -1065,7 +1149,8 @@
   }
 
   function sendFromComposer() {
-    var d = currentDialog();
+    var d = replyDialog();
+    if (d && d.can_write === false) return;
     var text = ui.input.value;
     if (d && attached) {
       sendAttached(d.id, text);
@@ -1079,7 +1164,8 @@
 
   function sendText(dialogID, text) {
     var cid = randomID();
-    var local = { id: "local-" + cid, local: true, dialog_id: dialogID, direction: "out", kind: "text", text: text, attachments: [],
+    var d = state.byId[dialogID];
+    var local = { id: "local-" + cid, local: true, dialog_id: dialogID, channel: d ? d.channel : null, direction: "out", kind: "text", text: text, attachments: [],
       author: state.me ? { id: state.me.user.id, name: state.me.user.name } : null, status: "pending", error: null,
       created_at: new Date().toISOString() };
     var seq = state.viewSeq;
@@ -1326,7 +1412,8 @@
     ui.input.value = "";
     autoGrow();
     var kind = attachmentKind(a.file);
-    var local = { id: "local-" + a.cid, local: true, dialog_id: dialogID, direction: "out", kind: kind, text: text,
+    var ad = state.byId[dialogID];
+    var local = { id: "local-" + a.cid, local: true, dialog_id: dialogID, channel: ad ? ad.channel : null, direction: "out", kind: kind, text: text,
       attachments: [{ url: a.thumb || "", type: kind, name: a.file.name, size: a.file.size }],
       author: state.me ? { id: state.me.user.id, name: state.me.user.name } : null, status: "pending", error: null,
       created_at: new Date().toISOString() };
@@ -1668,6 +1755,7 @@
     if (!ui.channelsMenu.hidden && !ui.channelsMenu.contains(e.target) && !ui.channelsToggle.contains(e.target)) closeChannelsMenu();
     if (!ui.prefs.hidden && !ui.prefs.contains(e.target) && !(e.target.closest && e.target.closest(".prefs-toggle"))) ui.prefs.hidden = true;
     if (quick.open && !ui.composer.contains(e.target)) closeQuick();
+    if (!ui.replyMenu.hidden && !ui.replyMenu.contains(e.target) && !ui.replyBtn.contains(e.target)) closeReplyMenu();
   }
 
   function openChannelsMenu() {
