@@ -19,24 +19,6 @@ import (
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
-type attachmentMsg struct {
-	ID          int64            `json:"id"`
-	Kind        string           `json:"kind"`
-	Attachments []attachmentJSON `json:"attachments"`
-}
-
-// attachments lists a dialog's messages with their attachments, oldest first.
-func (r *relayEnv) attachments(token string, dialogID int64) []attachmentMsg {
-	r.t.Helper()
-	var out struct {
-		Messages []attachmentMsg `json:"messages"`
-	}
-	if s := r.api("GET", "/api/v1/dialogs/"+itoa64(dialogID)+"/messages", token, nil, &out); s != http.StatusOK {
-		r.t.Fatalf("messages: %d", s)
-	}
-	return out.Messages
-}
-
 // get fetches a path of relay24 with no session and no cookie, as an <img>
 // inside the portal's iframe does; headers may add some.
 func (r *relayEnv) get(path string, header ...string) (*http.Response, []byte) {
@@ -98,11 +80,11 @@ func TestAttachmentLinks(t *testing.T) {
 			waDialog = d.ID
 		}
 	}
-	tg := r.attachments(r.Admin, tgDialog)
+	tg := r.history(r.Admin, tgDialog)
 	if len(tg) != 4 {
 		t.Fatalf("telegram messages %+v", tg)
 	}
-	link := func(m attachmentMsg) string {
+	link := func(m historyMsg) string {
 		t.Helper()
 		if len(m.Attachments) != 1 {
 			t.Fatalf("message %+v", m)
@@ -136,7 +118,7 @@ func TestAttachmentLinks(t *testing.T) {
 
 	// Wazzup: the public link's file is served by relay24 (copied); a
 	// javascript: link is nothing: unavailable, with no link at all.
-	wa := r.attachments(r.Admin, waDialog)
+	wa := r.history(r.Admin, waDialog)
 	if len(wa) != 2 {
 		t.Fatalf("wazzup messages %+v", wa)
 	}

@@ -611,7 +611,7 @@ func TestClaimAttachmentLinkLivesAboutAnHour(t *testing.T) {
 	if len(ds) != 1 {
 		t.Fatalf("dialogs %+v", ds)
 	}
-	ms := r.attachments(r.Admin, ds[0].ID)
+	ms := r.history(r.Admin, ds[0].ID)
 	if len(ms) != 1 || len(ms[0].Attachments) != 1 {
 		t.Fatalf("messages %+v", ms)
 	}

@@ -26,7 +26,7 @@ func TestTelegramDocumentKeepsItsName(t *testing.T) {
 		}
 	}
 	r.settle()
-	msgs := r.attachments(r.Admin, r.dialogs(r.Admin)[0].ID)
+	msgs := r.history(r.Admin, r.dialogs(r.Admin)[0].ID)
 	if len(msgs) != 2 {
 		t.Fatalf("messages %+v", msgs)
 	}

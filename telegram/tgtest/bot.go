@@ -517,19 +517,12 @@ func (b *Bot) sendMessage(w http.ResponseWriter, p map[string]string) {
 		answerError(w, http.StatusBadRequest, "Bad Request: text is too long", 0)
 		return
 	}
-	chatIDText := p["chat_id"]
-	if chatIDText == "" {
-		answerError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
+	chatID, ok := b.knownChat(w, p["chat_id"])
+	if !ok {
 		return
 	}
-	chatID, err := strconv.ParseInt(chatIDText, 10, 64)
 	b.s.mu.Lock()
 	c := b.chats[chatID]
-	if err != nil || c == nil {
-		b.s.mu.Unlock()
-		answerError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
-		return
-	}
 	if strings.TrimSpace(text) == "" {
 		b.s.mu.Unlock()
 		answerError(w, http.StatusBadRequest, "Bad Request: message text is empty", 0)
@@ -789,4 +782,22 @@ func (b *Bot) Chats() []int64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// knownChat reads a send's chat_id and answers the Bot API's refusal when it
+// is empty or names no chat the bot has.
+func (b *Bot) knownChat(w http.ResponseWriter, text string) (int64, bool) {
+	if text == "" {
+		answerError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
+		return 0, false
+	}
+	chatID, err := strconv.ParseInt(text, 10, 64)
+	b.s.mu.Lock()
+	c := b.chats[chatID]
+	b.s.mu.Unlock()
+	if err != nil || c == nil {
+		answerError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
+		return 0, false
+	}
+	return chatID, true
 }

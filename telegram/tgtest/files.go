@@ -114,17 +114,8 @@ func (b *Bot) sendFile(w http.ResponseWriter, method string, p map[string]string
 			}
 		}
 	}
-	chatIDText := p["chat_id"]
-	if chatIDText == "" {
-		answerError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
-		return
-	}
-	chatID, err := strconv.ParseInt(chatIDText, 10, 64)
-	b.s.mu.Lock()
-	c := b.chats[chatID]
-	b.s.mu.Unlock()
-	if err != nil || c == nil {
-		answerError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
+	chatID, ok := b.knownChat(w, p["chat_id"])
+	if !ok {
 		return
 	}
 	if up.size == 0 {
@@ -152,6 +143,7 @@ func (b *Bot) sendFile(w http.ResponseWriter, method string, p map[string]string
 
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
+	c := b.chats[chatID]
 	if c.blocked {
 		answerError(w, http.StatusForbidden, "Forbidden: bot was blocked by the user", 0)
 		return

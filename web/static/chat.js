@@ -1051,6 +1051,16 @@
     return images;
   }
 
+  // sendSettled ends a send's request, the history refreshing when the last
+  // one ends if a live event asked for it meanwhile.
+  function sendSettled() {
+    state.inflight--;
+    if (state.inflight === 0 && state.refreshAfterSend) {
+      state.refreshAfterSend = false;
+      scheduleHistory();
+    }
+  }
+
   // settleLocal replaces a message shown while it was being sent with the
   // server's; a live event may have brought it already, with a newer status.
   function settleLocal(local, message) {
@@ -1181,13 +1191,7 @@
       local.error = e.code === "read_only" ? T("read_only") : e.code === "text_too_long" ? T("too_long") : errorText(e, "send_failed");
       if (e.code === "read_only") showNote(T("read_only"));
       renderMessages(atBottom());
-    }).then(function () {
-      state.inflight--;
-      if (state.inflight === 0 && state.refreshAfterSend) {
-        state.refreshAfterSend = false;
-        scheduleHistory();
-      }
-    });
+    }).then(sendSettled);
   }
 
   // ---- files ---------------------------------------------------------------
@@ -1451,13 +1455,7 @@
       if (seq !== state.viewSeq) return;
       removeLocal(local.id);
       renderMessages(atBottom());
-    }).then(function () {
-      state.inflight--;
-      if (state.inflight === 0 && state.refreshAfterSend) {
-        state.refreshAfterSend = false;
-        scheduleHistory();
-      }
-    });
+    }).then(sendSettled);
   }
 
   // renderAttachment shows what a message carries: images and video inline
