@@ -154,6 +154,10 @@ type SendRequest struct {
 	// ClearUnanswered nil leaves Wazzup's default (an outgoing message resets
 	// the unanswered counter); false keeps the counter for automated replies.
 	ClearUnanswered *bool
+	// TemplateID is a WABA template's templateGuid (then no Text nor
+	// ContentURI), TemplateValues its variables in order; see SendTemplate.
+	TemplateID     string
+	TemplateValues []string
 }
 
 // SendResult is Wazzup's answer to an accepted send.
@@ -165,19 +169,21 @@ type SendResult struct {
 // Send sends one message. Success is 201 {messageId, chatId}.
 func (c *Client) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 	body := struct {
-		ChannelID       string `json:"channelId"`
-		ChatType        string `json:"chatType"`
-		ChatID          string `json:"chatId,omitempty"`
-		Text            string `json:"text,omitempty"`
-		ContentURI      string `json:"contentUri,omitempty"`
-		RefMessageID    string `json:"refMessageId,omitempty"`
-		CrmUserID       string `json:"crmUserId,omitempty"`
-		CrmMessageID    string `json:"crmMessageId,omitempty"`
-		Username        string `json:"username,omitempty"`
-		Phone           string `json:"phone,omitempty"`
-		ClearUnanswered *bool  `json:"clearUnanswered,omitempty"`
+		ChannelID       string   `json:"channelId"`
+		ChatType        string   `json:"chatType"`
+		ChatID          string   `json:"chatId,omitempty"`
+		Text            string   `json:"text,omitempty"`
+		ContentURI      string   `json:"contentUri,omitempty"`
+		RefMessageID    string   `json:"refMessageId,omitempty"`
+		CrmUserID       string   `json:"crmUserId,omitempty"`
+		CrmMessageID    string   `json:"crmMessageId,omitempty"`
+		Username        string   `json:"username,omitempty"`
+		Phone           string   `json:"phone,omitempty"`
+		ClearUnanswered *bool    `json:"clearUnanswered,omitempty"`
+		TemplateID      string   `json:"templateId,omitempty"`
+		TemplateValues  []string `json:"templateValues,omitempty"`
 	}{r.ChannelID, r.ChatType, r.ChatID, r.Text, r.ContentURI, r.RefMessageID,
-		r.CrmUserID, r.CrmMessageID, r.Username, r.Phone, r.ClearUnanswered}
+		r.CrmUserID, r.CrmMessageID, r.Username, r.Phone, r.ClearUnanswered, r.TemplateID, r.TemplateValues}
 	var wire struct {
 		MessageID flexString `json:"messageId"`
 		ChatID    flexString `json:"chatId"`

@@ -20,6 +20,7 @@ type Webhook struct {
 	CreateContact   *CreateContact
 	CreateDeal      *CreateDeal
 	TemplateStatus  json.RawMessage // {templateGuid, name, status}, verbatim
+	Template        *TemplateStatus // TemplateStatus read, nil when absent
 	// Unknown lists top-level keys this package does not know, sorted. The
 	// caller stores the body and ignores them.
 	Unknown []string
@@ -71,7 +72,7 @@ type Status struct {
 
 // MessageError says why a message failed (status "error").
 type MessageError struct {
-	Error       string // BAD_CONTACT, CHATID_IGSID_MISMATCH, TOO_LONG_TEXT, SPAM, ...
+	Error       string // BAD_CONTACT, 24_HOURS_EXCEEDED, 7_DAYS_EXCEEDED, TOO_LONG_TEXT, SPAM, ...; see IsWindowClosed
 	Description string
 }
 
@@ -234,6 +235,7 @@ func ParseWebhook(body []byte) (*Webhook, error) {
 				err = fmt.Errorf("want an object, got %s", kindOf(r))
 			} else {
 				w.TemplateStatus = r
+				w.Template, err = ParseTemplateStatus(r)
 			}
 		default:
 			w.Unknown = append(w.Unknown, key)

@@ -58,6 +58,20 @@ func TestParseWebhookFixtures(t *testing.T) {
 			if !strings.Contains(string(w.TemplateStatus), `"approved"`) {
 				t.Errorf("TemplateStatus = %s", w.TemplateStatus)
 			}
+			want := TemplateStatus{TemplateGUID: "8d255e5d-aefd-44dc-8131-c3ad6c3ab28c", Name: "Test", Status: "approved"}
+			if w.Template == nil || *w.Template != want {
+				t.Errorf("Template = %+v", w.Template)
+			}
+		}},
+		{"webhook_statuses_error_24_hours_exceeded.INFERRED.json", func(t *testing.T, w *Webhook) {
+			if len(w.Statuses) != 1 {
+				t.Fatalf("Statuses = %+v", w.Statuses)
+			}
+			s := w.Statuses[0]
+			if s.MessageID != "be3dc577-60c4-4fc8-83a5-8c358e0bfe15" || s.Status != "error" || s.Error == nil ||
+				s.Error.Error != Code24HoursExceeded || s.Error.Description == "" || !s.WindowClosed() || s.Timestamp.IsZero() {
+				t.Errorf("status %+v %+v", s, s.Error)
+			}
 		}},
 		{"webhook_messages_sticker_s11.json", func(t *testing.T, w *Webhook) {
 			if len(w.Messages) != 1 {
@@ -237,6 +251,30 @@ func FuzzParseWebhook(f *testing.F) {
 			if s.MessageID == "" {
 				t.Fatalf("accepted a status without messageId: %+v", s)
 			}
+		}
+		if (w.Template == nil) != (w.TemplateStatus == nil) || (w.Template != nil && w.Template.TemplateGUID == "") {
+			t.Fatalf("templateStatus %s read as %+v", w.TemplateStatus, w.Template)
+		}
+	})
+}
+
+func FuzzParseTemplates(f *testing.F) {
+	f.Add(readFixture(f, "templates_whatsapp_get_response.INFERRED.json"))
+	f.Add([]byte(`{"data":[{"templateGuid":"g","status":"APPROVED","components":[{"type":"BODY","text":"Hi {{1}}","example":{"body_text":[["Ann"]]}}]}]}`))
+	f.Add([]byte(`[{"templateGuid":7,"channels":[null,"c"],"templateCode":"@template: 7 { [[a]]; [[b]] }"}]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ts, err := ParseTemplates(body)
+		if err != nil {
+			return
+		}
+		for _, tp := range ts {
+			if tp.GUID == "" {
+				t.Fatalf("accepted a template without templateGuid: %+v", tp)
+			}
+			if n := tp.Variables(); n < 0 {
+				t.Fatalf("variables %d", n)
+			}
+			_ = tp.Preview([]string{"x"})
 		}
 	})
 }

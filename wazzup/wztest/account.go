@@ -34,6 +34,7 @@ type Account struct {
 	deals     map[string]Deal
 	pipelines json.RawMessage
 	nextTgID  int64 // chat ids handed out for Telegram sends by username/phone
+	templates []*Template
 }
 
 // Channel is a channel of the account, as GET /v3/channels lists it.
@@ -79,6 +80,9 @@ type SentMessage struct {
 	// File is what was downloaded from contentUri, nil for a text (or when
 	// SetFetchContent(false)): tests assert the bytes relay24 served.
 	File *File
+	// WindowError is the code the send failed with afterwards because the
+	// chat's window was closed (24_HOURS_EXCEEDED, 7_DAYS_EXCEEDED), or "".
+	WindowError string
 }
 
 // File is a file the emulator downloaded from a contentUri.
@@ -412,6 +416,8 @@ func (a *Account) route(w http.ResponseWriter, r *http.Request, restricted bool)
 		a.getPipelines(w)
 	case res == "pipelines" && id == "" && m == http.MethodPost:
 		a.postPipelines(w, r)
+	case res == "templates" && id == "whatsapp" && m == http.MethodGet:
+		a.listTemplates(w, r)
 	case res == "iframe" && id == "" && m == http.MethodPost:
 		a.postIframe(w, r)
 	case res == "unanswered" && id != "" && m == http.MethodGet:

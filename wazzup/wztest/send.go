@@ -270,6 +270,9 @@ func (a *Account) postMessage(w http.ResponseWriter, r *http.Request, restricted
 	now := s.clock()
 	fetch := s.fetchContent && b.ContentURI != ""
 	ch, code, desc, data := a.checkSend(b, now)
+	if code == "" {
+		code, desc, data = a.checkTemplate(b, ch)
+	}
 	if code != "" {
 		s.mu.Unlock()
 		failExtended(w, http.StatusBadRequest, code, desc, data)
@@ -311,13 +314,18 @@ func (a *Account) postMessage(w http.ResponseWriter, r *http.Request, restricted
 	if chatID == "" {
 		chatID = a.chatByContact(b.ChannelID, b.ChatType, b.Username, b.Phone)
 	}
+	text := b.Text
+	if b.TemplateID != "" {
+		text = a.templateText(b)
+	}
 	m := &message{
 		id: newUUID(), channelID: b.ChannelID, chatType: b.ChatType, chatID: chatID,
-		text: b.Text, contentURI: content, typ: msgType, echo: true, authorID: b.CrmUserID,
+		text: text, contentURI: content, typ: msgType, echo: true, authorID: b.CrmUserID,
 	}
 	a.messages[m.id] = m
-	a.sent = append(a.sent, SentMessage{MessageID: m.id, ChatID: chatID, Request: b, Raw: raw, Time: now, File: file})
 	c := a.chatOf(chatKey{b.ChannelID, b.ChatType, chatID})
+	windowErr := a.windowClosed(ch, b, c, now)
+	a.sent = append(a.sent, SentMessage{MessageID: m.id, ChatID: chatID, Request: b, Raw: raw, Time: now, File: file, WindowError: windowErr})
 	if b.Username != "" {
 		c.username = b.Username
 	}
@@ -330,7 +338,11 @@ func (a *Account) postMessage(w http.ResponseWriter, r *http.Request, restricted
 	if a.autoStatus && a.webhookURI != "" && a.subs.MessagesAndStatuses {
 		snapshot, author := *m, a.users[m.authorID].Name
 		contact := c.contact(b.ChatType, chatID)
-		s.goAsync(func() { a.echoAndStatuses(snapshot, author, contact) })
+		if windowErr != "" {
+			s.goAsync(func() { a.echoAndWindowError(snapshot, author, contact, windowErr) })
+		} else {
+			s.goAsync(func() { a.echoAndStatuses(snapshot, author, contact) })
+		}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]string{"messageId": m.id, "chatId": chatID})

@@ -239,6 +239,8 @@ var statusDescriptions = map[string]string{
 	"CHATID_IGSID_MISMATCH": "chatId does not match the Instagram-scoped id",
 	"TOO_LONG_TEXT":         "The text is too long",
 	"SPAM":                  "The message was rated as spam",
+	Code24Hours:             "the 24-hour WABA dialogue is closed",
+	Code7Days:               "the 7-day Instagram dialogue is closed",
 }
 
 // PostStatus POSTs {"statuses":[{messageId, timestamp, status}]}. With errCode
