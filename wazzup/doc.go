@@ -1,8 +1,10 @@
 // Package wazzup speaks the Wazzup public API v3 (https://api.wazzup24.com/v3):
 // a client for the routes relay24 calls (channels, webhook settings, sending
-// texts, and files by contentUri with SendFile and typed MediaError;
-// users/contacts/deals upserts), typed API errors, and a parser for the
-// webhooks Wazzup POSTs to relay24.
+// texts, and files by contentUri with SendFile and typed MediaError; WABA
+// templates with Templates and SendTemplate and typed TemplateError;
+// users/contacts/deals upserts), typed API errors, the customer-service
+// window of a transport (WindowOpen), and a parser for the webhooks Wazzup
+// POSTs to relay24.
 //
 // The client is deliberately thin: it never retries (the caller's job queue
 // does, with crmMessageId as the idempotency key of a send) but classifies
