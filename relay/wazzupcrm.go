@@ -38,7 +38,7 @@ func (s *Service) wazzupCRMJob(ctx context.Context, j *jobs.Job) error {
 	if problem.Is(err, problem.NotFound) {
 		return nil
 	}
-	if err != nil || g.Provider != "wazzup" || g.State == "disconnected" {
+	if err != nil || !s.traits(g.Provider).PushesCRM || g.State == "disconnected" {
 		return err
 	}
 	key, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
