@@ -118,9 +118,6 @@ type Traits struct {
 	// LearnsChannels: channels may be added to the account after connecting,
 	// learnt from its listing when they first show up.
 	LearnsChannels bool
-	// PushesCRM: the gateway is told the CRM's people, contacts and deals
-	// (relay's Wazzup CRM follow-up).
-	PushesCRM bool
 	// FileRefPrefix starts the reference of a client's file that only the
 	// gateway can open (OpenAttachment); "" when its files are public links.
 	FileRefPrefix string

@@ -71,6 +71,13 @@ func TestAdapters(t *testing.T) {
 			t.Errorf("%s: TextLen(a👍) = %d, want 3", name, got)
 		}
 	}
+	// Only Wazzup is told the CRM's side.
+	for provider, pushes := range map[string]bool{ProviderWazzup: true, ProviderTelegram: false} {
+		gw, _ := r.Lookup(provider)
+		if _, ok := gw.(CRMPusher); ok != pushes {
+			t.Errorf("%s: pushes the CRM %v, want %v", provider, ok, pushes)
+		}
+	}
 	if gw, ok := r.ForFileRef("tg-file:AgAD"); !ok || gw.Provider() != ProviderTelegram {
 		t.Errorf("a bot's file reference is not Telegram's")
 	}

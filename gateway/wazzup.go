@@ -44,9 +44,10 @@ func (w *Wazzup) client(apiKey string) *wazzup.Client {
 func (w *Wazzup) Provider() string { return ProviderWazzup }
 
 // Traits implements Gateway: Wazzup refuses a repeated crmMessageId for 60 s,
-// channels come and go on the account, and it is told the CRM's side.
+// and channels come and go on the account. (It is also told the CRM's side:
+// CRMPusher.)
 func (w *Wazzup) Traits() Traits {
-	return Traits{Title: "Wazzup", DedupeWindow: wazzupDedupe, LearnsChannels: true, PushesCRM: true}
+	return Traits{Title: "Wazzup", DedupeWindow: wazzupDedupe, LearnsChannels: true}
 }
 
 // Credential implements Gateway.
@@ -303,4 +304,68 @@ func (w *Wazzup) Templates(context.Context, string, Channel) ([]Template, error)
 // relay fetches itself (as links from a client's message: hostile).
 func (w *Wazzup) OpenAttachment(context.Context, string, string) (*Download, error) {
 	return nil, &NotSupportedError{Provider: ProviderWazzup, Op: "opening files (they are public links)"}
+}
+
+var _ CRMPusher = (*Wazzup)(nil)
+
+// PushCRM implements CRMPusher: users, then contacts, then deals; Wazzup
+// takes a contact or deal only with a responsible user it knows.
+func (w *Wazzup) PushCRM(ctx context.Context, apiKey string, crm CRM) error {
+	c := w.client(apiKey)
+	wu := make([]wazzup.User, 0, len(crm.Users))
+	known := map[int64]bool{}
+	for _, u := range crm.Users {
+		wu = append(wu, wazzup.User{ID: strconv.FormatInt(u.ID, 10), Name: u.Name})
+		known[u.ID] = true
+	}
+	if err := c.UpsertUsers(ctx, wu); err != nil {
+		return crmError(err)
+	}
+	var wc []wazzup.Contact
+	for _, ct := range crm.Contacts {
+		if !known[ct.ResponsibleID] {
+			continue // Wazzup requires a responsible user it knows
+		}
+		data := make([]wazzup.ContactData, 0, len(ct.Chats))
+		for _, ch := range ct.Chats {
+			data = append(data, wazzup.ContactData{ChatType: ch[0], ChatID: ch[1]})
+		}
+		wc = append(wc, wazzup.Contact{ID: strconv.FormatInt(ct.ID, 10), ResponsibleUserID: strconv.FormatInt(ct.ResponsibleID, 10),
+			Name: ct.Name, ContactData: data, URI: fmt.Sprintf("%s/crm/contact/details/%d/", crm.PortalURL, ct.ID)})
+	}
+	if err := c.UpsertContacts(ctx, wc); err != nil {
+		return crmError(err)
+	}
+	var wd []wazzup.Deal
+	for _, d := range crm.Deals {
+		if !known[d.ResponsibleID] {
+			continue
+		}
+		ids := make([]string, len(d.ContactIDs))
+		for i, id := range d.ContactIDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		name := d.Title
+		if name == "" {
+			name = "#" + strconv.FormatInt(d.ID, 10)
+		}
+		wd = append(wd, wazzup.Deal{ID: strconv.FormatInt(d.ID, 10), ResponsibleUserID: strconv.FormatInt(d.ResponsibleID, 10), Name: name,
+			URI: fmt.Sprintf("%s/crm/deal/details/%d/", crm.PortalURL, d.ID), Contacts: ids, Closed: d.Closed})
+	}
+	if err := c.UpsertDeals(ctx, wd); err != nil {
+		return crmError(err)
+	}
+	return nil
+}
+
+// crmError classifies a refused push: a key limited to messaging, a
+// temporary failure (try again), or a refusal on the merits.
+func crmError(err error) error {
+	if wazzup.HasCode(err, "FORBIDDEN") {
+		return fmt.Errorf("%w: %w", ErrCRMNotAllowed, err)
+	}
+	if wazzup.Temporary(err) {
+		return err
+	}
+	return &PermanentError{Err: err}
 }

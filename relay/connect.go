@@ -45,10 +45,8 @@ func (s *Service) Connect(ctx context.Context, portalID int64, r ConnectRequest)
 	if err := s.o.Store.SetGatewayState(ctx, g.ID, "active"); err != nil {
 		return nil, err
 	}
-	if gw.Traits().PushesCRM {
-		if err := s.scheduleWazzupCRM(ctx, portalID, g.ID); err != nil {
-			return nil, err
-		}
+	if err := s.scheduleCRMPush(ctx, portalID, gw.Provider(), g.ID); err != nil {
+		return nil, err
 	}
 	s.o.Log.InfoContext(ctx, "gateway connected", slog.String("provider", gw.Provider()), slog.Int64("portal_id", portalID),
 		slog.Int64("gateway_id", g.ID), slog.Int("channels", len(out)))

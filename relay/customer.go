@@ -91,8 +91,8 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	if ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID); err == nil && s.traits(ch.Provider).PushesCRM {
-		if err := s.scheduleWazzupCRM(ctx, portalID, ch.GatewayID); err != nil {
+	if ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID); err == nil {
+		if err := s.scheduleCRMPush(ctx, portalID, ch.Provider, ch.GatewayID); err != nil {
 			return err
 		}
 	}

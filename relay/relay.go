@@ -25,7 +25,6 @@ import (
 	"github.com/relay24/relay24/secret"
 	"github.com/relay24/relay24/session"
 	"github.com/relay24/relay24/store"
-	"github.com/relay24/relay24/wazzup"
 )
 
 // FilingKinds file stored webhooks: database work only, milliseconds each.
@@ -218,7 +217,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobResolveClient, s.resolveClientJob)
 	q.Handle(JobTimeline, s.timelineJob)
 	q.Handle(JobNotify, s.notifyJob)
-	q.Handle(JobWazzupCRM, s.wazzupCRMJob)
+	q.Handle(JobWazzupCRM, s.crmPushJob)
 	q.Handle(JobEscalate, s.escalateJob)
 	q.Handle(JobAssign, s.assignJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
@@ -227,12 +226,6 @@ func (s *Service) Register(q *jobs.Queue) {
 	// burst's look-ups, creations, timeline entries and notifications go
 	// out in batches of up to 50 commands (docs/ARCHITECTURE.md).
 	q.ClaimTogether(JobResolveClient, JobTimeline, JobNotify, JobEscalate, JobAssign)
-}
-
-// wazzup is the Wazzup client of an API key, for the Wazzup CRM push
-// (wazzupcrm.go), which only Wazzup has.
-func (s *Service) wazzup(apiKey string) *wazzup.Client {
-	return wazzup.NewClient(s.o.WazzupAPIURL, apiKey, s.o.HTTP)
 }
 
 // randomKey is an unguessable URL-safe secret.
