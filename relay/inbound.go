@@ -9,20 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"path"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lib/pq"
 
+	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/store/pgsafe"
-	"github.com/relay24/relay24/telegram"
-	"github.com/relay24/relay24/wazzup"
 )
 
 // webhookPayload is the stored job of a webhook: the gateway and the body
@@ -133,37 +129,26 @@ func isDataException(err error) bool {
 // HandleWazzupWebhook authenticates and stores a Wazzup webhook. The probe
 // {"test":true} is answered without storing anything.
 func (s *Service) HandleWazzupWebhook(ctx context.Context, key string, body []byte) error {
-	g, err := s.gatewayFor(ctx, "wazzup", key)
+	g, err := s.gatewayFor(ctx, gateway.ProviderWazzup, key)
 	if err != nil {
 		return err
 	}
 	// Only well-formed JSON objects are stored; their content is read by
 	// the worker (a part it cannot use is logged there, and its filing
-	// ends). A full parse here would cost the acknowledgement a second
-	// decoding.
+	// ends).
 	clean, fixed, err := cleanBody(body)
 	if err != nil {
 		return err
 	}
-	if len(clean) < 64 && bytes.Contains(clean, []byte(`"test"`)) {
-		if w, err := wazzup.ParseWebhook(clean); err == nil && w.Test && len(w.Messages) == 0 && len(w.Statuses) == 0 {
-			return nil // the probe of PATCH /v3/webhooks
-		}
-	}
-	return s.storeWebhook(ctx, JobWazzupWebhook, g, clean, body, fixed)
+	return s.acceptWebhook(ctx, JobWazzupWebhook, g, clean, body, fixed)
 }
 
 // HandleTelegramWebhook authenticates (URL secret and the secret-token
-// header, compared in constant time) and stores a Telegram update.
-//
-// An update is parsed before it is acknowledged: one without a usable
-// update_id, message_id or chat id (a number like 1e999999 there) is
-// refused with 400 and the parser's reason, which Telegram shows the bot's
-// owner in getWebhookInfo. Filing needs those ids to store the message
-// exactly once, and no retry can make them usable. An unusable date is not
-// worth a message: the time of receipt stands in (see telegram.Message).
+// header, compared in constant time) and stores a Telegram update, once the
+// adapter read it (gateway.Telegram.CheckWebhook): an unusable date is not
+// worth a message, the time of receipt stands in (see telegram.Message).
 func (s *Service) HandleTelegramWebhook(ctx context.Context, key, secretHeader string, body []byte) error {
-	g, err := s.gatewayFor(ctx, "telegram", key)
+	g, err := s.gatewayFor(ctx, gateway.ProviderTelegram, key)
 	if err != nil {
 		return err
 	}
@@ -175,47 +160,22 @@ func (s *Service) HandleTelegramWebhook(ctx context.Context, key, secretHeader s
 	if err != nil {
 		return problem.Wrap(err, problem.Invalid, "malformed_update", "malformed update: the body is not a JSON object")
 	}
-	// The repaired body is what the worker will read, so it is what must parse.
-	if _, err := telegram.ParseUpdate(clean); err != nil {
-		return problem.Wrap(err, problem.Invalid, "malformed_update", "malformed update: "+err.Error())
+	return s.acceptWebhook(ctx, JobTelegramWebhook, g, clean, body, fixed)
+}
+
+// acceptWebhook lets the gateway's adapter look at a clean body (the
+// repaired body is what the worker will read, so it is what it checks) and
+// stores it unless it is the gateway's probe.
+func (s *Service) acceptWebhook(ctx context.Context, kind string, g *store.Gateway, clean, raw []byte, fixed pgsafe.Repairs) error {
+	gw, ok := s.adapter(g.Provider)
+	if !ok {
+		return unknownWebhook()
 	}
-	return s.storeWebhook(ctx, JobTelegramWebhook, g, clean, body, fixed)
-}
-
-// inbound is a message from a gateway, in relay24's terms.
-type inbound struct {
-	ProviderID  string
-	ChannelExt  string
-	ChatType    string
-	ChatID      string
-	At          time.Time
-	Echo        bool
-	Kind        string
-	Text        string
-	Attachments []Attachment
-	Client      store.ClientInfo
-	AuthorID    int64
-	AuthorName  string
-	Status      string
-	Error       string
-	Edited      bool
-	Deleted     bool
-}
-
-// Attachment is a file of a message.
-type Attachment struct {
-	// URL is where the file is: "file:<id>" in relay24's own storage (an
-	// upload, or a client's file once copied), "tg-file:<id>" a Telegram
-	// bot's file, else the gateway's public link.
-	URL  string `json:"url"`
-	Type string `json:"type"`
-	Name string `json:"name"`
-	// Source is the gateway's link a copied file came from (for support).
-	Source string `json:"source,omitempty"`
-	// Unavailable: the last download of the gateway's file failed (Reason
-	// says why); a copy may still follow.
-	Unavailable bool   `json:"unavailable,omitempty"`
-	Reason      string `json:"reason,omitempty"`
+	probe, err := gw.CheckWebhook(clean)
+	if err != nil || probe {
+		return err
+	}
+	return s.storeWebhook(ctx, kind, g, clean, raw, fixed)
 }
 
 // storedWebhook reads a webhook job: its gateway and the body as received.
@@ -239,25 +199,34 @@ func (s *Service) storedWebhook(ctx context.Context, j *jobs.Job) (*store.Gatewa
 	return g, p.Body, nil
 }
 
-func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
+// webhookJob files a stored webhook: its adapter reads it into channel
+// updates, messages and statuses, filed in that order.
+func (s *Service) webhookJob(ctx context.Context, j *jobs.Job) error {
 	g, body, err := s.storedWebhook(ctx, j)
 	if err != nil {
 		return err
 	}
-	w, err := wazzup.ParseWebhook(body)
+	gw, ok := s.adapter(g.Provider)
+	if !ok {
+		return jobs.Permanent(fmt.Errorf("no adapter for gateway provider %q", g.Provider))
+	}
+	w, err := gw.ParseWebhook(body, g.AccountID)
 	if err != nil {
 		// Stored, acknowledged, and not ours to understand (a message
 		// without a usable messageId, ...): no retry can change that. The
 		// job ends failed with the reason, kept for support.
-		return jobs.Permanent(fmt.Errorf("stored webhook does not parse: %w", err))
+		return jobs.Permanent(err)
 	}
 	log := s.o.Log.With(slog.Int64("portal_id", g.PortalID), slog.Int64("gateway_id", g.ID))
-	if len(w.Unknown) > 0 {
-		log.InfoContext(ctx, "webhook keys ignored", slog.Any("keys", w.Unknown))
+	if len(w.UnknownKeys) > 0 {
+		log.InfoContext(ctx, "webhook keys ignored", slog.Any("keys", w.UnknownKeys))
 	}
-	for _, cu := range w.ChannelsUpdates {
-		at := s.providerTime(cu.Timestamp)
-		ch, err := s.o.Store.SetChannelState(ctx, g.ID, cu.ChannelID, channelState(cu.State), cu.QR, at)
+	if w.Ignored != "" {
+		log.InfoContext(ctx, "webhook ignored", slog.String("why", w.Ignored))
+	}
+	for _, cu := range w.ChannelUpdates {
+		at := s.providerTime(cu.At)
+		ch, err := s.o.Store.SetChannelState(ctx, g.ID, cu.ChannelExt, cu.State, cu.QR, at)
 		if err != nil {
 			return err
 		}
@@ -266,7 +235,7 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 			// channel added to the account after it was connected is
 			// announced so: it is learnt from the account's listing now,
 			// not when its first message comes.
-			if ch, err = s.learnChannel(ctx, g, cu.ChannelID, log); err != nil {
+			if ch, err = s.learnChannel(ctx, g, cu.ChannelExt, log); err != nil {
 				return err
 			}
 		}
@@ -278,27 +247,7 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 	// An echo or a status that overtook the answer of a send waits for it;
 	// the rest of the webhook is filed meanwhile.
 	var early error
-	for _, m := range w.Messages {
-		in := inbound{
-			ProviderID: m.MessageID, ChannelExt: m.ChannelID, ChatType: strings.ToLower(m.ChatType), ChatID: m.ChatID,
-			At: m.DateTime, Echo: m.IsEcho, Kind: strings.ToLower(m.Type), Text: m.Text,
-			Client:     store.ClientInfo{Name: m.Contact.Name, Username: m.Contact.Username, Phone: m.Contact.Phone},
-			AuthorName: m.AuthorName, Status: strings.ToLower(m.Status), Edited: m.IsEdited, Deleted: m.IsDeleted,
-		}
-		if m.Error != nil {
-			in.Error = failure("send_refused", m.Error.Error+" "+m.Error.Description)
-		}
-		if id, err := strconv.ParseInt(m.AuthorID, 10, 64); err == nil {
-			in.AuthorID = id
-		}
-		if m.ContentURI != "" {
-			in.Attachments = []Attachment{{URL: m.ContentURI, Type: in.Kind, Name: fileName(m.ContentURI)}}
-		}
-		if in.Echo {
-			// An echo of a client-facing number is not a client message; the
-			// contact block describes the client all the same.
-			in.Client = store.ClientInfo{Name: m.Contact.Name, Username: m.Contact.Username, Phone: m.Contact.Phone}
-		}
+	for _, in := range w.Messages {
 		err := s.fileMessage(ctx, g, in, log)
 		if errors.Is(err, errEchoEarly) {
 			early = err // the rest is filed; this one waits
@@ -309,11 +258,7 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 		}
 	}
 	for _, st := range w.Statuses {
-		errText := ""
-		if st.Error != nil {
-			errText = failure("send_refused", st.Error.Error+" "+st.Error.Description)
-		}
-		err := s.applyStatus(ctx, g, st.MessageID, strings.ToLower(st.Status), errText, st.Timestamp, log)
+		err := s.applyStatus(ctx, g, st.ProviderID, st.Status, st.Error, st.At, log)
 		if errors.Is(err, errStatusEarly) {
 			early = err
 			continue
@@ -328,27 +273,6 @@ func (s *Service) wazzupWebhookJob(ctx context.Context, j *jobs.Job) error {
 		return jobs.RetryAfter(earlyRetry, early)
 	}
 	return nil
-}
-
-// fileName is a file's name from its link: its last path segment, or, when
-// the path ends in a directory as Wazzup's store links do, their filename
-// parameter (https://store.wazzup24.com/<hash>/?filename=contract.pdf,
-// channels.md §1.19).
-func fileName(uri string) string {
-	u := uri
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	if i := strings.LastIndexByte(u, '/'); i >= 0 {
-		u = u[i+1:]
-	}
-	if u == "" {
-		if pu, err := url.Parse(uri); err == nil {
-			n := pu.Query().Get("filename")
-			return n[strings.LastIndexAny(n, `/\`)+1:]
-		}
-	}
-	return u
 }
 
 // maxClockSkew is how far ahead of ours a gateway's clock may be believed.
@@ -675,7 +599,7 @@ func (s *Service) channelFor(ctx context.Context, g *store.Gateway, in inbound) 
 		return nil, err
 	}
 	var c *store.Channel
-	if g.Provider == "wazzup" {
+	if s.traits(g.Provider).LearnsChannels {
 		// Failing the listing, what the message says will do.
 		c, _ = s.listedChannel(ctx, g, in.ChannelExt)
 	}
@@ -689,12 +613,12 @@ func (s *Service) channelFor(ctx context.Context, g *store.Gateway, in inbound) 
 	return s.o.Store.ChannelByExternal(ctx, g.ID, in.ChannelExt)
 }
 
-// learnChannel stores a Wazzup channel relay24 does not have yet as the
-// account lists it, and returns it; nil when it is stored already or the
-// account does not list it. A failed listing is returned (the webhook is
-// filed again).
+// learnChannel stores a channel relay24 does not have yet as the account
+// lists it (a gateway whose channels come and go: Traits.LearnsChannels),
+// and returns it; nil when it is stored already or the account does not
+// list it. A failed listing is returned (the webhook is filed again).
 func (s *Service) learnChannel(ctx context.Context, g *store.Gateway, externalID string, log *slog.Logger) (*store.Channel, error) {
-	if g.Provider != "wazzup" || externalID == "" {
+	if !s.traits(g.Provider).LearnsChannels || externalID == "" {
 		return nil, nil
 	}
 	if _, err := s.o.Store.ChannelByExternal(ctx, g.ID, externalID); err == nil || !problem.Is(err, problem.NotFound) {
@@ -714,81 +638,26 @@ func (s *Service) learnChannel(ctx context.Context, g *store.Gateway, externalID
 	return s.o.Store.ChannelByExternal(ctx, g.ID, externalID)
 }
 
-// listedChannel is one channel as the Wazzup account lists it now (nil when
-// it does not).
+// listedChannel is one channel as the account lists it now (nil when it
+// does not).
 func (s *Service) listedChannel(ctx context.Context, g *store.Gateway, externalID string) (*store.Channel, error) {
-	key, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
-	if err != nil {
-		return nil, fmt.Errorf("opening the Wazzup key: %w", err)
+	gw, ok := s.adapter(g.Provider)
+	if !ok {
+		return nil, nil
 	}
-	list, err := s.wazzup(key).Channels(ctx)
+	cred, err := s.credential(g)
 	if err != nil {
-		return nil, fmt.Errorf("listing the Wazzup channels: %w", err)
+		return nil, err
+	}
+	list, err := gw.Channels(ctx, cred)
+	if err != nil {
+		return nil, err
 	}
 	for _, lc := range list {
-		if lc.ChannelID == externalID {
-			c := wazzupChannel(g.PortalID, g.ID, lc)
+		if lc.ExternalID == externalID {
+			c := storeChannel(g.PortalID, g, lc)
 			return &c, nil
 		}
 	}
 	return nil, nil
-}
-
-func (s *Service) telegramWebhookJob(ctx context.Context, j *jobs.Job) error {
-	g, body, err := s.storedWebhook(ctx, j)
-	if err != nil {
-		return err
-	}
-	u, err := telegram.ParseUpdate(body)
-	if err != nil {
-		return jobs.Permanent(fmt.Errorf("stored update does not parse: %w", err))
-	}
-	log := s.o.Log.With(slog.Int64("portal_id", g.PortalID), slog.Int64("gateway_id", g.ID))
-	msg, edited := u.Message, false
-	if msg == nil && u.EditedMessage != nil {
-		msg, edited = u.EditedMessage, true
-	}
-	if msg == nil {
-		log.InfoContext(ctx, "telegram update ignored", slog.String("kind", u.Kind))
-		return nil
-	}
-	if msg.Chat.Type != "" && msg.Chat.Type != "private" {
-		log.InfoContext(ctx, "telegram group message ignored", slog.Int64("chat", msg.Chat.ID))
-		return nil
-	}
-	in := inbound{
-		ProviderID: strconv.FormatInt(msg.Chat.ID, 10) + ":" + strconv.FormatInt(msg.MessageID, 10),
-		ChannelExt: g.AccountID, ChatType: "telegram", ChatID: strconv.FormatInt(msg.Chat.ID, 10),
-		At: msg.Date, Kind: telegramKind(msg.MediaKind()), Text: msg.Text, Edited: edited,
-		Client: store.ClientInfo{Name: strings.TrimSpace(msg.Chat.FirstName + " " + msg.Chat.LastName), Username: msg.Chat.Username},
-	}
-	if in.Text == "" {
-		in.Text = msg.Caption
-	}
-	if fid := msg.BestFileID(); fid != "" {
-		name := in.Kind
-		if msg.Document != nil && strings.TrimSpace(msg.Document.FileName) != "" {
-			name = path.Base(strings.ReplaceAll(msg.Document.FileName, "\\", "/"))
-		}
-		in.Attachments = []Attachment{{URL: "tg-file:" + fid, Type: in.Kind, Name: name}}
-	}
-	return s.fileMessage(ctx, g, in, log)
-}
-
-// telegramKind names Bot API media in the gateways' common vocabulary (the
-// one Wazzup uses), so placeholders and the chat treat them alike.
-func telegramKind(k string) string {
-	switch k {
-	case "photo":
-		return "image"
-	case "animation", "video_note":
-		return "video"
-	case "contact":
-		return "vcard"
-	case "location":
-		return "geo"
-	case "":
-		return "unsupported"
-	}
-	return k
 }

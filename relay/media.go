@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
-	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
 
+	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 )
@@ -113,33 +114,25 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 		}
 		return &Media{Body: io.NopCloser(bytes.NewReader(f.Bytes)), ContentType: f.Type, Name: f.Name}, nil
 	}
-	fileID, isTelegram := strings.CutPrefix(a.URL, "tg-file:")
-	if !isTelegram {
+	gw, private := s.adapters.ForFileRef(a.URL)
+	if !private {
 		target, ok := redirectTarget(a.URL)
 		if !ok {
 			return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
 		}
 		return &Media{Redirect: target}, nil
 	}
-	c, err := s.botOf(ctx, m)
+	d, err := s.openGatewayFile(ctx, m, gw, a.URL)
 	if err != nil {
+		var ae *gateway.AttachmentError
+		if errors.As(err, &ae) {
+			return nil, ae.Problem
+		}
 		return nil, err
-	}
-	f, err := c.GetFile(ctx, fileID)
-	if err != nil {
-		return nil, gatewayProblem(err, "fetching the file from Telegram")
-	}
-	res, err := c.Download(ctx, f.FilePath)
-	if err != nil {
-		return nil, problem.Wrap(err, problem.Unavailable, "gateway_unavailable", "Telegram did not send the file")
-	}
-	if res.StatusCode != http.StatusOK {
-		res.Body.Close()
-		return nil, problem.New(problem.Unavailable, "gateway_unavailable", "Telegram answered %d for the file", res.StatusCode)
 	}
 	// The type comes from the name alone; what the file server claims is
 	// ignored (it is the client's file either way).
-	name := path.Base(f.FilePath)
+	name := path.Base(d.Path)
 	if name == "." || name == "/" {
 		name = ""
 	}
@@ -148,7 +141,7 @@ func (s *Service) OpenAttachment(ctx context.Context, m *store.Message, i int) (
 		// still typed by the server's path, never by this name).
 		name = a.Name
 	}
-	return &Media{Body: limitedBody{io.LimitReader(res.Body, maxMedia), res.Body}, ContentType: TypeOfPath(f.FilePath), Name: name}, nil
+	return &Media{Body: limitedBody{io.LimitReader(d.Body, maxMedia), d.Body}, ContentType: TypeOfPath(d.Path), Name: name}, nil
 }
 
 type limitedBody struct {

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/relay24/relay24/filestore"
+	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
-	"github.com/relay24/relay24/telegram"
 )
 
 // A gateway's link to a client's file expires, and opens to anyone who
@@ -263,16 +263,17 @@ func (s *Service) recordCopies(ctx context.Context, messageID int64, outcomes ma
 	return nil
 }
 
-// fetchAttachment downloads a gateway's file: a Telegram bot's by its file
-// id, with the bot's token; any other by its public link (mediaGet).
+// fetchAttachment downloads a gateway's file: one only its gateway opens (a
+// Telegram bot's, by its file id with the bot's token) through the adapter;
+// any other by its public link (mediaGet).
 func (s *Service) fetchAttachment(ctx context.Context, m *store.Message, a Attachment) (*filestore.File, *copyFailure) {
 	var (
 		body []byte
 		name string
 		fail *copyFailure
 	)
-	if fileID, ok := strings.CutPrefix(a.URL, "tg-file:"); ok {
-		body, name, fail = s.fetchTelegram(ctx, m, fileID)
+	if gw, ok := s.adapters.ForFileRef(a.URL); ok {
+		body, name, fail = s.fetchGatewayFile(ctx, m, gw, a.URL)
 		if fail != nil {
 			return nil, fail
 		}
@@ -313,42 +314,34 @@ func readCapped(r io.Reader, declared int64) ([]byte, *copyFailure) {
 	return b, nil
 }
 
-// fetchTelegram downloads a bot's file (getFile, then the file itself) and
-// names it by the Bot API's path.
-func (s *Service) fetchTelegram(ctx context.Context, m *store.Message, fileID string) ([]byte, string, *copyFailure) {
-	c, err := s.botOf(ctx, m)
+// fetchGatewayFile downloads a file only its gateway opens and names it by
+// the gateway's path.
+func (s *Service) fetchGatewayFile(ctx context.Context, m *store.Message, gw gateway.Gateway, ref string) ([]byte, string, *copyFailure) {
+	d, err := s.openGatewayFile(ctx, m, gw, ref)
 	if err != nil {
-		if problem.Is(err, problem.NotFound) {
+		var ae *gateway.AttachmentError
+		switch {
+		case errors.As(err, &ae) && ae.Permanent:
+			return nil, "", permanentFailure(ae.Reason, ae.Err)
+		case errors.As(err, &ae):
+			return nil, "", temporaryFailure(ae.Reason, ae.Err)
+		case problem.Is(err, problem.NotFound):
 			return nil, "", permanentFailure("the channel is gone", err)
 		}
-		return nil, "", temporaryFailure("the bot could not be read", err)
+		return nil, "", temporaryFailure("the gateway could not be read", err)
 	}
-	f, err := c.GetFile(ctx, fileID)
-	if err != nil {
-		var te *telegram.Error
-		if errors.As(err, &te) && te.Code == http.StatusBadRequest {
-			return nil, "", permanentFailure("Telegram does not give the file: "+te.Description, err)
-		}
-		return nil, "", temporaryFailure("Telegram did not give the file", err)
-	}
-	res, err := c.Download(ctx, f.FilePath)
-	if err != nil {
-		return nil, "", temporaryFailure("Telegram did not send the file", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, "", temporaryFailure(fmt.Sprintf("Telegram answered %d for the file", res.StatusCode), nil)
-	}
-	b, fail := readCapped(res.Body, res.ContentLength)
-	name := path.Base(f.FilePath)
+	defer d.Body.Close()
+	b, fail := readCapped(d.Body, d.Size)
+	name := path.Base(d.Path)
 	if name == "." || name == "/" {
 		name = ""
 	}
 	return b, name, fail
 }
 
-// botOf is the Telegram client of a message's channel (its token opened).
-func (s *Service) botOf(ctx context.Context, m *store.Message) (*telegram.Client, error) {
+// openGatewayFile opens a file only its gateway opens (gw's
+// Traits.FileRefPrefix), with the credential of the message's gateway.
+func (s *Service) openGatewayFile(ctx context.Context, m *store.Message, gw gateway.Gateway, ref string) (*gateway.Download, error) {
 	ch, err := s.o.Store.ChannelByID(ctx, m.PortalID, m.ChannelID)
 	if err != nil {
 		return nil, err
@@ -357,11 +350,16 @@ func (s *Service) botOf(ctx context.Context, m *store.Message) (*telegram.Client
 	if err != nil {
 		return nil, err
 	}
-	tok, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
-	if err != nil {
-		return nil, fmt.Errorf("opening the bot token: %w", err)
+	if g.Provider != gw.Provider() {
+		// Another gateway's message carrying such a reference: its
+		// credential is never handed to this one.
+		return nil, problem.New(problem.NotFound, "attachment_not_found", "attachment not found")
 	}
-	return s.telegram(tok), nil
+	cred, err := s.credential(g)
+	if err != nil {
+		return nil, err
+	}
+	return gw.OpenAttachment(ctx, cred, ref)
 }
 
 // errRefusedAddress is a link to an address relay24 does not fetch from.

@@ -19,13 +19,12 @@ import (
 	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/filestore"
+	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/secret"
 	"github.com/relay24/relay24/session"
 	"github.com/relay24/relay24/store"
-	"github.com/relay24/relay24/telegram"
-	"github.com/relay24/relay24/wazzup"
 )
 
 // FilingKinds file stored webhooks: database work only, milliseconds each.
@@ -77,8 +76,11 @@ type Options struct {
 
 // Service relays messages.
 type Service struct {
-	o        Options
-	intake   *jobs.Intake
+	o      Options
+	intake *jobs.Intake
+	// adapters are the gateways relay speaks to, by provider name: all
+	// that depends on the gateway is asked of them.
+	adapters *gateway.Registry
 	gateways gatewayCache // by "provider:webhook key digest", for the intake
 	// gatewaysByID serves the filing workers (one look-up per stored webhook).
 	gatewaysByID gatewayCache // by gateway id
@@ -195,7 +197,14 @@ func New(o Options) *Service {
 	if o.NotifyDelay == 0 {
 		o.NotifyDelay = 3 * time.Second
 	}
-	return &Service{o: o, mediaHTTP: newMediaClient(hostPort(o.WazzupAPIURL))}
+	s := &Service{o: o, mediaHTTP: newMediaClient(hostPort(o.WazzupAPIURL))}
+	s.adapters = gateway.NewRegistry(
+		&gateway.Wazzup{APIURL: o.WazzupAPIURL, HTTP: o.HTTP, AccountOf: func(apiKey string) string {
+			return hex.EncodeToString(o.Keys.Hash("wazzup_account", apiKey)[:8])
+		}},
+		&gateway.Telegram{APIURL: o.TelegramAPIURL, HTTP: o.HTTP},
+	)
+	return s
 }
 
 // Register installs the job handlers. Sending has a short lease: a send cut
@@ -203,12 +212,12 @@ func New(o Options) *Service {
 func (s *Service) Register(q *jobs.Queue) {
 	// Filing a webhook takes milliseconds: a worker that died holding one
 	// must not delay it for minutes.
-	q.HandleWithLease(JobWazzupWebhook, s.wazzupWebhookJob, 15*time.Second)
-	q.HandleWithLease(JobTelegramWebhook, s.telegramWebhookJob, 15*time.Second)
+	q.HandleWithLease(JobWazzupWebhook, s.webhookJob, 15*time.Second)
+	q.HandleWithLease(JobTelegramWebhook, s.webhookJob, 15*time.Second)
 	q.Handle(JobResolveClient, s.resolveClientJob)
 	q.Handle(JobTimeline, s.timelineJob)
 	q.Handle(JobNotify, s.notifyJob)
-	q.Handle(JobWazzupCRM, s.wazzupCRMJob)
+	q.Handle(JobWazzupCRM, s.crmPushJob)
 	q.Handle(JobEscalate, s.escalateJob)
 	q.Handle(JobAssign, s.assignJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
@@ -217,14 +226,6 @@ func (s *Service) Register(q *jobs.Queue) {
 	// burst's look-ups, creations, timeline entries and notifications go
 	// out in batches of up to 50 commands (docs/ARCHITECTURE.md).
 	q.ClaimTogether(JobResolveClient, JobTimeline, JobNotify, JobEscalate, JobAssign)
-}
-
-func (s *Service) wazzup(apiKey string) *wazzup.Client {
-	return wazzup.NewClient(s.o.WazzupAPIURL, apiKey, s.o.HTTP)
-}
-
-func (s *Service) telegram(token string) *telegram.Client {
-	return telegram.NewClient(s.o.TelegramAPIURL, token, s.o.HTTP)
 }
 
 // randomKey is an unguessable URL-safe secret.

@@ -2,18 +2,16 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/store/storetest"
-	"github.com/relay24/relay24/telegram"
 	"github.com/relay24/relay24/wazzup"
 )
 
@@ -25,7 +23,7 @@ func TestPlaceholders(t *testing.T) {
 	// The kinds Wazzup documents, and Telegram's media as relay24 names them.
 	kinds := []string{"image", "video", "audio", "voice", "document", "vcard", "geo", "sticker", "missing_call", "wapi_template", "deleted"}
 	for _, k := range []string{"photo", "animation", "document", "voice", "audio", "video", "video_note", "sticker", "contact", "location"} {
-		kinds = append(kinds, telegramKind(k))
+		kinds = append(kinds, gateway.TelegramKind(k))
 	}
 	for _, lang := range []string{"ru", "en"} {
 		unsupported := Placeholder("no-such-kind", lang)
@@ -66,18 +64,8 @@ func TestPlaceholders(t *testing.T) {
 	}
 }
 
-// Telegram's media are named in the gateways' common vocabulary; a kind
-// Wazzup sends is kept, an absent one is text.
+// A kind Wazzup sends is kept, an absent one is text.
 func TestKinds(t *testing.T) {
-	for in, want := range map[string]string{
-		"photo": "image", "animation": "video", "video_note": "video", "contact": "vcard", "location": "geo",
-		"video": "video", "voice": "voice", "audio": "audio", "document": "document", "sticker": "sticker", "text": "text",
-		"": "unsupported",
-	} {
-		if got := telegramKind(in); got != want {
-			t.Errorf("telegramKind(%q) = %q, want %q", in, got, want)
-		}
-	}
 	for in, want := range map[string]string{"": "text", "text": "text", "image": "image", "sticker_v2": "sticker_v2"} {
 		if got := kindOf(in); got != want {
 			t.Errorf("kindOf(%q) = %q, want %q", in, got, want)
@@ -94,21 +82,6 @@ func TestEchoStatus(t *testing.T) {
 	} {
 		if got := echoStatus(in); got != want {
 			t.Errorf("echoStatus(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestFileName(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://store.wazzup24.com/abc/photo.jpg":                "photo.jpg",
-		"https://store.wazzup24.com/abc/doc.pdf?filename=x.pdf#p": "doc.pdf",
-		"https://store.wazzup24.com/dir/":                         "",
-		"report.docx":                                             "report.docx",
-		"":                                                        "",
-		"https://x/a/b?next=/c/d.exe":                             "b",
-	} {
-		if got := fileName(in); got != want {
-			t.Errorf("fileName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -250,68 +223,6 @@ func TestSendTextLimits(t *testing.T) {
 	var stored int
 	if err := st.DB().Get(&stored, `SELECT count(*) FROM messages`); err != nil || stored != 0 {
 		t.Errorf("%d messages stored by refused sends (%v)", stored, err)
-	}
-}
-
-// A gateway's refusal is what the admin is told: rejected credentials and
-// other refusals are the request's fault (400, with the gateway's reason);
-// everything else, rate limits included, is the gateway's (502, retry).
-func TestGatewayProblem(t *testing.T) {
-	for _, c := range []struct {
-		name   string
-		err    error
-		code   problem.Code
-		reason string
-	}{
-		{"wazzup 401", &wazzup.Error{Status: 401, Code: "unauthorized"}, problem.Invalid, "gateway_rejected_credentials"},
-		{"wazzup 403", &wazzup.Error{Status: 403, Code: "forbidden"}, problem.Invalid, "gateway_rejected_credentials"},
-		{"wazzup 400", &wazzup.Error{Status: 400, Code: "uriNotValid", Description: "bad uri"}, problem.Invalid, "gateway_refused"},
-		{"wazzup 500", &wazzup.Error{Status: 500}, problem.Unavailable, "gateway_unavailable"},
-		{"telegram 401", &telegram.Error{Code: 401, Description: "Unauthorized"}, problem.Invalid, "gateway_rejected_credentials"},
-		{"telegram 404", &telegram.Error{Code: 404, Description: "Not Found"}, problem.Invalid, "gateway_rejected_credentials"},
-		{"telegram 400", &telegram.Error{Code: 400, Description: "Bad Request: bad webhook"}, problem.Invalid, "gateway_refused"},
-		{"telegram 429", &telegram.Error{Code: 429, RetryAfter: 3}, problem.Unavailable, "gateway_unavailable"},
-		{"telegram 502", &telegram.Error{Code: 502}, problem.Unavailable, "gateway_unavailable"},
-		{"network", fmt.Errorf("post: %w", io.ErrUnexpectedEOF), problem.Unavailable, "gateway_unavailable"},
-	} {
-		got := gatewayProblem(fmt.Errorf("client: %w", c.err), "connecting")
-		pe, ok := problem.As(got)
-		if !ok || pe.Code != c.code || pe.Reason != c.reason || !strings.HasPrefix(pe.Message, "connecting: ") {
-			t.Errorf("%s: %v, want %s %s", c.name, got, c.code, c.reason)
-		}
-		if !errors.Is(got, c.err) {
-			t.Errorf("%s: the cause is lost", c.name)
-		}
-	}
-}
-
-// What a failed reply shows: the gateway's code and words, or Telegram's.
-func TestSendError(t *testing.T) {
-	for _, c := range []struct {
-		err  error
-		want string
-	}{
-		{&wazzup.Error{Status: 400, Code: "MESSAGE_TEXT_TOO_LONG", Description: "Text is too long"}, "MESSAGE_TEXT_TOO_LONG: Text is too long"},
-		{&wazzup.Error{Status: 400, Code: "CHANNEL_BLOCKED"}, "CHANNEL_BLOCKED:"},
-		{fmt.Errorf("send: %w", &telegram.Error{Code: 403, Description: "Forbidden: bot was blocked by the user"}), "Forbidden: bot was blocked by the user"},
-		{errors.New("boom"), "boom"},
-	} {
-		if got := sendError(c.err); got != c.want {
-			t.Errorf("sendError(%v) = %q, want %q", c.err, got, c.want)
-		}
-	}
-}
-
-// A channel's state is Wazzup's word, lower-cased; any spelling of active
-// is active, and no word is unknown.
-func TestChannelState(t *testing.T) {
-	for in, want := range map[string]string{
-		"active": "active", "ACTIVE": "active", "Active": "active", "": "unknown",
-		"qr": "qr", "QR": "qr", "qridle": "qridle", "openElsewhere": "openelsewhere", "phoneUnavailable": "phoneunavailable",
-	} {
-		if got := channelState(in); got != want {
-			t.Errorf("channelState(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

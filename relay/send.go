@@ -5,20 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/relay24/relay24/bitrix"
+	"github.com/relay24/relay24/filestore"
+	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/identity"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/store/pgsafe"
-	"github.com/relay24/relay24/telegram"
-	"github.com/relay24/relay24/wazzup"
 )
 
 // sendLease is how soon a send whose worker died is taken up again: well
@@ -27,10 +26,6 @@ const sendLease = 20 * time.Second
 
 // sendRetry marks a pending message whose last attempt surely did not leave.
 const sendRetry = "retry"
-
-// dedupeWindow is how long after the first attempt a retry may rely on
-// Wazzup's crmMessageId check (60 s, with a margin).
-const dedupeWindow = 45 * time.Second
 
 // Author is who sends a reply.
 type Author struct {
@@ -90,9 +85,11 @@ func (s *Service) replyTarget(ctx context.Context, portalID, dialogID int64, cli
 	if err != nil {
 		return nil, err
 	}
-	if limit := wazzup.TextLimit(ch.Transport); text != "" && wazzup.TextLen(text) > limit {
-		return nil, problem.New(problem.Invalid, "text_too_long", "%s accepts at most %d characters; this message has %d",
-			transportTitle(d.ChatType), limit, wazzup.TextLen(text))
+	if gw, ok := s.adapter(ch.Provider); ok && text != "" {
+		if limit, n := gw.TextLimit(ch.Transport), gw.TextLen(text); n > limit {
+			return nil, problem.New(problem.Invalid, "text_too_long", "%s accepts at most %d characters; this message has %d",
+				transportTitle(d.ChatType), limit, n)
+		}
 	}
 	return &replyTarget{d: d, ch: ch, clientID: clientID}, nil
 }
@@ -204,13 +201,9 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	if g.State == "disconnected" {
 		return s.failSendThen(ctx, m, failure("send_channel_disconnected", ""), p.Then, log)
 	}
-	cred, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID))
+	cred, err := s.credential(g)
 	if err != nil {
 		return s.failSendThen(ctx, m, failure("send_credentials_unreadable", ""), p.Then, log)
-	}
-	isFile := false
-	if id, _ := fileOf(m); id != 0 {
-		isFile = true
 	}
 	// What the previous attempt left: nothing (it never started), "retry"
 	// (the gateway said it did not take the message), or an attempt with no
@@ -222,92 +215,72 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	switch g.Provider {
-	case "wazzup":
-		// Wazzup refuses a repeated crmMessageId for 60 s: inside that
-		// window a retry cannot send twice.
-		if isFile {
-			return s.sendWazzupFile(ctx, m, d, ch, cred, first, p.Then, log)
-		}
-		return s.sendWazzup(ctx, m, d, ch, cred, first, log)
-	case "telegram":
-		if prevStarted && prevOutcome != sendRetry {
-			// Telegram has no idempotency key: a send that may have left is
-			// not repeated; the salesperson sees why and may resend.
-			return s.failSendThen(ctx, m, failure("send_uncertain", ""), p.Then, log)
-		}
-		if isFile {
-			return s.sendTelegramFile(ctx, m, d, cred, p.Then, log)
-		}
-		return s.sendTelegram(ctx, m, d, cred, log)
+	gw, ok := s.adapter(g.Provider)
+	if !ok {
+		return s.failSendThen(ctx, m, failure("send_unknown_provider", g.Provider), p.Then, log)
 	}
-	return s.failSendThen(ctx, m, failure("send_unknown_provider", g.Provider), p.Then, log)
-}
-
-func (s *Service) sendWazzup(ctx context.Context, m *store.Message, d *store.Dialog, ch *store.Channel, apiKey string, first time.Time, log *slog.Logger) error {
-	req := wazzup.SendRequest{ChannelID: ch.ExternalID, ChatType: d.ChatType, ChatID: d.ChatID, Text: m.Text,
-		CrmMessageID: "relay24-" + itoa(m.ID)}
+	traits := gw.Traits()
+	if traits.DedupeWindow == 0 && prevStarted && prevOutcome != sendRetry {
+		// The gateway has no idempotency key (Telegram): a send that may
+		// have left is not repeated; the salesperson sees why and may resend.
+		return s.failSendThen(ctx, m, failure("send_uncertain", ""), p.Then, log)
+	}
+	out := gateway.Outgoing{Target: target(d, ch), Ref: "relay24-" + itoa(m.ID), Text: m.Text}
 	if m.AuthorID.Valid {
-		req.CrmUserID = itoa(m.AuthorID.Int64)
+		out.AuthorID = itoa(m.AuthorID.Int64)
 	}
-	res, err := s.wazzup(apiKey).Send(ctx, req)
-	switch {
-	case err == nil:
-		return s.markSent(ctx, m, res.MessageID)
-	case wazzup.IsDuplicate(err):
-		// An earlier attempt got through; its echo will bring the id.
-		log.InfoContext(ctx, "send was already accepted by Wazzup")
-		return s.markSent(ctx, m, "")
-	case wazzup.Temporary(err):
-		if s.o.Now().Sub(first) > dedupeWindow {
-			return s.failSend(ctx, m, failure("send_not_confirmed", "Wazzup"), log)
+	var sent gateway.Sent
+	doing := "sending through " + traits.Title
+	if fileID, name := fileOf(m); fileID != 0 {
+		doing = "sending a file through " + traits.Title
+		f := gateway.OutFile{Name: name,
+			Open: func(ctx context.Context) (*filestore.File, error) { return s.o.Files.Get(ctx, m.PortalID, fileID) }}
+		if s.o.Links != nil {
+			f.URL = s.FileURL(m.PortalID, fileID, name)
 		}
-		return fmt.Errorf("sending through Wazzup: %w", err)
-	default:
-		return s.failSend(ctx, m, failure("send_refused", sendError(err)), log)
+		sent, err = gw.SendFile(ctx, cred, out, f)
+	} else {
+		sent, err = gw.SendText(ctx, cred, out)
 	}
-}
-
-func (s *Service) sendTelegram(ctx context.Context, m *store.Message, d *store.Dialog, token string, log *slog.Logger) error {
-	chatID, err := strconv.ParseInt(d.ChatID, 10, 64)
-	if err != nil {
-		return s.failSend(ctx, m, failure("send_bot_cannot_start", ""), log)
-	}
-	res, err := s.telegram(token).SendMessage(ctx, chatID, m.Text)
 	if err == nil {
-		return s.markSent(ctx, m, strconv.FormatInt(chatID, 10)+":"+strconv.FormatInt(res.MessageID, 10))
+		return s.markSentThen(ctx, m, sent.MessageID, p.Then)
 	}
-	if busy, err := s.telegramBusy(ctx, m, err, "sending through Telegram"); busy {
-		return err
+	var se *gateway.SendError
+	if !errors.As(err, &se) {
+		return err // not the gateway's answer (the file's storage): tried again
 	}
-	var te *telegram.Error
-	if !errors.As(err, &te) {
-		// No answer: the message may or may not have left.
-		return s.failSend(ctx, m, failure("send_no_answer", "Telegram"), log)
+	switch se.Outcome {
+	case gateway.AlreadySent:
+		// An earlier attempt got through; its echo will bring the id.
+		log.InfoContext(ctx, "send was already accepted by "+traits.Title)
+		return s.markSentThen(ctx, m, "", p.Then)
+	case gateway.NotSent:
+		// It did not leave: the attempt is recorded for a retry (after the
+		// gateway's wait when it gave one).
+		if err := s.o.Store.MarkSendOutcome(ctx, m.ID, sendRetry); err != nil {
+			return err
+		}
+		if se.RetryAfter > 0 {
+			return jobs.RetryAfter(se.RetryAfter, se.Err)
+		}
+		return fmt.Errorf("%s: %w", doing, se.Err)
+	case gateway.Uncertain:
+		// It may have left: only a gateway that refuses a repeat inside its
+		// dedupe window (Wazzup's crmMessageId, 60 s) is asked again.
+		if traits.DedupeWindow == 0 {
+			return s.failSendThen(ctx, m, failure("send_no_answer", traits.Title), p.Then, log)
+		}
+		if s.o.Now().Sub(first) > traits.DedupeWindow {
+			return s.failSendThen(ctx, m, failure("send_not_confirmed", traits.Title), p.Then, log)
+		}
+		return fmt.Errorf("%s: %w", doing, se.Err)
 	}
-	return s.failSend(ctx, m, failure("send_refused", sendError(err)), log)
+	return s.failSendThen(ctx, m, se.Reason(), p.Then, log)
 }
 
-// failure is why a reply was not sent, as messages.error keeps it: a code of
-// the catalogue (web: "err_" + code), then after ": " the gateway's own words,
-// if any. The chat shows the code's text in the reader's language.
-func failure(code, detail string) string {
-	if detail = strings.TrimSpace(detail); detail != "" {
-		return code + ": " + detail
-	}
-	return code
-}
-
-func sendError(err error) string {
-	var we *wazzup.Error
-	if errors.As(err, &we) {
-		return strings.TrimSpace(we.Code + ": " + we.Description)
-	}
-	var te *telegram.Error
-	if errors.As(err, &te) {
-		return te.Description
-	}
-	return err.Error()
+// target is where a dialog's replies go.
+func target(d *store.Dialog, ch *store.Channel) gateway.Target {
+	return gateway.Target{ChannelExt: ch.ExternalID, Transport: ch.Transport, ChatType: d.ChatType, ChatID: d.ChatID}
 }
 
 // markSent records the send's answer: the reply's provider id (which its
@@ -404,10 +377,11 @@ func (s *Service) CreateDialog(ctx context.Context, portalID, contactID, channel
 	if err != nil {
 		return nil, err
 	}
-	chatType := wazzup.ChatTypeFor(ch.Transport)
-	if ch.Provider == "telegram" {
-		chatType = "telegram"
+	gw, ok := s.adapter(ch.Provider)
+	if !ok {
+		return nil, problem.New(problem.Conflict, "channel_unavailable", "the channel %s cannot send now (state: %s)", ch.Name, ch.State)
 	}
+	chatType := gw.ChatType(ch.Transport)
 	chatID = strings.TrimSpace(chatID)
 	if chatID == "" {
 		chatID, err = s.chatIDFor(ctx, portalID, contactID, chatType)
@@ -598,22 +572,4 @@ func (s *Service) follow(ctx context.Context, tx *store.Store, m *store.Message,
 		return err
 	}
 	return tx.Notify(ctx, store.Event{PortalID: m.PortalID, Type: "message.updated", DialogID: m.DialogID, MessageID: then})
-}
-
-// telegramBusy handles a send Telegram answered with 429 or a server error:
-// the message did not leave, so the attempt is recorded for a retry (after
-// Telegram's retry_after when it gave one). It reports false for any other
-// outcome, which the caller handles.
-func (s *Service) telegramBusy(ctx context.Context, m *store.Message, err error, doing string) (bool, error) {
-	var te *telegram.Error
-	if !errors.As(err, &te) || (te.Code != 429 && te.Code < 500) {
-		return false, nil
-	}
-	if err := s.o.Store.MarkSendOutcome(ctx, m.ID, sendRetry); err != nil {
-		return true, err
-	}
-	if te.RetryAfter > 0 {
-		return true, jobs.RetryAfter(time.Duration(te.RetryAfter)*time.Second, err)
-	}
-	return true, fmt.Errorf("%s: %w", doing, err)
 }

@@ -123,10 +123,10 @@ func (s *Service) Disconnect(ctx context.Context, portalID, channelID int64) err
 	if err != nil {
 		return err
 	}
-	if g.Provider == "telegram" {
-		if tok, err := s.o.Keys.Open(g.Credentials, credentialsContext(g.ID)); err == nil {
-			if err := s.telegram(tok).DeleteWebhook(ctx); err != nil {
-				s.o.Log.WarnContext(ctx, "telegram webhook not removed", "error", err.Error())
+	if gw, ok := s.adapter(g.Provider); ok {
+		if cred, err := s.credential(g); err == nil {
+			if err := gw.UnregisterWebhook(ctx, cred); err != nil {
+				s.o.Log.WarnContext(ctx, "gateway webhook not removed", "provider", g.Provider, "error", err.Error())
 			}
 		}
 	}

@@ -91,8 +91,8 @@ func (s *Service) resolveClientJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	if ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID); err == nil && ch.Provider == "wazzup" {
-		if err := s.scheduleWazzupCRM(ctx, portalID, ch.GatewayID); err != nil {
+	if ch, err := s.o.Store.ChannelByID(ctx, portalID, d.ChannelID); err == nil {
+		if err := s.scheduleCRMPush(ctx, portalID, ch.Provider, ch.GatewayID); err != nil {
 			return err
 		}
 	}
@@ -415,22 +415,4 @@ func comms(fields bitrix.Params, d *store.Dialog) {
 
 func leadTitle(d *store.Dialog, name string) string {
 	return fmt.Sprintf("%s: %s", transportTitle(d.ChatType), name)
-}
-
-func transportTitle(chatType string) string {
-	switch chatType {
-	case "whatsapp":
-		return "WhatsApp"
-	case "instagram":
-		return "Instagram"
-	case "telegram":
-		return "Telegram"
-	case "vk":
-		return "VK"
-	case "viber":
-		return "Viber"
-	case "avito":
-		return "Avito"
-	}
-	return chatType
 }
