@@ -1,0 +1,81 @@
+package uitest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/relay24/relay24/bitrix/b24test"
+)
+
+// A deal whose client has never written: its individual chat shows
+// «Написать клиенту» in the empty chat; the user picks the channel and one
+// of the contact's two phones from the CRM (a channel none of them fits
+// says so), «Написать» opens the new dialog, and the first message goes out
+// from the ordinary composer, reaches the Wazzup emulator on that channel
+// and number, and shows in the chat as sent.
+func TestWriteFirstFromCard(t *testing.T) {
+	var vera b24test.Contact
+	var deal b24test.Deal
+	e := newEnvWith(t, func(p *b24test.Portal) {
+		vera = p.AddContact(b24test.Contact{Name: "Вера", LastName: "Кузнецова", AssignedByID: 2,
+			Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "WORK", Value: "+7 (916) 555-10-01"},
+				{TypeID: "PHONE", ValueType: "MOBILE", Value: "8 916 555-10-02"}}})
+		deal = p.AddDeal(b24test.Deal{Title: "Кухня для Веры", StageID: "NEW", AssignedByID: 2, ContactIDs: []int{vera.ID}})
+	})
+	tb := e.open(fmt.Sprintf("/demo/frame?placement=CRM_DEAL_DETAIL_TOOLBAR&id=%d", deal.ID), 1280, 800)
+	tb.waitJS(`document.querySelector("#app").getAttribute("data-ready") === "true"`)
+	tb.waitJS(`!document.querySelector("#write-first").hidden && !!document.querySelector("#write-first-btn")`)
+	if !tb.yes(`document.querySelector("#conv-empty").hidden`) {
+		t.Error("the empty chat says there is no dialog twice")
+	}
+	if got := tb.str(`document.querySelector("#write-first-btn").textContent`); got != "Написать клиенту" {
+		t.Errorf("the action reads %q", got)
+	}
+	if !tb.yes(`document.querySelector("#write-first-btn").getBoundingClientRect().width > 0`) {
+		t.Error("«Написать клиенту» is not visible in the empty chat")
+	}
+	tb.shot("write-first-empty-card")
+	tb.click("#write-first-btn")
+	tb.waitJS(`document.querySelectorAll("#write-first .channel-choice[data-channel-id]").length === 4`)
+
+	// Instagram: the contact has no account there, and the chat says so.
+	ig := e.chans[e.World.IG.ChannelID]
+	tb.click(fmt.Sprintf("#write-channel-%d", ig))
+	tb.waitJS(`!!document.querySelector("#write-no-handle")`)
+	if got := tb.str(`document.querySelector("#write-no-handle").textContent`); !strings.HasPrefix(got, "В карточке контакта нет аккаунта Instagram") {
+		t.Errorf("no Instagram account: %q", got)
+	}
+	if !tb.yes(`document.querySelector("#write-go").disabled`) {
+		t.Error("«Написать» is enabled without a handle")
+	}
+
+	// WhatsApp: both phones from the CRM, the second chosen.
+	wa := e.chans[e.WA3.ChannelID]
+	tb.click(fmt.Sprintf("#write-channel-%d", wa))
+	tb.waitJS(`document.querySelectorAll("#write-first .handle-choice").length === 2`)
+	if got := tb.str(`[...document.querySelectorAll("#write-first .handle-choice")].map(n => n.textContent).join("|")`); got != "+79165551001|+79165551002" {
+		t.Errorf("phones offered: %q", got)
+	}
+	tb.click("#write-handle-1")
+	tb.waitJS(`!document.querySelector("#write-go").disabled`)
+	tb.shot("write-first-choose")
+	tb.click("#write-go")
+	tb.waitJS(`document.querySelector("#conv-sub .conv-channel") && document.querySelector("#conv-sub .conv-channel").textContent === "Резервный WhatsApp"`)
+	tb.waitJS(`document.querySelector("#write-first").hidden && !document.querySelector("#composer").hidden && !document.querySelector("#composer-input").disabled`)
+	tb.click("#composer-input")
+	tb.run(chromedpSend("Вера, добрый день! Пишу по поводу кухни."))
+	tb.waitJS(`[...document.querySelectorAll(".msg-out")].some(m => m.querySelector(".msg-text").textContent === "Вера, добрый день! Пишу по поводу кухни." && ["sent", "delivered", "read"].includes(m.getAttribute("data-status")))`)
+	e.eventually("the first message reaches Wazzup on the chosen channel and number", func() bool {
+		for _, s := range e.World.Acc.Sent() {
+			if s.Request.Text == "Вера, добрый день! Пишу по поводу кухни." {
+				if s.Request.ChannelID != e.WA3.ChannelID || s.Request.ChatID != "79165551002" {
+					t.Fatalf("sent on %s to %s, want %s to 79165551002", s.Request.ChannelID, s.Request.ChatID, e.WA3.ChannelID)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	tb.shot("write-first-from-card")
+}
