@@ -105,7 +105,7 @@ func TestTelegramPhoto(t *testing.T) {
 		Messages []struct {
 			Kind        string              `json:"kind"`
 			Text        string              `json:"text"`
-			Attachments []map[string]string `json:"attachments"`
+			Attachments []attachmentJSON `json:"attachments"`
 		} `json:"messages"`
 	}
 	r.api("GET", "/api/v1/dialogs/"+itoa64(d.ID)+"/messages", r.Admin, nil, &out)
