@@ -2,10 +2,12 @@ package uitest
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/wazzup/wztest"
 )
 
 // A deal whose client has never written: its individual chat shows
@@ -78,4 +80,65 @@ func TestWriteFirstFromCard(t *testing.T) {
 		return false
 	})
 	tb.shot("write-first-from-card")
+}
+
+// A file the gateway refused shows its size and «Повторить»: the retry goes
+// out once as a new message, and the refused one says it was sent again.
+// An employee without can_write sees the composer off with the reason, and
+// so does everyone in a dialog whose channel waits for its QR scan.
+func TestComposerRulesAndFileRetry(t *testing.T) {
+	e := newEnv(t)
+	anna := e.write(e.client("Анна Морозова"), "Пришлите договор")
+	tb := e.open(generalChat, 1280, 800)
+	tb.click(rowSel(anna.ID))
+	tb.waitJS(`[...document.querySelectorAll(".msg-in .msg-text")].some(n => n.textContent === "Пришлите договор")`)
+
+	const size = 1258291 // 1,2 МБ
+	e.World.Acc.SetFault(&wztest.Fault{Status: 400, Body: `{"error":"CHANNEL_BLOCKED","description":"Channel is blocked"}`, Path: "/v3/message"})
+	tb.yes(`(() => { const dt = new DataTransfer(); dt.items.add(` + fileJS("Договор.pdf", "application/pdf", nil, "%PDF-1.4\n", size) + `);
+		const c = document.querySelector("#conversation");
+		c.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		c.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})); return true })()`)
+	tb.waitJS(`!document.querySelector("#file-preview").hidden`)
+	tb.click("#send-btn")
+	tb.waitJS(`!!document.querySelector(".msg-out[data-kind='document'][data-status='error']:not(.msg-local) .retry-btn")`)
+	if got := tb.str(`document.querySelector(".msg-out[data-status='error'] .att-size").textContent`); got != "1,2 МБ" {
+		t.Errorf("the document's size reads %q", got)
+	}
+	tb.shot("file-retry-refused")
+	tb.click(".msg-out[data-status='error'] .retry-btn")
+	tb.waitJS(`[...document.querySelectorAll(".msg-out[data-kind='document']")].some(m => ["sent", "delivered", "read"].includes(m.getAttribute("data-status")))`)
+	tb.waitJS(`!!document.querySelector(".msg-out[data-status='error'] .msg-retried") && !document.querySelector(".msg-out[data-status='error'] .retry-btn")`)
+	e.eventually("Wazzup got the retried file once", func() bool { return len(sentFiles(e.World.Acc)) == 1 })
+	if f := sentFiles(e.World.Acc)[0]; len(f.Bytes) != size || f.Name != "Договор.pdf" {
+		t.Fatalf("Wazzup got %q, %d bytes", f.Name, len(f.Bytes))
+	}
+	tb.shot("file-retry-sent")
+
+	// The salesperson may read but not write.
+	if s := e.api("PUT", "/api/v1/access/2", e.Admin, map[string]any{"visibility": "all", "can_write": false}, nil); s != http.StatusOK {
+		t.Fatalf("access: %d", s)
+	}
+	sales := e.open(generalChat+"&user=2", 1280, 800)
+	sales.click(rowSel(anna.ID))
+	sales.waitJS(`document.querySelector("#composer-input").disabled && !document.querySelector("#composer-note").hidden`)
+	if got := sales.str(`document.querySelector("#composer-note").textContent`); got != "Вы можете читать этот диалог, но не писать в него" {
+		t.Errorf("read-only note %q", got)
+	}
+	if !sales.yes(`document.querySelector("#send-btn").disabled && document.querySelector("#attach-btn").disabled`) {
+		t.Error("a read-only employee can still press send or attach")
+	}
+	sales.shot("composer-read-only")
+
+	// The channel waits for its QR scan: the admin's composer is off too.
+	if _, err := e.App.Store.DB().Exec(`UPDATE channels SET state = 'qr' WHERE id = $1`, anna.Channel.ID); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.open(generalChat, 1280, 800)
+	admin.click(rowSel(anna.ID))
+	admin.waitJS(`document.querySelector("#composer-input").disabled && !document.querySelector("#composer-note").hidden`)
+	if got := admin.str(`document.querySelector("#composer-note").textContent`); !strings.HasPrefix(got, "Канал «WhatsApp отдела продаж» сейчас не может отправлять сообщения") {
+		t.Errorf("inactive channel note %q", got)
+	}
+	admin.shot("composer-channel-inactive")
 }

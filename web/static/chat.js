@@ -1872,6 +1872,7 @@
   // or null while no channel is chosen.
   function buildChooser(box, contacts, opts, onChange) {
     var pick = { contact: contacts.length === 1 ? contacts[0] : null, channel: null, handle: null };
+    contacts.forEach(function (c) { if (c.id === opts.contactId) pick.contact = c; });
     var chans = null, loadErr = null;
     var prefix = opts.prefix;
     var changed = function () { onChange(pick.contact && pick.channel ? pick : null); };
@@ -2037,8 +2038,8 @@
     ui.writeFirst.setAttribute("data-for", key);
     clear(ui.writeFirst);
     var mayWrite = !(state.me && state.me.access && state.me.access.can_write === false);
-    var contacts = state.contacts.filter(function (c) { return !v || c.id === v.contactId; });
-    if (!contacts.length) contacts = state.contacts.slice();
+    // Every contact of the card may be written to; the one open is chosen.
+    var contacts = state.contacts.slice();
     ui.writeFirst.appendChild(el("p", { class: "write-first-text", text: contacts.length ? T("write_first_intro") : T("write_no_contacts") }));
     if (!contacts.length) return;
     if (!mayWrite) {
@@ -2054,7 +2055,7 @@
       onclick: function () {
         open.hidden = true;
         panel.hidden = false;
-        buildChooser(holder, contacts, { prefix: "write-" }, function (pick) {
+        buildChooser(holder, contacts, { prefix: "write-", contactId: v ? v.contactId : null }, function (pick) {
           chosen = pick;
           go.disabled = !(pick && pick.handle);
         });
