@@ -17,13 +17,15 @@ import (
 // from the ordinary composer, reaches the Wazzup emulator on that channel
 // and number, and shows in the chat as sent.
 func TestWriteFirstFromCard(t *testing.T) {
-	var vera b24test.Contact
+	var vera, gleb b24test.Contact
 	var deal b24test.Deal
 	e := newEnvWith(t, func(p *b24test.Portal) {
 		vera = p.AddContact(b24test.Contact{Name: "Вера", LastName: "Кузнецова", AssignedByID: 2,
 			Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "WORK", Value: "+7 (916) 555-10-01"},
 				{TypeID: "PHONE", ValueType: "MOBILE", Value: "8 916 555-10-02"}}})
-		deal = p.AddDeal(b24test.Deal{Title: "Кухня для Веры", StageID: "NEW", AssignedByID: 2, ContactIDs: []int{vera.ID}})
+		gleb = p.AddContact(b24test.Contact{Name: "Глеб", LastName: "Кузнецов", AssignedByID: 2,
+			Emails: []b24test.Multi{{TypeID: "EMAIL", ValueType: "WORK", Value: "gleb@example.com"}}})
+		deal = p.AddDeal(b24test.Deal{Title: "Кухня для Веры", StageID: "NEW", AssignedByID: 2, ContactIDs: []int{vera.ID, gleb.ID}})
 	})
 	tb := e.open(fmt.Sprintf("/demo/frame?placement=CRM_DEAL_DETAIL_TOOLBAR&id=%d", deal.ID), 1280, 800)
 	tb.waitJS(`document.querySelector("#app").getAttribute("data-ready") === "true"`)
@@ -52,9 +54,21 @@ func TestWriteFirstFromCard(t *testing.T) {
 		t.Error("«Написать» is enabled without a handle")
 	}
 
-	// WhatsApp: both phones from the CRM, the second chosen.
+	// Two contacts on the card: the open one is chosen; the other has no
+	// phone for WhatsApp, and the chat says so.
+	if !tb.yes(fmt.Sprintf(`document.querySelector("#write-contact-%d").checked`, vera.ID)) {
+		t.Error("the open contact is not the one chosen")
+	}
 	wa := e.chans[e.WA3.ChannelID]
+	tb.click(fmt.Sprintf("#write-contact-%d", gleb.ID))
 	tb.click(fmt.Sprintf("#write-channel-%d", wa))
+	tb.waitJS(`!!document.querySelector("#write-no-handle")`)
+	if got := tb.str(`document.querySelector("#write-no-handle").textContent`); !strings.HasPrefix(got, "В карточке контакта нет номера телефона") {
+		t.Errorf("no phone: %q", got)
+	}
+	tb.click(fmt.Sprintf("#write-contact-%d", vera.ID))
+
+	// WhatsApp: both of Vera's phones from the CRM, the second chosen.
 	tb.waitJS(`document.querySelectorAll("#write-first .handle-choice").length === 2`)
 	if got := tb.str(`[...document.querySelectorAll("#write-first .handle-choice")].map(n => n.textContent).join("|")`); got != "+79165551001|+79165551002" {
 		t.Errorf("phones offered: %q", got)
