@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -70,7 +69,7 @@ func (h *Handlers) channels(c echo.Context) error {
 	}
 	out := make([]ChannelJSON, 0, len(chans))
 	for _, ch := range chans {
-		usable := rule.Visibility != "none" && (rule.ChannelIDs == nil || slices.Contains(rule.ChannelIDs, ch.ID))
+		usable := rule.UsesChannel(ch.ID)
 		if !usable && !cl.User.IsAdmin {
 			continue
 		}
