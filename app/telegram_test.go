@@ -103,8 +103,8 @@ func TestTelegramPhoto(t *testing.T) {
 	d := r.dialogs(r.Admin)[0]
 	var out struct {
 		Messages []struct {
-			Kind        string              `json:"kind"`
-			Text        string              `json:"text"`
+			Kind        string           `json:"kind"`
+			Text        string           `json:"text"`
 			Attachments []attachmentJSON `json:"attachments"`
 		} `json:"messages"`
 	}
