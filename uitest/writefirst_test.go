@@ -135,7 +135,7 @@ func TestComposerRulesAndFileRetry(t *testing.T) {
 	}
 	sales := e.open(generalChat+"&user=2", 1280, 800)
 	sales.click(rowSel(anna.ID))
-	sales.waitJS(`document.querySelector("#composer-input").disabled && !document.querySelector("#composer-note").hidden`)
+	sales.waitJS(`document.querySelector("#composer-input").disabled && !document.querySelector("#composer-note").hidden && document.querySelectorAll("#messages .msg").length === 3`)
 	if got := sales.str(`document.querySelector("#composer-note").textContent`); got != "Вы можете читать этот диалог, но не писать в него" {
 		t.Errorf("read-only note %q", got)
 	}
@@ -150,7 +150,7 @@ func TestComposerRulesAndFileRetry(t *testing.T) {
 	}
 	admin := e.open(generalChat, 1280, 800)
 	admin.click(rowSel(anna.ID))
-	admin.waitJS(`document.querySelector("#composer-input").disabled && !document.querySelector("#composer-note").hidden`)
+	admin.waitJS(`document.querySelector("#composer-input").disabled && !document.querySelector("#composer-note").hidden && document.querySelectorAll("#messages .msg").length === 3`)
 	if got := admin.str(`document.querySelector("#composer-note").textContent`); !strings.HasPrefix(got, "Канал «WhatsApp отдела продаж» сейчас не может отправлять сообщения") {
 		t.Errorf("inactive channel note %q", got)
 	}
