@@ -339,6 +339,18 @@ func TestUnsentUploadsAreDeleted(t *testing.T) {
 	if n := r.App.SweepUnsentFiles(r.ctx); n != 0 {
 		t.Fatalf("a second sweep deleted %d", n)
 	}
+	// Another portal cannot send (and so cannot keep) this portal's upload.
+	b := r.secondPortal("3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d")
+	b.clientWrites(b.WA, "whatsapp", "79995550304", "Привет")
+	b.settle()
+	bd := b.dialogs(b.Admin)[0]
+	if s, _, e := b.sendFile(b.Admin, bd.ID, recent.ID, "", "foreign-1"); s != http.StatusNotFound || e.Error.Code != "file_not_found" {
+		t.Fatalf("another portal's upload: %d %+v", s, e)
+	}
+	var pending bool
+	if err := r.App.Store.DB().Get(&pending, `SELECT pending FROM files WHERE id = $1`, recent.ID); err != nil || !pending {
+		t.Fatalf("another portal's send touched the upload: pending %v, %v", pending, err)
+	}
 }
 
 // Error pages a person sees are in his language, from the catalogue, with
