@@ -262,6 +262,27 @@ var uiRU = map[string]string{
 	"file_send_failed":               "Файл не отправлен — нажмите «Отправить», чтобы повторить",
 	"file_unavailable":               "файл недоступен: канал его больше не отдаёт",
 	"reply_channel":                  "Канал ответа",
+	// Writing first from a CRM card with no dialog yet.
+	"write_first":           "Написать клиенту",
+	"write_first_intro":     "С этим клиентом ещё нет диалога. Выберите канал и номер — и напишите первым.",
+	"write_contact":         "Контакт",
+	"write_channel":         "Канал",
+	"write_handle":          "Номер или аккаунт",
+	"write_go":              "Написать",
+	"write_no_handle":       "В карточке контакта нет {what} для этого канала. Добавьте его в CRM или выберите другой канал.",
+	"write_channel_cannot":  "С этого канала нельзя написать первым: выберите другой канал.",
+	"write_no_channels":     "Нет каналов, с которых вы можете писать. Обратитесь к администратору портала.",
+	"write_no_contacts":     "В карточке нет контакта. Добавьте контакт с телефоном в CRM, чтобы написать клиенту.",
+	"write_template_first":  "Клиент ещё не писал в WhatsApp Business: первое сообщение можно отправить только шаблоном.",
+	"handle_kind_phone":     "номера телефона",
+	"handle_kind_telegram":  "аккаунта Telegram",
+	"handle_kind_instagram": "аккаунта Instagram",
+	"handle_kind_vk":        "страницы ВКонтакте",
+	"channel_cannot_send":   "Канал «{channel}» сейчас не может отправлять сообщения. Проверьте его подключение в настройках relay24.",
+	"retried":               "Отправлено повторно",
+	// Error pages (a bad placement open, an unknown portal).
+	"page_error_hint": "Откройте relay24 из Битрикс24 заново. Если ошибка повторяется, обратитесь к администратору портала.",
+	"page_error_code": "Код ошибки",
 }
 
 var uiEN = map[string]string{
@@ -491,6 +512,25 @@ var uiEN = map[string]string{
 	"file_send_failed":               "The file was not sent; press Send to try again",
 	"file_unavailable":               "file unavailable: the channel no longer serves it",
 	"reply_channel":                  "Channel to answer through",
+	"write_first":                    "Write to the client",
+	"write_first_intro":              "There is no dialog with this client yet. Choose the channel and the number, and write first.",
+	"write_contact":                  "Contact",
+	"write_channel":                  "Channel",
+	"write_handle":                   "Number or account",
+	"write_go":                       "Write",
+	"write_no_handle":                "The contact's card has no {what} for this channel. Add it in the CRM or choose another channel.",
+	"write_channel_cannot":           "This channel cannot write first: choose another channel.",
+	"write_no_channels":              "There are no channels you may write on. Ask your portal's administrator.",
+	"write_no_contacts":              "The card has no contact. Add a contact with a phone number in the CRM to write to the client.",
+	"write_template_first":           "The client has not written on WhatsApp Business yet: the first message can only be a template.",
+	"handle_kind_phone":              "phone number",
+	"handle_kind_telegram":           "Telegram account",
+	"handle_kind_instagram":          "Instagram account",
+	"handle_kind_vk":                 "VK page",
+	"channel_cannot_send":            "The channel “{channel}” cannot send messages now. Check its connection in relay24's settings.",
+	"retried":                        "Sent again",
+	"page_error_hint":                "Open relay24 from Bitrix24 again. If the error persists, ask your portal's administrator.",
+	"page_error_code":                "Error code",
 }
 
 // Lang picks a supported language from the portal's LANG; Russian by default.
