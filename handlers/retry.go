@@ -1,10 +1,7 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,10 +10,7 @@ import (
 	"github.com/relay24/relay24/store"
 )
 
-// retryMessage sends a failed reply again («Повторить»), text or file alike:
-// as a new message whose client id is derived from the failed one
-// (store.RetryClientID), so asking twice (two clicks, two tabs, a reload)
-// sends once. The failed message stays as it was, marked retried; another
+// retryMessage sends a failed reply again (relay.Service.Retry); another
 // portal's message, or one in a dialog the caller does not see, is 404.
 func (h *Handlers) retryMessage(c echo.Context) error {
 	cl := caller(c)
@@ -41,28 +35,8 @@ func (h *Handlers) retryMessage(c echo.Context) error {
 	if _, err := h.writable(c, v); err != nil {
 		return err
 	}
-	if old.Direction != "out" || old.Status != "error" {
-		return problem.New(problem.Conflict, "not_retriable", "only a reply that failed can be sent again")
-	}
-	var atts []relay.Attachment
-	_ = json.Unmarshal(old.Attachments, &atts)
 	author := relay.Author{ID: cl.User.ID, Name: cl.User.Name}
-	clientID := store.RetryClientID(old.ID)
-	var m *store.Message
-	switch {
-	case len(atts) == 0:
-		m, err = h.Relay.Send(ctx, cl.Portal.ID, author, v.ID, old.Text, clientID)
-	case len(atts) == 1 && strings.HasPrefix(atts[0].URL, "file:"):
-		fileID, perr := strconv.ParseInt(strings.TrimPrefix(atts[0].URL, "file:"), 10, 64)
-		if perr != nil {
-			return problem.New(problem.Conflict, "not_retriable", "this message's file cannot be sent again")
-		}
-		// The caption goes again with the file (where the channel takes
-		// none, the text was a message of its own, retried on its own).
-		m, err = h.Relay.SendFile(ctx, cl.Portal.ID, author, v.ID, fileID, old.Text, clientID)
-	default:
-		return problem.New(problem.Conflict, "not_retriable", "this message's file cannot be sent again")
-	}
+	m, err := h.Relay.Retry(ctx, cl.Portal.ID, author, &old.Message)
 	if err != nil {
 		return err
 	}
