@@ -49,6 +49,7 @@ type Service struct {
 	group  singleflight.Group
 	users  *limiter
 	portal *limiter
+	images *limiter
 }
 
 // Shares of fetches (cache misses).
@@ -57,6 +58,10 @@ const (
 	UserEvery   = 3 * time.Second
 	PortalBurst = 60
 	PortalEvery = time.Second
+	// Pictures are asked for by every browser that shows a card (each
+	// caches it for a while), so a portal's share of them is larger.
+	ImageBurst = 120
+	ImageEvery = 250 * time.Millisecond
 )
 
 // NewService is a Service over a fetcher and a cache.
@@ -65,7 +70,8 @@ func NewService(f *Fetcher, c Cache, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{Fetcher: f, Cache: c, Log: log,
-		users: newLimiter(UserBurst, UserEvery), portal: newLimiter(PortalBurst, PortalEvery)}
+		users: newLimiter(UserBurst, UserEvery), portal: newLimiter(PortalBurst, PortalEvery),
+		images: newLimiter(ImageBurst, ImageEvery)}
 }
 
 // Get is raw's preview for a user of a portal. An *Error says why there is
@@ -185,5 +191,37 @@ func (l *limiter) sweep(now time.Time) {
 		if b.tokens+float64(now.Sub(b.at))/float64(l.every) >= l.burst {
 			delete(l.buckets, k)
 		}
+	}
+}
+
+// image is a fetched picture.
+type image struct {
+	bytes []byte
+	typ   string
+}
+
+// Image is a preview's picture, fetched once for concurrent requests and
+// within the portal's share of fetches (the caller checked that relay24
+// found this URL on a page: a signed link).
+func (s *Service) Image(ctx context.Context, portalID int64, raw string) ([]byte, string, error) {
+	if !s.images.allow(strconv.FormatInt(portalID, 10), time.Now()) {
+		return nil, "", ErrRateLimited
+	}
+	ch := s.group.DoChan("image "+raw, func() (any, error) {
+		b, t, err := s.Fetcher.Image(context.WithoutCancel(ctx), raw)
+		if err != nil {
+			return nil, err
+		}
+		return image{b, t}, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, "", r.Err
+		}
+		im := r.Val.(image)
+		return im.bytes, im.typ, nil
 	}
 }
