@@ -69,7 +69,7 @@ type App struct {
 	Cron     *cron.Cron
 
 	// Links makes link previews; tests may trust their own page server
-	// (Links.Fetcher.Trusted) before Start.
+	// (Links.Fetcher.SetTrusted).
 	Links *linkpreview.Service
 
 	listener net.Listener

@@ -69,7 +69,7 @@ func TestLinkPreviewAPI(t *testing.T) {
 	siteURL, _ := url.Parse(site.URL)
 
 	e := newEnvOptions(t, apptest.Options{Workers: -1, BeforeStart: func(s *apptest.Server) {
-		s.App.Links.Fetcher.Trusted = netguard.TrustOnly(siteURL.Host)
+		s.App.Links.Fetcher.SetTrusted(netguard.TrustOnly(siteURL.Host))
 	}})
 	p := e.installedPortal()
 	tok := e.session(p, placement.LeftMenu, nil, 2)
@@ -161,7 +161,7 @@ func TestLinkPreviewNoCard(t *testing.T) {
 	defer site.Close()
 	siteURL, _ := url.Parse(site.URL)
 	e := newEnvOptions(t, apptest.Options{Workers: -1, BeforeStart: func(s *apptest.Server) {
-		s.App.Links.Fetcher.Trusted = netguard.TrustOnly(siteURL.Host)
+		s.App.Links.Fetcher.SetTrusted(netguard.TrustOnly(siteURL.Host))
 	}})
 	p := e.installedPortal()
 	var out linkPreviewJSON

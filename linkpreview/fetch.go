@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/html/charset"
@@ -98,23 +99,38 @@ const (
 type Fetcher struct {
 	// Timeout bounds a whole fetch, redirects included; 0: Timeout.
 	Timeout time.Duration
-	// Trusted lets a host:port through netguard and the port rule (a test
-	// server on loopback); nil: none.
-	Trusted func(hostport string) bool
 	// AnyPort lets URLs name any port (tests that prove the dialer's
 	// refusal on their own loopback ports; a deployment that wants it).
 	AnyPort bool
 	// UserAgent is sent with each request.
 	UserAgent string
 
-	client *http.Client
+	client  *http.Client
+	trusted atomic.Pointer[func(hostport string) bool]
+}
+
+// SetTrusted lets the host:port pairs fn accepts through netguard and the
+// port rule (a test's page server on loopback); nil: none. Safe while the
+// fetcher is in use.
+func (f *Fetcher) SetTrusted(fn func(hostport string) bool) {
+	if fn == nil {
+		f.trusted.Store(nil)
+		return
+	}
+	f.trusted.Store(&fn)
+}
+
+func (f *Fetcher) isTrusted(hostport string) bool {
+	fn := f.trusted.Load()
+	return fn != nil && (*fn)(hostport)
 }
 
 // NewFetcher is a Fetcher; trusted may be nil.
 func NewFetcher(trusted func(hostport string) bool) *Fetcher {
-	f := &Fetcher{Trusted: trusted, UserAgent: "relay24-linkpreview/1 (+https://github.com/relay24/relay24)"}
+	f := &Fetcher{UserAgent: "relay24-linkpreview/1 (+https://github.com/relay24/relay24)"}
 	d := &netguard.Dialer{Dialer: &net.Dialer{Timeout: Timeout, KeepAlive: 30 * time.Second},
-		Trusted: func(addr string) bool { return f.Trusted != nil && f.Trusted(addr) }}
+		Trusted: f.isTrusted}
+	f.SetTrusted(trusted)
 	f.client = &http.Client{
 		Transport: &http.Transport{
 			Proxy:                  nil,
@@ -161,7 +177,7 @@ func (f *Fetcher) Check(raw string) (*url.URL, error) {
 	u.Fragment, u.RawFragment = "", ""
 	u.Host = strings.ToLower(u.Host)
 	hostport := hostPort(u)
-	if f.Trusted != nil && f.Trusted(hostport) {
+	if f.isTrusted(hostport) {
 		return u, nil
 	}
 	if p := u.Port(); !f.AnyPort && p != "" && !(u.Scheme == "http" && p == "80") && !(u.Scheme == "https" && p == "443") {
