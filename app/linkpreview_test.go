@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/relay24/relay24/apptest"
+	"github.com/relay24/relay24/linkpreview"
 	"github.com/relay24/relay24/netguard"
 	"github.com/relay24/relay24/placement"
 )
@@ -168,5 +169,41 @@ func TestLinkPreviewNoCard(t *testing.T) {
 	if s := e.api("GET", "/api/v1/link-preview?url="+url.QueryEscape(site.URL+"/doc.pdf"), e.session(p, placement.LeftMenu, nil, 2), nil, &out); s != http.StatusOK ||
 		out.Preview != nil || out.Reason != "not_html" {
 		t.Fatalf("%d %+v", s, out)
+	}
+}
+
+// A user past his share of fetches is 429 too_many_requests (the endpoint
+// is no open proxy); another user of the portal, and what is cached, still
+// get their cards.
+func TestLinkPreviewRateLimited(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, "<title>Page %s</title>", r.URL.Path)
+	}))
+	defer site.Close()
+	siteURL, _ := url.Parse(site.URL)
+	e := newEnvOptions(t, apptest.Options{Workers: -1, BeforeStart: func(s *apptest.Server) {
+		s.App.Links.Fetcher.SetTrusted(netguard.TrustOnly(siteURL.Host))
+	}})
+	p := e.installedPortal()
+	tok := e.session(p, placement.LeftMenu, nil, 2)
+	get := func(token, path string) (int, linkPreviewJSON) {
+		var out linkPreviewJSON
+		s := e.api("GET", "/api/v1/link-preview?url="+url.QueryEscape(site.URL+path), token, nil, &out)
+		return s, out
+	}
+	for i := range linkpreview.UserBurst {
+		if s, out := get(tok, fmt.Sprintf("/p%d", i)); s != http.StatusOK || out.Preview == nil {
+			t.Fatalf("fetch %d: %d %+v", i, s, out)
+		}
+	}
+	if s, out := get(tok, "/one-more"); s != http.StatusTooManyRequests || out.Error == nil || out.Error.Code != "too_many_requests" {
+		t.Fatalf("past the share: %d %+v", s, out.Error)
+	}
+	if s, out := get(tok, "/p0"); s != http.StatusOK || out.Preview == nil {
+		t.Fatalf("cached past the share: %d %+v", s, out)
+	}
+	if s, out := get(e.session(p, placement.LeftMenu, nil, 1), "/one-more"); s != http.StatusOK || out.Preview == nil {
+		t.Fatalf("another user: %d %+v", s, out)
 	}
 }
