@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"golang.org/x/net/html/charset"
+	"golang.org/x/net/idna"
 
 	"github.com/relay24/relay24/netguard"
 )
@@ -175,6 +176,18 @@ func (f *Fetcher) Check(raw string) (*url.URL, error) {
 		return nil, &Error{Kind: KindInvalidURL, Err: fmt.Errorf("%q is not an http(s) URL without credentials", raw)}
 	}
 	u.Fragment, u.RawFragment = "", ""
+	// An internationalised name (пример.рф) is looked up, and cached, as
+	// its ASCII form, the one a browser sends.
+	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+		host, err := idna.Lookup.ToASCII(u.Hostname())
+		if err != nil {
+			return nil, &Error{Kind: KindInvalidURL, Err: err}
+		}
+		if p := u.Port(); p != "" {
+			host = net.JoinHostPort(host, p)
+		}
+		u.Host = host
+	}
 	u.Host = strings.ToLower(u.Host)
 	hostport := hostPort(u)
 	if f.isTrusted(hostport) {

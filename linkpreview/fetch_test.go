@@ -266,6 +266,8 @@ func TestCheck(t *testing.T) {
 				t.Errorf("%s: %v", raw, err)
 			} else if u.Fragment != "" {
 				t.Errorf("%s: fragment kept", raw)
+			} else if strings.Contains(raw, "рф") && u.Host != "xn--e1afmkfd.xn--p1ai" {
+				t.Errorf("%s: host %q", raw, u.Host)
 			}
 			continue
 		}
