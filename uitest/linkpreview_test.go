@@ -77,13 +77,21 @@ func TestRichLinkPreview(t *testing.T) {
 	}
 	tb.shot("rich-link-preview")
 
-	// Off: the same message is a plain link, and no card is made at all.
-	var prefs map[string]any
-	e.api("GET", "/api/v1/me/preferences", e.Admin, nil, &prefs)
-	prefs["rich_links"] = false
-	if s := e.api("PUT", "/api/v1/me/preferences", e.Admin, prefs, nil); s != http.StatusOK {
-		t.Fatalf("saving preferences: %d", s)
+	// Turned off in the preferences: the card goes at once, the link stays.
+	tb.click(".sidebar .prefs-toggle")
+	tb.waitJS(`!document.querySelector("#prefs-panel").hidden`)
+	tb.click("#pref-rich_links")
+	tb.waitJS(`document.querySelectorAll(".link-card").length === 0 && ` +
+		`[...document.querySelectorAll(".msg-in .msg-text a")].some(a => a.href === ` + q(link) + `)`)
+	var prefs struct {
+		RichLinks bool `json:"rich_links"`
 	}
+	e.eventually("rich_links off is saved", func() bool {
+		prefs.RichLinks = true
+		e.api("GET", "/api/v1/me/preferences", e.Admin, nil, &prefs)
+		return !prefs.RichLinks
+	})
+	// A page opened with it off makes no card at all.
 	off := e.open(generalChat, 1280, 800)
 	off.click(rowSel(d.ID))
 	off.waitJS(`[...document.querySelectorAll(".msg-in .msg-text a")].some(a => a.href === ` + q(link) + ` && a.target === "_blank")`)
