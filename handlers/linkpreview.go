@@ -89,12 +89,18 @@ func (h *Handlers) linkPreviewImage(c echo.Context) error {
 	} else if err != nil {
 		return notFound
 	}
-	b, typ, err := h.Links.Image(c.Request().Context(), portalID, raw)
+	ctx := c.Request().Context()
+	if p, err := h.Store.PortalByID(ctx, portalID); problem.Is(err, problem.NotFound) || (err == nil && !p.Active()) {
+		return notFound
+	} else if err != nil {
+		return err
+	}
+	b, typ, err := h.Links.Image(ctx, portalID, raw)
 	if errors.Is(err, linkpreview.ErrRateLimited) {
 		return echo.NewHTTPError(http.StatusTooManyRequests, "too many pictures fetched; wait a minute")
 	}
 	if err != nil {
-		h.Log.DebugContext(c.Request().Context(), "no preview picture", "error", err.Error())
+		h.Log.DebugContext(ctx, "no preview picture", "error", err.Error())
 		return notFound
 	}
 	c.Response().Header().Set("Cache-Control", "private, max-age="+strconv.Itoa(int(session.LinkTTL.Seconds())))

@@ -1057,6 +1057,7 @@
   // never asks the third party; a card loads when it scrolls into view and
   // each link is asked once per page. Without a card the link stays plain.
   var linkPreviews = {}; // url → Promise of the preview, or null
+  var observedCards = [];
   var cardObserver = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
     entries.forEach(function (en) {
       if (en.isIntersecting) { cardObserver.unobserve(en.target); fillLinkCard(en.target); }
@@ -1075,7 +1076,12 @@
     // never seen by the observer).
     var card = el("div", { class: "link-card", "data-url": href });
     if (linkPreviews[href] || !cardObserver) fillLinkCard(card); // known: no flicker on a re-render
-    else cardObserver.observe(card);
+    else {
+      // Cards a re-render replaced before they were seen are let go.
+      observedCards = observedCards.filter(function (c) { return c.isConnected || cardObserver.unobserve(c); });
+      observedCards.push(card);
+      cardObserver.observe(card);
+    }
     return card;
   }
 
