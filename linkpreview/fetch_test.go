@@ -277,3 +277,38 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// A picture is typed by its bytes, and one over MaxImage is refused
+// whatever its header declares.
+func TestImage(t *testing.T) {
+	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gif":
+			w.Header().Set("Content-Type", "text/html")
+			w.Write(gif)
+		case "/svg":
+			w.Header().Set("Content-Type", "image/png")
+			fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
+		case "/huge":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write([]byte("\x89PNG\r\n\x1a\n"))
+			w.(http.Flusher).Flush() // no length declared: the cap must cut the body
+			for range MaxImage/(64<<10) + 2 {
+				if _, err := w.Write(make([]byte, 64<<10)); err != nil {
+					return
+				}
+			}
+		}
+	}))
+	defer s.Close()
+	f := trusting(s)
+	b, typ, err := f.Image(context.Background(), s.URL+"/gif")
+	if err != nil || typ != "image/gif" || len(b) != len(gif) {
+		t.Fatalf("gif: %s %d %v", typ, len(b), err)
+	}
+	_, _, err = f.Image(context.Background(), s.URL+"/svg")
+	wantKind(t, err, KindNotImage)
+	_, _, err = f.Image(context.Background(), s.URL+"/huge")
+	wantKind(t, err, KindTooLarge)
+}
