@@ -25,6 +25,7 @@ import (
 	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/handlers"
 	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/linkpreview"
 	"github.com/relay24/relay24/migrations"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/relay"
@@ -66,6 +67,10 @@ type App struct {
 	Sessions *session.Signer
 	Echo     *echo.Echo
 	Cron     *cron.Cron
+
+	// Links makes link previews; tests may trust their own page server
+	// (Links.Fetcher.SetTrusted).
+	Links *linkpreview.Service
 
 	listener net.Listener
 	workers  int
@@ -186,6 +191,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		ln.Close()
 		return nil, fmt.Errorf("scheduling job pruning: %w", err)
 	}
+	a.Links = linkpreview.NewService(linkpreview.NewFetcher(nil), st, log)
+	if _, err := a.Cron.AddFunc("@every 1h", func() {
+		if _, err := st.PruneLinkPreviews(context.Background(), 24*time.Hour); err != nil {
+			log.Error("pruning link previews", slog.String("error", err.Error()))
+		}
+	}); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling link preview pruning: %w", err)
+	}
 
 	// Uploads no reply took within a day are deleted (they hold a
 	// salesperson's files that were never sent).
@@ -201,7 +216,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	e.Use(m.middleware)
 	h := &handlers.Handlers{
 		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL, Sync: a.Sync,
-		Relay: a.Relay, Access: a.Access, Stream: a.Stream, Files: files,
+		Relay: a.Relay, Access: a.Access, Stream: a.Stream, Files: files, Links: a.Links,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Ready:   st.Ping,
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/filestore"
+	"github.com/relay24/relay24/linkpreview"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/relay"
@@ -36,6 +37,7 @@ type Handlers struct {
 	Files     filestore.Storage
 	Access    *access.Rules
 	Stream    *stream.Hub
+	Links     *linkpreview.Service
 	Sessions  *session.Signer
 	Web       *web.Assets
 	Log       *slog.Logger
@@ -83,6 +85,8 @@ func (h *Handlers) Register(e *echo.Echo) {
 	// signed, short-lived, no session.
 	e.GET("/files/:id/:name", h.publicFile)
 	e.GET("/files/:id", h.publicFile)
+	// A link preview's picture, proxied: signed, no session (an <img>).
+	e.GET(linkPreviewImagePath, h.linkPreviewImage)
 
 	api := e.Group("/api/v1", h.authenticate)
 	api.GET("/me", h.me)
@@ -91,6 +95,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/sync", h.syncProgress, h.adminOnly)
 	api.GET("/dialogs", h.dialogs)
 	api.GET("/search", h.search)
+	api.GET("/link-preview", h.linkPreview)
 	api.POST("/dialogs", h.createDialog)
 	api.GET("/dialogs/:id", h.dialog)
 	api.GET("/dialogs/:id/messages", h.history)
@@ -265,7 +270,7 @@ func acceptLang(h string) string {
 func wantsHTML(c echo.Context) bool {
 	p := c.Request().URL.Path
 	switch {
-	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/files/"), p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/files/"), p == linkPreviewImagePath, p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
 		return false
 	case p == "/b24/install" && c.Request().PostFormValue("event") != "":
 		return false

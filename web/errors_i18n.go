@@ -189,6 +189,11 @@ var errRU = map[string]string{
 	"err_send_file_gone":              "Файл больше не хранится. Прикрепите его заново и отправьте.",
 	"err_send_refused":                "Сервис канала отказался отправить сообщение. Проверьте номер клиента и канал, затем отправьте снова.",
 	"err_send_failed_after_file":      "Не отправлено, потому что не ушёл файл перед ним. Отправьте снова.",
+
+	// Link previews («богатые ссылки»).
+	"err_invalid_url":             "Это не ссылка http или https, которую можно показать карточкой. Ссылка остаётся обычной.",
+	"err_private_url":             "Ссылка ведёт во внутреннюю сеть: карточку для неё relay24 не строит. Ссылка остаётся обычной.",
+	"err_preview_image_not_found": "Картинку ссылки получить не удалось. Обновите диалог.",
 }
 
 var errEN = map[string]string{
@@ -321,6 +326,11 @@ var errEN = map[string]string{
 	"err_send_file_gone":              "The file is no longer stored. Attach it again and send.",
 	"err_send_refused":                "The channel's service refused to send the message. Check the client's number and the channel, then send again.",
 	"err_send_failed_after_file":      "Not sent because the file before it did not go. Send again.",
+
+	// Link previews (rich links).
+	"err_invalid_url":             "This is not an http or https link that can be shown as a card. It stays a plain link.",
+	"err_private_url":             "The link points into a private network: relay24 does not build a card for it. It stays a plain link.",
+	"err_preview_image_not_found": "The link's picture could not be fetched. Reload the dialog.",
 }
 
 // crm* are what relay24 writes into the portal (timeline, notifications), in
