@@ -56,8 +56,9 @@ type Options struct {
 type Service struct {
 	o       Options
 	mu      sync.Mutex
-	pacers  map[int64]*bitrix.Pacer
-	onEvent EventSink
+	pacers    map[int64]*bitrix.Pacer
+	onEvent   EventSink
+	registrar Registrar
 }
 
 // EventSink is told of every authenticated CRM event after it is recorded
