@@ -54,8 +54,8 @@ type Options struct {
 
 // Service is the portal registry.
 type Service struct {
-	o       Options
-	mu      sync.Mutex
+	o         Options
+	mu        sync.Mutex
 	pacers    map[int64]*bitrix.Pacer
 	onEvent   EventSink
 	registrar Registrar
