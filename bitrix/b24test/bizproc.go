@@ -662,6 +662,13 @@ func (p *Portal) MoveDeal(ctx context.Context, dealID int, stageID string) ([]Ro
 	if !moved {
 		return nil, nil
 	}
+	var errs []error
+	if p.Installed() {
+		// The portal tells the app's event handlers of the change too.
+		if _, err := p.deliver(ctx, "ONCRMDEALUPDATE", map[string]any{"FIELDS": map[string]any{"ID": strconv.Itoa(dealID)}}, 1, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	p.mu.Lock()
 	var rules []StageRobot
 	for _, r := range p.auto().stages {
@@ -671,7 +678,6 @@ func (p *Portal) MoveDeal(ctx context.Context, dealID int, stageID string) ([]Ro
 	}
 	p.mu.Unlock()
 	var out []RobotCall
-	var errs []error
 	for _, r := range rules {
 		c, err := p.RunRobot(ctx, RobotCall{Code: r.Code, Document: [3]string{"crm", "CCrmDocumentDeal", "DEAL_" + strconv.Itoa(dealID)},
 			Properties: r.Properties})
