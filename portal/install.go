@@ -93,14 +93,15 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 		return nil, classifyRemote(err, "binding placements and events")
 	}
 	if s.registrar != nil {
-		// The robot and triggers, with the same token and before the
-		// portal is stored: a refused registration is a refused install.
+		// The robot and triggers, with the same token. The install stands
+		// without them (an app registered before it had the bizproc scope
+		// is refused them): «Восстановить» registers them and says why not.
 		var id int64
 		if existing != nil {
 			id = existing.ID
 		}
 		if err := s.registrar(ctx, c, Registration{PortalID: id, UserID: installer.ID, Lang: langCode(req.Lang)}); err != nil {
-			return nil, classifyRemote(err, "registering the automation robot")
+			log.WarnContext(ctx, "automation robot not registered at install", slog.String("error", err.Error()))
 		}
 	}
 	var appHash []byte
