@@ -11,6 +11,7 @@ import (
 
 	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/telegram/tgtest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -348,5 +349,45 @@ func TestTriggersFireOncePerOccurrence(t *testing.T) {
 	due()
 	if n := fired(automation.TriggerNoReply); n != 1 {
 		t.Fatalf("«Нет ответа» fired %d times in one wait", n)
+	}
+}
+
+// Through a Telegram bot: the robot finds the chat the client wrote in (a
+// bot writes only to a chat id) and sends there once; on a lead too.
+func TestRobotSendsThroughTelegramOnALead(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	bot := r.connectBot(r.Admin, "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8", "relay24_shop_bot")
+	r.settle()
+	client := tgtest.User{ID: 555002, FirstName: "Олег", LastName: "Клиентов", Username: "oleg_robot"}
+	if _, err := bot.UserWrites(r.ctx, client, "Здравствуйте"); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	var contactID int64
+	if err := r.App.Store.DB().Get(&contactID, `SELECT contact_id FROM dialogs WHERE chat_id = '555002'`); err != nil {
+		t.Fatal(err)
+	}
+	lead := r.P.AddLead(b24test.Lead{Title: "Заявка из Telegram", AssignedByID: 2, ContactID: int(contactID)})
+	if _, err := r.P.FireEvent(r.ctx, "ONCRMLEADADD", map[string]any{"FIELDS": map[string]any{"ID": strconv.Itoa(lead.ID)}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	var tg int64
+	if err := r.App.Store.DB().Get(&tg, `SELECT id FROM channels WHERE provider = 'telegram'`); err != nil {
+		t.Fatal(err)
+	}
+	call := r.runRobot(b24test.RobotCall{Document: [3]string{"crm", "CCrmDocumentLead", "LEAD_" + strconv.Itoa(lead.ID)},
+		Properties: map[string]string{"channel_id": strconv.FormatInt(tg, 10), "text": "Ваша заявка принята"}})
+	if call.Reply.Status != http.StatusOK {
+		t.Fatalf("robot call answered %d %s", call.Reply.Status, call.Reply.Body)
+	}
+	r.untilReported(call.EventToken)
+	sent := bot.Sent()
+	if len(sent) != 1 || sent[0].ChatID != 555002 || sent[0].Text != "Ваша заявка принята" {
+		t.Fatalf("bot sent %+v", sent)
+	}
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" {
+		t.Fatalf("reports: %+v", rep)
 	}
 }

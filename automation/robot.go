@@ -268,7 +268,7 @@ func (s *Service) send(ctx context.Context, portalID int64, c Call) (*store.Mess
 		return nil, err
 	}
 	contact := contacts[0] // the primary contact comes first
-	d, err := s.o.Relay.CreateDialog(ctx, portalID, contact.ID, ch.ID, "")
+	d, err := s.dialogOf(ctx, portalID, contact.ID, ch.ID)
 	if pe, ok := problem.As(err); ok && (pe.Reason == "no_chat_id" || pe.Reason == "bad_chat_id") {
 		return nil, problem.New(problem.Invalid, "robot_no_handle", "contact %d has no phone or account for %s", contact.ID, ch.Name)
 	}
@@ -292,6 +292,34 @@ func (s *Service) send(ctx context.Context, portalID int64, c Call) (*store.Mess
 		}
 	}
 	return s.o.Relay.Send(ctx, portalID, author, d.ID, text, clientID)
+}
+
+// dialogOf is the contact's dialog on the channel: the one he wrote in
+// last (a Telegram bot can only write to a chat it knows by id), else one
+// opened from his phone or account for the channel.
+func (s *Service) dialogOf(ctx context.Context, portalID, contactID, channelID int64) (*store.Dialog, error) {
+	ids, err := s.o.Store.DialogIDsOfContact(ctx, portalID, contactID)
+	if err != nil {
+		return nil, err
+	}
+	var best *store.Dialog
+	for _, id := range ids {
+		d, err := s.o.Store.DialogByID(ctx, portalID, id)
+		if problem.Is(err, problem.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.ChannelID == channelID && d.ContactID.Int64 == contactID &&
+			(best == nil || d.LastMessageAt.Time.After(best.LastMessageAt.Time)) {
+			best = d
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	return s.o.Relay.CreateDialog(ctx, portalID, contactID, channelID, "")
 }
 
 // connected reports whether the channel's gateway is still connected.
