@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/relay"
+	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/telegram/tgtest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
@@ -389,5 +392,53 @@ func TestRobotSendsThroughTelegramOnALead(t *testing.T) {
 	}
 	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" {
 		t.Fatalf("reports: %+v", rep)
+	}
+}
+
+// fakeTemplates stands for the WABA templates work: the window is closed,
+// and a template is "sent" as a reply naming it.
+type fakeTemplates struct {
+	relay *relay.Service
+	calls atomic.Int32
+}
+
+func (f *fakeTemplates) WindowOpen(context.Context, int64, int64) (bool, error) { return false, nil }
+
+func (f *fakeTemplates) SendTemplate(ctx context.Context, portalID int64, author relay.Author, dialogID int64, templateID, clientID string) (*store.Message, error) {
+	f.calls.Add(1)
+	return f.relay.Send(ctx, portalID, author, dialogID, "template "+templateID, clientID)
+}
+
+// The template hook: with a template and the window closed the robot sends
+// the template through TemplateSender; without a sender, a template alone is
+// a clear error; a channel of no relay24 portal's is one too.
+func TestRobotTemplateHook(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	const phone = "79161230005"
+	_, deal := r.dealOf("Шаблонова", phone)
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+
+	call := r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), Properties: map[string]string{"channel_id": wa, "template_id": "order_ready"}})
+	r.untilReported(call.EventToken)
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "robot_empty_text" {
+		t.Fatalf("a template without a sender: %+v", rep)
+	}
+	call = r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), Properties: map[string]string{"channel_id": "999999", "text": "x"}})
+	r.untilReported(call.EventToken)
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "robot_no_channel" {
+		t.Fatalf("an unknown channel: %+v", rep)
+	}
+
+	fake := &fakeTemplates{relay: r.App.Relay}
+	r.App.Automation.SetTemplates(fake)
+	call = r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID),
+		Properties: map[string]string{"channel_id": wa, "text": "Ваш заказ готов", "template_id": "order_ready"}})
+	r.untilReported(call.EventToken)
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" || fake.calls.Load() != 1 {
+		t.Fatalf("with a template sender: %+v, %d template sends", rep, fake.calls.Load())
+	}
+	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "template order_ready" {
+		t.Fatalf("sent %+v", sent)
 	}
 }
