@@ -36,6 +36,10 @@ type triggerPayload struct {
 // to be found (the deal or lead it fires on): past it, nothing is fired.
 const triggerWait = 10 * time.Minute
 
+// staleMessage is how old a newly filed client message may be and still
+// be news to the automation.
+const staleMessage = time.Hour
+
 // Hooks are relay's hooks that fire the triggers.
 func (s *Service) Hooks() relay.Hooks {
 	return relay.Hooks{Inbound: s.onInbound, Escalated: s.onEscalated}
@@ -44,6 +48,9 @@ func (s *Service) Hooks() relay.Hooks {
 // onInbound queues «Клиент написал» for a new client message, in the
 // transaction that filed it: once per message.
 func (s *Service) onInbound(ctx context.Context, tx *store.Store, d *store.Dialog, m *store.Message) error {
+	if !m.SentAt.IsZero() && s.o.Now().Sub(m.SentAt) > staleMessage {
+		return nil // history filed late (a gateway's backlog): nothing happened now
+	}
 	return s.enqueueTrigger(ctx, tx.Ext(), d.PortalID, triggerPayload{Code: TriggerClientWrote, DialogID: d.ID,
 		Key: "in:" + strconv.FormatInt(m.ID, 10)})
 }
