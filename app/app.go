@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/relay24/relay24/access"
+	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/crmsync"
@@ -55,18 +56,20 @@ type Options struct {
 
 // App is a running relay24.
 type App struct {
-	Config   *config.Config
-	Log      *slog.Logger
-	Store    *store.Store
-	Jobs     *jobs.Queue
-	Portals  *portal.Service
-	Sync     *crmsync.Syncer
-	Relay    *relay.Service
-	Access   *access.Rules
-	Stream   *stream.Hub
-	Sessions *session.Signer
-	Echo     *echo.Echo
-	Cron     *cron.Cron
+	Config  *config.Config
+	Log     *slog.Logger
+	Store   *store.Store
+	Jobs    *jobs.Queue
+	Portals *portal.Service
+	Sync    *crmsync.Syncer
+	Relay   *relay.Service
+	// Automation is the robot and the triggers (relay24 in Bitrix24's automation).
+	Automation *automation.Service
+	Access     *access.Rules
+	Stream     *stream.Hub
+	Sessions   *session.Signer
+	Echo       *echo.Echo
+	Cron       *cron.Cron
 
 	// Links makes link previews; tests may trust their own page server
 	// (Links.Fetcher.SetTrusted).
@@ -177,6 +180,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		Files: files, Links: a.Sessions,
 	})
 	a.Relay.Register(q)
+	a.Automation = automation.New(automation.Options{
+		Store: st, Portals: a.Portals, Relay: a.Relay, Jobs: q, Log: log, PublicURL: cfg.PublicURL, Now: o.Now,
+	})
+	a.Automation.Register(q)
+	a.Portals.SetRegistrar(a.Automation.Ensure)
+	a.Relay.SetHooks(a.Automation.Hooks())
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
 	a.Stream.OnAccessChanged = a.Access.Invalidate
 
@@ -216,7 +225,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	e.Use(m.middleware)
 	h := &handlers.Handlers{
 		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL, Sync: a.Sync,
-		Relay: a.Relay, Access: a.Access, Stream: a.Stream, Files: files, Links: a.Links,
+		Relay: a.Relay, Automation: a.Automation, Access: a.Access, Stream: a.Stream, Files: files, Links: a.Links,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Ready:   st.Ping,
 	}

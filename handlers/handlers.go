@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/relay24/relay24/access"
+	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/linkpreview"
@@ -30,19 +31,21 @@ import (
 
 // Handlers are relay24's HTTP endpoints with their dependencies.
 type Handlers struct {
-	Store     *store.Store
-	Portals   *portal.Service
-	Sync      *crmsync.Syncer
-	Relay     *relay.Service
-	Files     filestore.Storage
-	Access    *access.Rules
-	Stream    *stream.Hub
-	Links     *linkpreview.Service
-	Sessions  *session.Signer
-	Web       *web.Assets
-	Log       *slog.Logger
-	PublicURL string
-	Metrics   http.Handler
+	Store   *store.Store
+	Portals *portal.Service
+	Sync    *crmsync.Syncer
+	Relay   *relay.Service
+	// Automation is the robot and the triggers (nil: /b24/robot is 404).
+	Automation *automation.Service
+	Files      filestore.Storage
+	Access     *access.Rules
+	Stream     *stream.Hub
+	Links      *linkpreview.Service
+	Sessions   *session.Signer
+	Web        *web.Assets
+	Log        *slog.Logger
+	PublicURL  string
+	Metrics    http.Handler
 	// Ready checks what /readyz reports on (the database).
 	Ready func(ctx context.Context) error
 
@@ -69,6 +72,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	e.POST("/b24/events", h.events)
 	e.POST("/b24/app", h.appPage)
 	e.POST("/b24/placement", h.placementPage)
+	e.POST("/b24/robot", h.robot)
 
 	e.POST("/webhooks/wazzup/:key", h.wazzupWebhook)
 	e.POST("/webhooks/telegram/:key", h.telegramWebhook)
