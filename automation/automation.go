@@ -97,6 +97,9 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobRobot, s.robotJob)
 	q.Handle(JobTrigger, s.triggerJob)
 	q.Handle(JobRobotOptions, s.robotOptionsJob)
+	// A trigger is one REST command: it goes in the same batch request as
+	// the portal's other CRM work of the moment (timeline, notifications).
+	q.ClaimTogether(JobTrigger)
 }
 
 func (s *Service) handlerURL() string { return strings.TrimRight(s.o.PublicURL, "/") + RobotPath }

@@ -45,8 +45,9 @@ type Preview struct {
 	Image       string `json:"image,omitempty"`
 }
 
-// Empty reports whether a page gave nothing to show.
-func (p Preview) Empty() bool { return p.Title == "" && p.Description == "" }
+// Empty reports whether a page gave nothing to show (a picture's link has
+// no text but is not empty).
+func (p Preview) Empty() bool { return p.Title == "" && p.Description == "" && p.Image == "" }
 
 // Kind is why a URL has no preview.
 type Kind string
@@ -233,7 +234,7 @@ func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Preview, error) {
 		return nil, &Error{Kind: KindInvalidURL, Err: err}
 	}
 	req.Header.Set("User-Agent", f.UserAgent)
-	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept", "text/html, image/*;q=0.8")
 	req.Header.Set("Accept-Language", "ru, en;q=0.8")
 	res, err := f.client.Do(req)
 	if err != nil {
@@ -244,7 +245,13 @@ func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Preview, error) {
 		return nil, &Error{Kind: KindStatus, Err: fmt.Errorf("the page answered %d", res.StatusCode)}
 	}
 	ct := res.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "text/html" {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && imageTypes[mt] {
+		// A link to a picture shows the picture, through the proxy like a
+		// page's (which reads it again, checking its bytes and size).
+		return &Preview{URL: u.String(), Image: res.Request.URL.String()}, nil
+	}
+	if err != nil || mt != "text/html" {
 		return nil, &Error{Kind: KindNotHTML, Err: fmt.Errorf("the page is %q", ct)}
 	}
 	// At most MaxHTML bytes are read, whatever the page declares; the head,

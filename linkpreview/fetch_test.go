@@ -159,12 +159,33 @@ func TestSlowPageTimesOut(t *testing.T) {
 
 func TestNotHTMLRefused(t *testing.T) {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "image/png")
-		fmt.Fprint(w, "<html><head><title>a png that looks like html</title></head></html>")
+		w.Header().Set("Content-Type", "application/pdf")
+		fmt.Fprint(w, "<html><head><title>a pdf that looks like html</title></head></html>")
 	}))
 	defer s.Close()
 	_, err := trusting(s).Fetch(context.Background(), s.URL)
 	wantKind(t, err, KindNotHTML)
+}
+
+// A link to a picture is a preview of the picture alone (the proxy reads
+// it again, by its bytes): its body is never read as a page.
+func TestPictureLinkIsItsImage(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/photo" {
+			http.Redirect(w, r, "/img/photo.png", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		fmt.Fprint(w, "<html><head><title>a png that looks like html</title></head></html>")
+	}))
+	defer s.Close()
+	p, err := trusting(s).Fetch(context.Background(), s.URL+"/photo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Title != "" || p.Image != s.URL+"/img/photo.png" || p.URL != s.URL+"/photo" || p.Empty() {
+		t.Fatalf("preview of a picture's link: %+v", p)
+	}
 }
 
 func TestStatusRefused(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -29,8 +30,11 @@ func TestRichLinkPreview(t *testing.T) {
 		}
 	}
 	_ = png.Encode(&pic, img)
-	var pageHits atomic.Int32
+	var pageHits, browserHits atomic.Int32
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.UserAgent(), "Chrome") {
+			browserHits.Add(1) // the browser asked the third party itself
+		}
 		if r.URL.Path == "/cover.png" {
 			w.Header().Set("Content-Type", "image/png")
 			w.Write(pic.Bytes())
@@ -76,6 +80,20 @@ func TestRichLinkPreview(t *testing.T) {
 		t.Errorf("text link rel %q", got)
 	}
 	tb.shot("rich-link-preview")
+
+	// A link straight to a picture shows the picture, through the proxy too.
+	d2 := e.write(e.client("Борис Орлов"), "Вот такой цвет: "+site.URL+"/cover.png")
+	tb.click(rowSel(d2.ID))
+	pic2 := `document.querySelector(".msg-in .link-card img")`
+	tb.waitJS(pic2 + ` !== null && ` + pic2 + `.naturalWidth === 64`)
+	if src := tb.str(pic2 + `.getAttribute("src")`); !strings.HasPrefix(src, "/link-preview/image?") {
+		t.Errorf("picture link's src %q", src)
+	}
+	if n := browserHits.Load(); n != 0 {
+		t.Errorf("the browser asked the linked site itself %d times", n)
+	}
+	tb.click(rowSel(d.ID))
+	tb.waitJS(`document.querySelector(".msg-in .link-card .link-card-title") !== null`)
 
 	// Turned off in the preferences: the card goes at once, the link stays.
 	tb.click(".sidebar .prefs-toggle")

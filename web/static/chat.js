@@ -1046,11 +1046,10 @@
   var STATUS_MARK = { pending: "◷", sent: "✓", delivered: "✓✓", read: "✓✓", error: "!" };
 
   var URL_RE = /\bhttps?:\/\/[^\s<>"'«»]+[^\s<>"'«».,;:!?)\]]/g;
-  var IMG_RE = /\.(png|jpe?g|gif|webp)(\?[^\s]*)?$/i;
 
   // textWithLinks renders text as text nodes and anchors (hrefs are checked).
   function textWithLinks(text, out) {
-    var last = 0, m, images = [];
+    var last = 0, m;
     URL_RE.lastIndex = 0;
     while ((m = URL_RE.exec(text))) {
       if (m.index > last) out.appendChild(document.createTextNode(text.slice(last, m.index)));
@@ -1058,12 +1057,10 @@
       if (href) {
         var a = el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] });
         out.appendChild(a);
-        if (state.prefs.rich_links && IMG_RE.test(href)) images.push(href);
       } else out.appendChild(document.createTextNode(m[0]));
       last = m.index + m[0].length;
     }
     if (last < text.length) out.appendChild(document.createTextNode(text.slice(last)));
-    return images;
   }
 
   // ---- rich links: a card for a message's first link (issue 12) ----
@@ -1083,7 +1080,7 @@
     URL_RE.lastIndex = 0;
     var m = URL_RE.exec(text), href = m && safeURL(m[0]);
     URL_RE.lastIndex = 0;
-    return href && !IMG_RE.test(href) ? href : null; // a picture's link shows the picture
+    return href || null;
   }
 
   function linkCard(href) {
@@ -1111,8 +1108,13 @@
       });
     }
     linkPreviews[href].then(function (p) {
-      if (!p || (!p.title && !p.description)) return;
-      var a = el("a", { class: "link-card-body", href: href, target: "_blank", rel: "noopener noreferrer" },
+      if (!p || (!p.title && !p.description && !p.image)) return;
+      var a = !p.title && !p.description ?
+        // A link to a picture (or a page with nothing but one) shows the
+        // picture, through relay24's proxy like a card's.
+        el("a", { class: "msg-att msg-att-image rich", href: href, target: "_blank", rel: "noopener noreferrer" },
+          el("img", { src: p.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer", onerror: function () { this.remove(); } })) :
+        el("a", { class: "link-card-body", href: href, target: "_blank", rel: "noopener noreferrer" },
         p.image ? el("img", { class: "link-card-image", src: p.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer",
           onerror: function () { this.remove(); } }) : null,
         el("span", { class: "link-card-text" },
@@ -1150,7 +1152,7 @@
     var body = el("div", { class: "msg-text" });
     // A file without a caption: the file speaks for itself, not «[Изображение]».
     var shown = m.placeholder && (m.attachments || []).length ? "" : (m.text || "");
-    var images = textWithLinks(shown, body);
+    textWithLinks(shown, body);
     var bubble = el("div", { class: "msg-bubble" });
     if (showChannel && m.channel) {
       bubble.appendChild(el("div", { class: "msg-channel", "data-channel-id": m.channel.id },
@@ -1161,10 +1163,6 @@
     (m.attachments || []).forEach(function (a) {
       var node = renderAttachment(a, !!m.local);
       if (node) bubble.appendChild(node);
-    });
-    images.forEach(function (href) {
-      bubble.appendChild(el("a", { class: "msg-att msg-att-image rich", href: href, target: "_blank", rel: "noopener noreferrer" },
-        el("img", { src: href, alt: "", loading: "lazy" })));
     });
     var cardURL = state.prefs.rich_links && !m.local && firstLink(shown);
     if (cardURL) bubble.appendChild(linkCard(cardURL));
@@ -2175,23 +2173,35 @@
     ui.prefs.hidden = !ui.prefs.hidden;
   }
 
-  var prefsSeq = 0;
+  // Preferences go one PUT at a time, the newest state last: two at once
+  // may be handled out of order, and the older would win on the server.
+  var prefs = { base: null, wanted: null, busy: false };
 
   function savePrefs(change) {
-    var before = state.prefs;
+    if (!prefs.busy) prefs.base = state.prefs; // what the server has
     var next = {};
-    for (var k in before) next[k] = before[k];
+    for (var k in state.prefs) next[k] = state.prefs[k];
     for (var c in change) next[c] = change[c];
     state.prefs = next;
     applyPrefs();
-    var seq = ++prefsSeq;
-    api("PUT", "/api/v1/me/preferences", next).then(function (p) {
-      if (seq !== prefsSeq) return; // a newer change is on its way
-      if (p) state.prefs = p;
+    prefs.wanted = next;
+    if (!prefs.busy) sendPrefs();
+  }
+
+  function sendPrefs() {
+    var want = prefs.wanted;
+    prefs.wanted = null;
+    prefs.busy = true;
+    api("PUT", "/api/v1/me/preferences", want).then(function (p) {
+      prefs.base = p || want;
+      if (prefs.wanted) return sendPrefs();
+      prefs.busy = false;
+      state.prefs = prefs.base;
       applyPrefs();
     }).catch(function (e) {
-      if (seq !== prefsSeq) return;
-      state.prefs = before;
+      if (prefs.wanted) return sendPrefs(); // a newer change goes anyway
+      prefs.busy = false;
+      state.prefs = prefs.base;
       applyPrefs();
       renderPrefs();
       toast(errorText(e));
