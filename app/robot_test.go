@@ -116,7 +116,7 @@ func TestRobotRegisteredAtInstall(t *testing.T) {
 	if ch["Type"] != "select" || ch["Required"] != "Y" || opts[wa] == nil || opts[ig] == nil || len(opts) != 2 {
 		t.Fatalf("channel_id property: %+v", ch)
 	}
-	if txt := prop("text"); txt["Type"] != "text" || txt["Required"] != "Y" {
+	if txt := prop("text"); txt["Type"] != "text" || txt["Required"] != "N" {
 		t.Fatalf("text property: %+v", txt)
 	}
 	if tpl := prop("template_id"); tpl["Type"] != "string" || tpl["Required"] != "N" {
