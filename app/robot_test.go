@@ -12,6 +12,7 @@ import (
 
 	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/telegram/tgtest"
@@ -440,5 +441,67 @@ func TestRobotTemplateHook(t *testing.T) {
 	}
 	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "template order_ready" {
 		t.Fatalf("sent %+v", sent)
+	}
+}
+
+// repairAnswer is the settings page's «Восстановить» answer.
+type repairAnswer struct {
+	Missing    []string                 `json:"missing"`
+	Automation []portal.AutomationState `json:"automation"`
+}
+
+func (a repairAnswer) state(code string) portal.AutomationState {
+	for _, s := range a.Automation {
+		if s.Code == code {
+			return s
+		}
+	}
+	return portal.AutomationState{}
+}
+
+// «Восстановить» tells the robot's and each trigger's state: in place,
+// repaired (added again), or failed with the portal's reason, which does not
+// undo the rest of the repair.
+func TestRepairReportsAutomation(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	var a repairAnswer
+	if s := r.api("POST", "/api/v1/settings/repair", r.Admin, nil, &a); s != http.StatusOK || len(a.Automation) != 3 {
+		t.Fatalf("repair: %d %+v", s, a)
+	}
+	for _, code := range []string{automation.RobotCode, automation.TriggerClientWrote, automation.TriggerNoReply} {
+		if st := a.state(code); st.State != "registered" || st.Reason != "" {
+			t.Errorf("%s: %+v", code, st)
+		}
+	}
+	if a.state(automation.RobotCode).Kind != "robot" || a.state(automation.TriggerNoReply).Kind != "trigger" {
+		t.Fatalf("kinds: %+v", a.Automation)
+	}
+
+	r.P.RemoveRobot(automation.RobotCode)
+	a = repairAnswer{}
+	if s := r.api("POST", "/api/v1/settings/repair", r.Admin, nil, &a); s != http.StatusOK {
+		t.Fatalf("repair: %d", s)
+	}
+	if st := a.state(automation.RobotCode); st.State != "repaired" || len(r.P.Robots()) != 1 {
+		t.Fatalf("robot after repair: %+v, %d robots", st, len(r.P.Robots()))
+	}
+	if st := a.state(automation.TriggerClientWrote); st.State != "registered" {
+		t.Fatalf("trigger: %+v", st)
+	}
+
+	// The portal refuses the registering batch (the third batch of the
+	// repair: bindings read, automation read, automation written).
+	r.P.RemoveRobot(automation.RobotCode)
+	r.P.SetFault(&b24test.Fault{Method: "batch", Skip: 2, Status: http.StatusForbidden})
+	a = repairAnswer{}
+	if s := r.api("POST", "/api/v1/settings/repair", r.Admin, nil, &a); s != http.StatusOK {
+		t.Fatalf("repair with a refusal: %d", s)
+	}
+	if st := a.state(automation.RobotCode); st.State != "failed" || !strings.Contains(st.Reason, "ACCESS_DENIED") {
+		t.Fatalf("refused robot: %+v", st)
+	}
+	if len(a.Missing) != 0 || a.state(automation.TriggerNoReply).State != "registered" {
+		t.Fatalf("the rest of the repair: %+v", a)
 	}
 }

@@ -260,6 +260,11 @@ func TestSettingsAdminPage(t *testing.T) {
 	if n := tb.num(`document.querySelectorAll("#placement-list .pl-item[data-bound='true']").length`); n != 5 {
 		t.Errorf("%d bound items after repair, want 4 placements and the events", n)
 	}
+	// The robot and the triggers are listed with their state.
+	tb.waitJS(`document.querySelectorAll("#automation-list .pl-item[data-state='registered']").length === 3`)
+	if !tb.yes(`document.querySelector("#automation-list [data-code='relay24_send']").textContent.includes("Робот «Отправить сообщение (relay24)»")`) {
+		t.Error("the robot is not named in the repair's answer")
+	}
 	found := false
 	for _, pb := range e.P.Placements() {
 		found = found || pb.Placement == placement.LeadToolbar
