@@ -505,3 +505,59 @@ func TestRepairReportsAutomation(t *testing.T) {
 		t.Fatalf("the rest of the repair: %+v", a)
 	}
 }
+
+// «Нет ответа клиенту N минут» needs only the escalation delay: it fires
+// with the portal's notifications off (nobody is notified), and not at all
+// when the delay is 0 (escalation switched off).
+func TestNoReplyTriggerWithoutNotifications(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	r.App.Relay.SetClock(func() time.Time { return time.Unix(0, now.Load()) })
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"notify": false, "escalate_after_minutes": 5}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	fired := func(dealID int) int {
+		n := 0
+		for _, e := range r.P.TriggerExecutions() {
+			if e.Code == automation.TriggerNoReply && e.OwnerID == dealID {
+				n++
+			}
+		}
+		return n
+	}
+	due := func() {
+		if _, err := r.App.Store.DB().Exec(`UPDATE jobs SET run_at = now() WHERE kind = 'escalate.dialog' AND state = 'ready'`); err != nil {
+			t.Fatal(err)
+		}
+		r.settle()
+	}
+	notifications := methodCalls(r.P, "im.notify.system.add")
+	const phone = "79161230011"
+	_, deal := r.dealOf("Тихая", phone)
+	r.clientWrites(r.WA, "whatsapp", phone, "Есть кто?")
+	r.settle()
+	now.Add(int64(6 * time.Minute))
+	due()
+	if n := fired(deal.ID); n != 1 {
+		t.Fatalf("«Нет ответа» fired %d times with notifications off", n)
+	}
+	if n := methodCalls(r.P, "im.notify.system.add"); n != notifications {
+		t.Fatalf("%d notifications sent with notifications off", n-notifications)
+	}
+
+	// A delay of 0: no escalation, no trigger.
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"notify": false, "escalate_after_minutes": 0}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	const phone2 = "79161230012"
+	_, deal2 := r.dealOf("Вторая тихая", phone2)
+	r.clientWrites(r.WA, "whatsapp", phone2, "Алло")
+	r.settle()
+	now.Add(int64(24 * time.Hour))
+	due()
+	if n := fired(deal2.ID); n != 0 {
+		t.Fatalf("«Нет ответа» fired %d times with escalation off", n)
+	}
+}
