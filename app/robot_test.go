@@ -561,3 +561,56 @@ func TestNoReplyTriggerWithoutNotifications(t *testing.T) {
 		t.Fatalf("«Нет ответа» fired %d times with escalation off", n)
 	}
 }
+
+// A lead with a phone on itself but no contact: relay24 writes only to
+// contacts and known chats, so the workflow gets robot_no_contact with a
+// Russian text that says what to do. A lead relay24 made from a chat (no
+// contact either) is written to in that chat.
+func TestRobotOnLeadWithoutContact(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	lead := r.P.AddLead(b24test.Lead{Title: "Заявка с сайта", AssignedByID: 2,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "79161230021"}}})
+	if _, err := r.P.FireEvent(r.ctx, "ONCRMLEADADD", map[string]any{"FIELDS": map[string]any{"ID": strconv.Itoa(lead.ID)}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	sends := len(r.Acc.Sent())
+	call := r.runRobot(b24test.RobotCall{Document: [3]string{"crm", "CCrmDocumentLead", "LEAD_" + strconv.Itoa(lead.ID)},
+		Properties: map[string]string{"channel_id": wa, "text": "Здравствуйте"}})
+	r.untilReported(call.EventToken)
+	rep := reports(r.P, call.EventToken)
+	if len(rep) != 1 || rep[0].ReturnValues["status"] != "robot_no_contact" {
+		t.Fatalf("reports: %+v", rep)
+	}
+	for _, want := range []string{"не отправлено", "нет контакта", "в самом лиде", "robot_no_contact"} {
+		if !strings.Contains(rep[0].LogMessage, want) {
+			t.Errorf("the workflow's log %q does not say %q", rep[0].LogMessage, want)
+		}
+	}
+	if n := len(r.Acc.Sent()); n != sends {
+		t.Fatalf("sent %d", n-sends)
+	}
+
+	// New clients become leads: the lead relay24 made has the chat.
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"new_client": "lead"}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	const phone = "79161230022"
+	r.clientWrites(r.WA, "whatsapp", phone, "Хочу заказать")
+	r.settle()
+	var chatLead int64
+	if err := r.App.Store.DB().Get(&chatLead, `SELECT lead_id FROM dialogs WHERE chat_id = $1 AND contact_id IS NULL`, phone); err != nil {
+		t.Fatal(err)
+	}
+	call = r.runRobot(b24test.RobotCall{Document: [3]string{"crm", "CCrmDocumentLead", "LEAD_" + strconv.FormatInt(chatLead, 10)},
+		Properties: map[string]string{"channel_id": wa, "text": "Заявка принята"}})
+	r.untilReported(call.EventToken)
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" || !strings.Contains(rep[0].LogMessage, "отправлено (№") {
+		t.Fatalf("reports: %+v", rep)
+	}
+	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "Заявка принята" {
+		t.Fatalf("sent %+v", sent)
+	}
+}
