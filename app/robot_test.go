@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -612,5 +613,87 @@ func TestRobotOnLeadWithoutContact(t *testing.T) {
 	}
 	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "Заявка принята" {
 		t.Fatalf("sent %+v", sent)
+	}
+}
+
+// The queue server delivering one call twice at once (two parallel POSTs
+// with the same event_token): one message, one report.
+func TestRobotConcurrentSameTokenSendsOnce(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	const phone = "79161230031"
+	_, deal := r.dealOf("Двойная", phone)
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	token, err := r.P.NewRobotToken(automation.RobotCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	replies := make([]b24test.RobotCall, 2)
+	for i := range replies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i], _ = r.P.RunRobot(r.ctx, b24test.RobotCall{Code: automation.RobotCode, Document: dealDoc(deal.ID), EventToken: token,
+				Properties: map[string]string{"channel_id": wa, "text": "Одно сообщение"}})
+		}()
+	}
+	wg.Wait()
+	for i, c := range replies {
+		if c.Reply.Status != http.StatusOK {
+			t.Fatalf("call %d answered %d %s", i, c.Reply.Status, c.Reply.Body)
+		}
+	}
+	r.untilReported(token)
+	r.settle()
+	if sent := sentTo(r.Acc, phone); len(sent) != 1 {
+		t.Fatalf("%d messages sent for one event_token", len(sent))
+	}
+	if n := len(reports(r.P, token)); n != 1 {
+		t.Fatalf("%d reports", n)
+	}
+	if n := r.count(`SELECT count(*) FROM robot_runs`); n != 1 {
+		t.Fatalf("%d robot runs recorded", n)
+	}
+}
+
+// A robot call for a portal relay24 was uninstalled from (kept or wiped)
+// is 401 and queues nothing; a call accepted just before the uninstall
+// sends nothing either (its job goes with the portal's; the robot job also
+// checks the portal is still installed).
+func TestRobotAfterUninstallSendsNothing(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kept", true: "clean"}[clean], func(t *testing.T) {
+			r := newRelayEnv(t)
+			r.settle()
+			const phone = "79161230032"
+			_, deal := r.dealOf("Удалённая", phone)
+			wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+			// Accepted, then the app is removed before the job runs.
+			early := r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), Properties: map[string]string{"channel_id": wa, "text": "До удаления"}})
+			if early.Reply.Status != http.StatusOK {
+				t.Fatalf("call before uninstall: %d", early.Reply.Status)
+			}
+			memberID, appToken := r.P.MemberID(), r.P.ApplicationToken()
+			if _, err := r.P.Uninstall(r.ctx, clean); err != nil {
+				t.Fatal(err)
+			}
+			r.settle()
+			jobsBefore := r.count(`SELECT count(*) FROM jobs WHERE kind = 'automation.robot'`)
+			form := url.Values{"event_token": {"6650a1c2d3e4f5.12345678|A1_2_3_4|x.y"}, "code": {automation.RobotCode},
+				"document_id[0]": {"crm"}, "document_id[1]": {"CCrmDocumentDeal"}, "document_id[2]": {"DEAL_" + strconv.Itoa(deal.ID)},
+				"properties[channel_id]": {wa}, "properties[text]": {"После удаления"},
+				"auth[member_id]": {memberID}, "auth[application_token]": {appToken}}
+			if s, body := r.postForm("/b24/robot", nil, form); s != http.StatusUnauthorized {
+				t.Fatalf("a call after uninstall: %d %s", s, body)
+			}
+			r.settle()
+			if n := r.count(`SELECT count(*) FROM jobs WHERE kind = 'automation.robot'`); n != jobsBefore {
+				t.Fatalf("a call after uninstall queued %d jobs", n-jobsBefore)
+			}
+			if sent := sentTo(r.Acc, phone); len(sent) != 0 {
+				t.Fatalf("sent after uninstall: %+v", sent)
+			}
+		})
 	}
 }

@@ -142,6 +142,11 @@ func (s *Service) robotJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
+	if !p.Active() {
+		// Uninstalled since the call was accepted: nothing is sent, and the
+		// portal takes no report without a token.
+		return nil
+	}
 	lang := crmLang(p.Lang)
 	log := s.o.Log.With(slog.Int64("portal_id", portalID), slog.String("document", c.Document))
 	var out outcome

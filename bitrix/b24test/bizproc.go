@@ -613,6 +613,22 @@ func newEventToken() (workflowID, token string) {
 	return workflowID, workflowID + "|A" + n() + "_" + n() + "_" + n() + "_" + n() + "|" + randomHex(16) + "." + randomHex(32)
 }
 
+// NewRobotToken is a fresh event token of a registered robot, as a workflow
+// reaching it gets: RunRobot calls with it repeat one call (tests of the
+// queue server delivering a call twice at once).
+func (p *Portal) NewRobotToken(code string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.auto()
+	r := a.robot(code)
+	if r == nil {
+		return "", ErrNoRobot
+	}
+	_, token := newEventToken()
+	a.tokens[token] = &robotToken{code: r.Code, wait: r.UseSubscription != "N"}
+	return token, nil
+}
+
 // RunRobot makes the portal's queue server call a robot's handler as a
 // workflow reaching it does (the robot.handler.POST form: workflow_id,
 // code, document_id[], document_type[], event_token, properties[…],
