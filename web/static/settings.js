@@ -635,7 +635,8 @@
     on.checked = !!s.notify;
     var mins = el("input", { type: "number", id: "set-escalate", class: "set-input set-number", min: "1", max: "1440", step: "1", inputmode: "numeric" });
     mins.value = String(s.escalate_after_minutes || 5);
-    mins.disabled = !s.notify;
+    // The delay stays editable with notifications off: it also starts the
+    // CRM trigger «Нет ответа клиенту N минут».
     on.addEventListener("change", function () { putSettings({ notify: on.checked }, st, renderNotify); });
     mins.addEventListener("change", function () {
       var n = parseInt(mins.value, 10);
@@ -648,6 +649,7 @@
       el("div", { class: "set-row escalate" },
         el("label", { for: "set-escalate", text: T("s_escalate_before") }), mins, el("span", { text: T("s_escalate_after") })),
       el("div", { class: "set-hint", text: T("s_escalate_hint") }),
+      el("div", { class: "set-hint", id: "escalate-trigger-hint", text: T("s_escalate_trigger_hint") }),
       st]);
   }
 
