@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/wazzup/wztest"
@@ -140,8 +141,11 @@ func (r *relayEnv) knownClients(n int) []string {
 // between groups).
 func (r *relayEnv) runGated(once bool) {
 	r.t.Helper()
+	// The automation's triggers (one REST call each, not part of the CRM
+	// batches) run with the filing, so "once" is the CRM group.
+	filing := append([]string{automation.JobTrigger}, relay.FilingKinds...)
 	for {
-		ran, err := r.App.Jobs.RunOnceGated(r.ctx, relay.FilingKinds)
+		ran, err := r.App.Jobs.RunOnceGated(r.ctx, filing)
 		if err != nil {
 			r.t.Fatal(err)
 		}
