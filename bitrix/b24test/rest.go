@@ -280,15 +280,28 @@ func looksJSON(b []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
+// hasCarryingFault tells whether the fault set looks into bodies.
+func (p *Portal) hasCarryingFault() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fault != nil && p.fault.f.Carrying != ""
+}
+
 // handleREST is /rest/: fault and latency first, then the rate limit,
 // authorization and the method.
 func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	method, okName := restMethodName(r.URL.Path)
+	carries := func(string) bool { return true }
+	if p.hasCarryingFault() {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		carries = func(m string) bool { return m == "" || bytes.Contains(bytes.ToLower(body), []byte(strings.ToLower(m))) }
+	}
 
 	p.mu.Lock()
 	p.httpRequests++
 	var fault *Fault
-	if fs := p.fault; fs != nil && (fs.f.Method == "" || strings.EqualFold(fs.f.Method, method)) {
+	if fs := p.fault; fs != nil && (fs.f.Method == "" || strings.EqualFold(fs.f.Method, method)) && carries(fs.f.Carrying) {
 		var done bool
 		if fault, done = fs.take(); done {
 			p.fault = nil
