@@ -131,6 +131,10 @@ func TestSendFilesFromTheComposer(t *testing.T) {
 	if f := sentFiles(e.World.Acc)[1]; !bytes.Equal(f.Bytes, pdf) || f.Name != "Прайс 2026.pdf" {
 		t.Fatalf("Wazzup got %q, %d bytes", f.Name, len(f.Bytes))
 	}
+	// The composer is free again once its send request ends (the message's
+	// status may come by the live stream before that; a file chosen
+	// meanwhile would not replace one being sent).
+	tb.waitJS(`document.querySelector("#file-preview").hidden`)
 
 	// The connection fails as the message is posted: the reason says what
 	// to do, the file stays, and Send again posts the same client_id with
