@@ -299,7 +299,7 @@ func TestSearchPlans(t *testing.T) {
 		{"client 105", own2, nil},
 		{"CLIENT 106", own2, []int64{byN[106].ID}},
 		{"105 Client", all, []int64{byN[105].ID}},
-		{"Client 105 zz", all, nil}, // every word tested, not only the indexed one
+		{"Client 105 zz", all, nil},             // every word tested, not only the indexed one
 		{"zq", all, []int64{special.ID}},        // walked: short, by the contact's name
 		{"особый zq", all, []int64{special.ID}}, // indexed: the contacts' branch
 		{"zq", own2, nil},
