@@ -129,8 +129,8 @@ func (s *Store) Search(ctx context.Context, portalID int64, f SearchFilter) (*Se
 	}
 	messages := func() {
 		var n int
-		if n, mErr = s.countMessages(ctx, portalID, words); mErr != nil {
-			return
+		if n, mErr = s.countMessages(ctx, portalID, words); mErr != nil || n == 0 {
+			return // none (a name, a number): no second read
 		}
 		if out.Messages, mErr = s.searchMessages(ctx, portalID, f, words, n); mErr == nil {
 			mErr = s.dialogsOf(ctx, portalID, out)
@@ -373,7 +373,10 @@ func (s *Store) searchDialogs(ctx context.Context, portalID int64, f SearchFilte
 			`SELECT dd.id FROM contacts ct JOIN dialogs dd ON dd.portal_id = ct.portal_id AND dd.contact_id = ct.id
 			WHERE ct.portal_id = $1 AND `+strings.Join(contact, " AND "))
 	}
-	where := []string{"d.portal_id = $1", "d.id IN (" + strings.Join(branches, " UNION ") + ")"}
+	// The ids as an array (an InitPlan, planned on its own): the view's
+	// joins are then planned for a list of ids, a third of the planning
+	// of the joins around a UNION, which cost more than running it.
+	where := []string{"d.portal_id = $1", "d.id = ANY(ARRAY(" + strings.Join(branches, " UNION ") + "))"}
 	if f.Visible != nil {
 		where = append(where, "("+f.Visible.condition(&args)+")")
 	}
