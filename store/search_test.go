@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/relay24/relay24/identity"
@@ -206,5 +207,127 @@ func TestSearch(t *testing.T) {
 	res, err = l.s.Search(l.ctx, other, store.SearchFilter{Text: "сидоров", Visible: all})
 	if err != nil || len(res.Dialogs) != 0 {
 		t.Errorf("the other portal found this portal's contact: %v %v", res, err)
+	}
+}
+
+// With statistics (ANALYZE), a name is read from the trigram index by its
+// rarest word and the others tested on its matches, and common or short
+// words walk the dialogs in the list's order: both find what the rules
+// show and nothing else (a salesperson never another's client, never
+// another portal's), hostile queries included (one-letter words, LIKE's
+// own characters).
+func TestSearchPlans(t *testing.T) {
+	l := newLab(t)
+	p := l.portal("plans")
+	other := l.portal("plans-other")
+	ch := l.channel(p, "whatsapp")
+	och := l.channel(other, "whatsapp")
+	if err := l.s.UpsertContacts(l.ctx, p, []store.Contact{{ID: 30, Name: "Zq Особый", AssignedByID: 1}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	open := func(portal, channel int64, chatID, name string, contact, responsible int64) *store.Dialog {
+		t.Helper()
+		var d *store.Dialog
+		err := l.s.Tx(l.ctx, func(tx *store.Store) error {
+			var err error
+			d, _, err = tx.UpsertDialog(l.ctx, portal, store.DialogKey{ChannelID: channel, ChatType: "whatsapp", ChatID: chatID},
+				store.ClientInfo{Name: name})
+			if err != nil {
+				return err
+			}
+			return tx.ResolveDialog(l.ctx, d.ID, contact, 0, 0, responsible)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// Clients 101…160: the even ones are user 2's.
+	byN := map[int]*store.Dialog{}
+	for n := 101; n <= 160; n++ {
+		byN[n] = open(p, ch, fmt.Sprintf("7955500%04d", n), fmt.Sprintf("Client %d", n), 0, int64(1+(n+1)%2))
+	}
+	special := open(p, ch, "79666000000", "", 30, 1) // known by its CRM contact's name only
+	open(other, och, "79555000105", "Client 105", 0, 2)
+	if _, err := l.db.Exec(`ANALYZE dialogs`); err != nil {
+		t.Fatal(err)
+	}
+	common, err := l.s.NameCommonness(l.ctx, []string{"Client", "105", "ъ"})
+	if err != nil || len(common) != 3 {
+		t.Fatalf("commonness: %v %v", common, err)
+	}
+	if common[0] < 0.5 || common[1] > 0.05 || common[2] != 0 {
+		t.Errorf("commonness of client, 105, ъ: %v", common)
+	}
+	if got := store.IndexWord([]string{"Client", "105"}, common[:2]); got != 1 {
+		t.Errorf("index word of Client 105: %d, want 1", got)
+	}
+	if got := store.IndexWord([]string{"Client"}, common[:1]); got != 1 {
+		t.Errorf("index word of a common word: %d, want 1 (walk)", got)
+	}
+	if got := store.IndexWord([]string{"и", "ab"}, []float64{0, 0}); got != 2 {
+		t.Errorf("index word of short words: %d, want 2 (walk)", got)
+	}
+	if got := store.IndexWord([]string{"Client", "105"}, nil); got != -1 {
+		t.Errorf("index word without statistics: %d, want -1", got)
+	}
+
+	all := &store.Visibility{All: true}
+	own2 := &store.Visibility{People: []int64{2}}
+	search := func(q string, vis *store.Visibility, limit int) []store.DialogView {
+		t.Helper()
+		res, err := l.s.Search(l.ctx, p, store.SearchFilter{Text: q, Visible: vis, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range res.Dialogs {
+			if d.PortalID != p {
+				t.Errorf("%q: another portal's dialog %d", q, d.ID)
+			}
+			if vis == own2 && (!d.ResponsibleID.Valid || d.ResponsibleID.Int64 != 2) {
+				t.Errorf("%q: the salesperson found dialog %d (%s), not his", q, d.ID, d.ClientName)
+			}
+		}
+		return res.Dialogs
+	}
+	for _, c := range []struct {
+		q    string
+		vis  *store.Visibility
+		want []int64
+	}{
+		{"Client 105", all, []int64{byN[105].ID}},
+		{"client 105", own2, nil},
+		{"CLIENT 106", own2, []int64{byN[106].ID}},
+		{"105 Client", all, []int64{byN[105].ID}},
+		{"Client 105 zz", all, nil},             // every word tested, not only the indexed one
+		{"zq", all, []int64{special.ID}},        // walked: short, by the contact's name
+		{"особый zq", all, []int64{special.ID}}, // indexed: the contacts' branch
+		{"zq", own2, nil},
+		{"q w z r t y u j", all, nil},
+		{`%_\`, all, nil},
+	} {
+		got := viewIDs(search(c.q, c.vis, 50))
+		if !slices.Equal(got, c.want) && (len(got) > 0 || len(c.want) > 0) {
+			t.Errorf("%q: got %v, want %v", c.q, got, c.want)
+		}
+	}
+	// A common word walks the list: a page of the salesperson's own only.
+	if got := search("client", own2, 50); len(got) != 30 {
+		t.Errorf("client as user 2: %d dialogs, want his 30", len(got))
+	}
+	if got := search("client", all, 0); len(got) != 20 {
+		t.Errorf("client: %d dialogs, want a page of 20", len(got))
+	}
+	// Eight one-letter words, LIKE's characters among them: each word
+	// anywhere, % and _ never wildcards.
+	for _, q := range []string{"c l i e n t 1 5", "%1_5%", `1\5`} {
+		for _, d := range search(q, all, 50) {
+			if text := d.ClientName + " " + d.ChatID; !strings.Contains(text, "1") || !strings.Contains(text, "5") {
+				t.Errorf("%q found %q", q, text)
+			}
+		}
+	}
+	if got := search("c l i e n t 1 5", all, 50); len(got) < 6 {
+		t.Errorf("c l i e n t 1 5: %d dialogs, want those of 1 and 5", len(got))
 	}
 }

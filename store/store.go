@@ -22,6 +22,9 @@ type Store struct {
 	pool *sqlx.DB
 	db   handle   // the pool, or the transaction
 	tx   *sqlx.Tx // the transaction this Store is bound to, if any
+	// stats caches the dialogs' name statistics for search (shared by
+	// the Stores of its transactions).
+	stats *nameStats
 }
 
 // handle is what both the pool and a transaction are to the store's methods.
@@ -50,7 +53,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // New wraps an open database (tests).
-func New(db *sqlx.DB) *Store { return &Store{pool: db, db: db} }
+func New(db *sqlx.DB) *Store { return &Store{pool: db, db: db, stats: &nameStats{}} }
 
 // DB is the underlying pool (migrations, the job queue), whichever Store
 // it is asked of.
@@ -77,7 +80,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Store{pool: s.pool, db: tx, tx: tx}); err != nil {
+	if err := fn(&Store{pool: s.pool, db: tx, tx: tx, stats: s.stats}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
