@@ -17,6 +17,18 @@ import (
 
 // Many users of many portals asking for one URL at once make one fetch;
 // later asks are answered from the cache, a page's failure too.
+// countingCache counts the look-ups in the cache.
+type countingCache struct {
+	Cache
+	n atomic.Int32
+}
+
+func (c *countingCache) LinkPreview(ctx context.Context, url string) (*store.LinkPreview, error) {
+	p, err := c.Cache.LinkPreview(ctx, url)
+	c.n.Add(1)
+	return p, err
+}
+
 func TestServiceCoalescesAndCaches(t *testing.T) {
 	st := store.New(storetest.DB(t))
 	var hits atomic.Int32
@@ -32,7 +44,8 @@ func TestServiceCoalescesAndCaches(t *testing.T) {
 		fmt.Fprint(w, `<title>Shared page</title>`)
 	}))
 	defer s.Close()
-	svc := NewService(trusting(s), st, nil)
+	looked := &countingCache{Cache: st}
+	svc := NewService(trusting(s), looked, nil)
 	ctx := context.Background()
 
 	const callers = 8
@@ -47,8 +60,9 @@ func TestServiceCoalescesAndCaches(t *testing.T) {
 			errs <- err
 		})
 	}
-	// Let the callers pile up on the one fetch, then answer it.
-	for hits.Load() == 0 {
+	// Let the callers pile up on the one fetch (each has found the cache
+	// empty and goes on to it at once), then answer it.
+	for hits.Load() == 0 || looked.n.Load() < callers {
 		runtime.Gosched()
 	}
 	close(gate)
