@@ -144,7 +144,7 @@ func (s *Store) UsableTemplate(ctx context.Context, portalID, channelID int64, g
 		FROM channels c JOIN waba_templates t ON `+usableOn+`
 		WHERE c.portal_id = $1 AND c.id = $2 AND t.guid = $3`, portalID, channelID, pgsafe.Text(guid))
 	if err == sql.ErrNoRows {
-		return nil, problem.New(problem.NotFound, "not_found", "no approved template %q on this channel", guid)
+		return nil, problem.New(problem.NotFound, "template_not_found", "no approved template %q on this channel", guid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: template: %w", err)
@@ -182,8 +182,8 @@ type DialogWindow struct {
 }
 
 // DialogWindowOf reads a dialog's window facts; another portal's dialog is
-// not found. With wazzup.WindowOpen(w.Transport, w.LastInAt.Time, now) it
-// answers window_open and window_closes_at.
+// not found. With the gateway adapter's ReplyWindow(w.Transport) it answers
+// window_open and window_closes_at (relay.Service.Window).
 func (s *Store) DialogWindowOf(ctx context.Context, portalID, dialogID int64) (*DialogWindow, error) {
 	var w DialogWindow
 	err := s.db.GetContext(ctx, &w, `SELECT d.id AS dialog_id, c.id AS channel_id, c.gateway_id, c.external_id,
