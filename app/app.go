@@ -163,6 +163,17 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		Files: files, Links: a.Sessions,
 	})
 	a.Relay.Register(q)
+	// WhatsApp Business templates are fetched again now and then (their
+	// moderation webhook keeps them current in between).
+	if _, err := a.Cron.AddFunc("@every "+relay.TemplatesEvery.String(), func() {
+		if err := a.Relay.ScheduleTemplateRefresh(context.Background()); err != nil {
+			log.Error("scheduling the template refresh", slog.String("error", err.Error()))
+		}
+	}); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling the template refresh: %w", err)
+	}
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
 	a.Stream.OnAccessChanged = a.Access.Invalidate
 

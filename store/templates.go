@@ -195,3 +195,26 @@ func (s *Store) DialogWindowOf(ctx context.Context, portalID, dialogID int64) (*
 	}
 	return &w, nil
 }
+
+// ConnectedGateways lists the gateways of installed portals that are not
+// disconnected (the periodic template refresh walks them).
+func (s *Store) ConnectedGateways(ctx context.Context) ([]Gateway, error) {
+	out := []Gateway{}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+prefixed("g.", gatewayColumns)+` FROM gateways g
+		JOIN portals p ON p.id = g.portal_id AND p.uninstalled_at IS NULL
+		WHERE g.state <> 'disconnected' ORDER BY g.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: connected gateways: %w", err)
+	}
+	return out, nil
+}
+
+// GatewayChannels lists a gateway's channels.
+func (s *Store) GatewayChannels(ctx context.Context, gatewayID int64) ([]Channel, error) {
+	out := []Channel{}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+channelColumns+` FROM channels WHERE gateway_id = $1 ORDER BY id`, gatewayID)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway channels: %w", err)
+	}
+	return out, nil
+}
