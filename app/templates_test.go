@@ -43,7 +43,7 @@ func newWABAEnv(t *testing.T) *wabaEnv {
 	r.WZ.SetClock(w.clock)
 	w.WABA = r.Acc.AddChannel("wapi", "79865784460", "Sales WABA")
 	w.Ready = r.Acc.AddTemplate(wztest.Template{Title: "Заказ готов", Name: "order_ready", Status: "approved", Language: "ru",
-		Channels: []string{w.WABA.ChannelID},
+		Channels:   []string{w.WABA.ChannelID},
 		Components: []wztest.TemplateComponent{{Type: "BODY", Text: "Здравствуйте, {{1}}! Ваш заказ {{2}} готов к выдаче."}}})
 	w.Greet = r.Acc.AddTemplate(wztest.Template{Title: "Продолжим разговор", Name: "follow_up", Status: "approved", Language: "ru",
 		Channels:   []string{w.WABA.ChannelID},
