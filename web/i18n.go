@@ -262,6 +262,20 @@ var uiRU = map[string]string{
 	"file_send_failed":               "Файл не отправлен — нажмите «Отправить», чтобы повторить",
 	"file_unavailable":               "файл недоступен: канал его больше не отдаёт",
 	"reply_channel":                  "Канал ответа",
+	// WhatsApp Business templates and the reply window.
+	"tpl_button":         "Шаблоны",
+	"tpl_title":          "Шаблоны WhatsApp Business",
+	"tpl_choose":         "Выберите шаблон",
+	"tpl_none":           "Нет одобренных шаблонов для этого канала. Добавьте их в Wazzup.",
+	"tpl_field":          "Значение {n}",
+	"tpl_preview":        "Так увидит клиент",
+	"tpl_send":           "Отправить шаблон",
+	"tpl_cancel":         "Отмена",
+	"tpl_fill_all":       "Заполните все поля шаблона.",
+	"window_closed_waba": "Прошло больше 24 часов с последнего сообщения клиента — WhatsApp Business разрешает написать только шаблоном.",
+	"window_closed_ig":   "Прошло больше 7 дней с последнего сообщения клиента — Instagram не разрешает писать первым. Дождитесь нового сообщения клиента.",
+	"window_never_waba":  "Клиент ещё не писал в этот канал — WhatsApp Business разрешает начать разговор только шаблоном.",
+	"window_closes":      "Окно для ответа закроется {at}",
 }
 
 var uiEN = map[string]string{
@@ -491,6 +505,20 @@ var uiEN = map[string]string{
 	"file_send_failed":               "The file was not sent; press Send to try again",
 	"file_unavailable":               "file unavailable: the channel no longer serves it",
 	"reply_channel":                  "Channel to answer through",
+	// WhatsApp Business templates and the reply window.
+	"tpl_button":         "Templates",
+	"tpl_title":          "WhatsApp Business templates",
+	"tpl_choose":         "Choose a template",
+	"tpl_none":           "No approved templates for this channel. Add them in Wazzup.",
+	"tpl_field":          "Value {n}",
+	"tpl_preview":        "What the client sees",
+	"tpl_send":           "Send template",
+	"tpl_cancel":         "Cancel",
+	"tpl_fill_all":       "Fill every field of the template.",
+	"window_closed_waba": "More than 24 hours have passed since the client's last message — WhatsApp Business lets you write only with a template.",
+	"window_closed_ig":   "More than 7 days have passed since the client's last message — Instagram does not let you write first. Wait for the client's next message.",
+	"window_never_waba":  "The client has not written on this channel yet — WhatsApp Business lets you start only with a template.",
+	"window_closes":      "The reply window closes {at}",
 }
 
 // Lang picks a supported language from the portal's LANG; Russian by default.
