@@ -57,12 +57,12 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 		}
 		_ = json.NewDecoder(res.Body).Decode(&body)
 		res.Body.Close()
-		if dialogs = body.Dialogs; len(dialogs) >= 5 {
+		if dialogs = body.Dialogs; len(dialogs) >= 6 {
 			break
 		}
 	}
-	if len(dialogs) < 5 {
-		t.Fatalf("the demo seeded %d dialogs, want 5", len(dialogs))
+	if len(dialogs) < 6 {
+		t.Fatalf("the demo seeded %d dialogs, want 6", len(dialogs))
 	}
 	d.Stop()
 }
@@ -120,7 +120,7 @@ func waitSettled(t *testing.T, db *sql.DB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dialogs >= 5 && resolved == dialogs && jobs == 0 && pending == 0 {
+		if dialogs >= 6 && resolved == dialogs && jobs == 0 && pending == 0 {
 			return
 		}
 	}
@@ -145,8 +145,8 @@ func TestDemoRestartShowsTheSameWorld(t *testing.T) {
 	waitSettled(t, db)
 	first.Stop()
 	before := countWorld(t, db)
-	if before.Dialogs != 5 || before.Channels != 2 || before.Messages != 6 || before.QuickReplies != 4 {
-		t.Fatalf("the first run seeded %+v, want 2 channels, 5 dialogs, 6 messages, 4 quick replies", before)
+	if before.Dialogs != 6 || before.Channels != 3 || before.Messages != 7 || before.QuickReplies != 4 {
+		t.Fatalf("the first run seeded %+v, want 3 channels, 6 dialogs, 7 messages, 4 quick replies", before)
 	}
 
 	second := startDemo(t, dbURL, keyDir)
