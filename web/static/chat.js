@@ -1273,6 +1273,7 @@
       ui.windowNote.textContent = waba ? (w.window_closes_at ? T("window_closed_waba") : T("window_never_waba")) : T("window_closed_ig");
     }
     ui.windowNote.hidden = !closed;
+    ui.hint.hidden = closed;
     ui.tplPanel.hidden = !(waba && state.win.data && (closed || state.win.panel) && !readOnly);
   }
 
