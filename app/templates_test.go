@@ -142,12 +142,17 @@ func TestWABAWindowAndTemplates(t *testing.T) {
 	if v, ok := byName["Заказ готов"]; !ok || v != 2 || byName["Продолжим разговор"] != 0 {
 		t.Fatalf("templates %+v (the pending one must not be listed)", tl.Templates)
 	}
-	if s, m := w.reply(w.Sales, d.ID, "Да, готов", "open-1"); s != http.StatusAccepted || m.ID == 0 {
+	s, open1 := w.reply(w.Sales, d.ID, "Да, готов", "open-1")
+	if s != http.StatusAccepted || open1.ID == 0 {
 		t.Fatalf("reply in the window: %d", s)
 	}
 	w.settle()
 
 	w.advance(25 * time.Hour)
+	// A request repeated after the window closed is still the one message.
+	if s, again := w.reply(w.Sales, d.ID, "Да, готов", "open-1"); s != http.StatusAccepted || again.ID != open1.ID {
+		t.Fatalf("a repeated request after the window closed: %d %+v, want the first message %d", s, again, open1.ID)
+	}
 	s, tl = w.templates(w.Sales, d.ID)
 	if s != http.StatusOK || tl.WindowOpen || len(tl.Templates) != 2 {
 		t.Fatalf("closed window: %d %+v", s, tl)

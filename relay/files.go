@@ -59,8 +59,8 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	if err := s.checkWindow(t); err != nil {
-		return nil, err
+	if err := s.checkWindow(ctx, t); err != nil {
+		return s.repeatOr(ctx, t, err)
 	}
 	kind := filestore.Kind(f.Type)
 	atts, _ := json.Marshal([]Attachment{{URL: fileURLPrefix + strconv.FormatInt(f.ID, 10), Type: kind, Name: f.Name}})

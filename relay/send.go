@@ -51,8 +51,8 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	if err := s.checkWindow(t); err != nil {
-		return nil, err
+	if err := s.checkWindow(ctx, t); err != nil {
+		return s.repeatOr(ctx, t, err)
 	}
 	var out *store.Message
 	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {

@@ -94,7 +94,7 @@ func (s *Service) DialogTemplates(ctx context.Context, portalID, dialogID int64)
 // closed: the gateway would accept it and fail it later (WhatsApp Business
 // after 24 hours, Instagram after 7 days), so it is refused before anything
 // is stored or sent.
-func (s *Service) checkWindow(t *replyTarget) error {
+func (s *Service) checkWindow(_ context.Context, t *replyTarget) error {
 	w := s.windowOf(t.ch.Provider, t.ch.Transport, t.d.LastInAt, s.o.Now())
 	if w.Open {
 		return nil
@@ -106,6 +106,19 @@ func (s *Service) checkWindow(t *replyTarget) error {
 		p = p.With("closed_at", w.ClosesAt.UTC().Format(time.RFC3339))
 	}
 	return p
+}
+
+// repeatOr answers a repeated request (its client id already stored, before
+// the window closed) with its message, as acceptReply would; otherwise err.
+func (s *Service) repeatOr(ctx context.Context, t *replyTarget, err error) (*store.Message, error) {
+	m, rerr := s.o.Store.MessageByClientID(ctx, t.d.ID, t.clientID)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if m != nil {
+		return m, nil
+	}
+	return nil, err
 }
 
 // channelTitle names a channel's messenger, WhatsApp Business apart.

@@ -218,3 +218,18 @@ func (s *Store) GatewayChannels(ctx context.Context, gatewayID int64) ([]Channel
 	}
 	return out, nil
 }
+
+// MessageByClientID reads a dialog's message by the client id its request
+// carried; nil when there is none.
+func (s *Store) MessageByClientID(ctx context.Context, dialogID int64, clientID string) (*Message, error) {
+	var m Message
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM messages WHERE dialog_id = $1 AND client_id = $2`,
+		dialogID, pgsafe.Text(clientID))
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message by client id: %w", err)
+	}
+	return &m, nil
+}
