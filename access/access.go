@@ -178,7 +178,12 @@ func (r *Rules) CanUseChannel(ctx context.Context, portalID int64, u *store.User
 	if err != nil {
 		return false, err
 	}
-	return e.Visibility != "none" && (e.ChannelIDs == nil || slices.Contains(e.ChannelIDs, channelID)), nil
+	return e.UsesChannel(channelID), nil
+}
+
+// UsesChannel reports whether the rule lets its user work on a channel.
+func (e *Effective) UsesChannel(channelID int64) bool {
+	return e.Visibility != "none" && (e.ChannelIDs == nil || slices.Contains(e.ChannelIDs, channelID))
 }
 
 // CanSeeContact reports whether the user sees a CRM contact: its responsible

@@ -72,6 +72,15 @@ type App struct {
 	metrics  *metrics
 	stop     context.CancelFunc
 	done     sync.WaitGroup
+	files    filestore.Sweeper
+	clock    func() time.Time
+}
+
+func (a *App) now() time.Time {
+	if a.clock != nil {
+		return a.clock()
+	}
+	return time.Now()
 }
 
 // New connects, migrates and wires everything; nothing runs until Run.
@@ -126,8 +135,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	q := jobs.New(st.DB(), log)
 	a := &App{
 		Config: cfg, Log: log, Store: st, Jobs: q, listener: ln, workers: o.Workers, metrics: m,
-		Sessions: session.NewSigner(keys, o.Now),
-		Cron:     cron.New(cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log}))),
+		Sessions: session.NewSigner(keys, o.Now), clock: o.Now,
+		Cron: cron.New(cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log}))),
 	}
 	a.Portals = portal.New(portal.Options{
 		Store: st, Keys: keys, Jobs: q, PublicURL: cfg.PublicURL, AllowHTTP: cfg.B24AllowHTTP,
@@ -189,6 +198,15 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("scheduling job pruning: %w", err)
 	}
 
+	// Uploads no reply took within a day are deleted (they hold a
+	// salesperson's files that were never sent).
+	if _, err := a.Cron.AddFunc("@every 1h", func() { a.SweepUnsentFiles(context.Background()) }); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling the unsent uploads' cleanup: %w", err)
+	}
+	a.files = files
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(m.middleware)
@@ -201,6 +219,18 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	h.Register(e)
 	a.Echo = e
 	return a, nil
+}
+
+// SweepUnsentFiles deletes the uploads no reply took within
+// filestore.UnsentTTL (the scheduler runs it hourly; tests call it).
+func (a *App) SweepUnsentFiles(ctx context.Context) int64 {
+	n, err := a.files.DeleteUnsent(ctx, a.now().Add(-filestore.UnsentTTL))
+	if err != nil {
+		a.Log.Error("deleting unsent uploads", slog.String("error", err.Error()))
+	} else if n > 0 {
+		a.Log.Info("unsent uploads deleted", slog.Int64("count", n))
+	}
+	return n
 }
 
 // URL is where the server is reached (PUBLIC_URL).

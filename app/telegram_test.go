@@ -103,9 +103,9 @@ func TestTelegramPhoto(t *testing.T) {
 	d := r.dialogs(r.Admin)[0]
 	var out struct {
 		Messages []struct {
-			Kind        string              `json:"kind"`
-			Text        string              `json:"text"`
-			Attachments []map[string]string `json:"attachments"`
+			Kind        string           `json:"kind"`
+			Text        string           `json:"text"`
+			Attachments []attachmentJSON `json:"attachments"`
 		} `json:"messages"`
 	}
 	r.api("GET", "/api/v1/dialogs/"+itoa64(d.ID)+"/messages", r.Admin, nil, &out)

@@ -38,6 +38,18 @@ type File struct {
 	Bytes     []byte
 	CreatedBy int64 // the Bitrix24 user who uploaded it; 0 if none
 	CreatedAt time.Time
+	// Pending marks an upload to send: deleted (DeleteUnsent) unless a
+	// reply takes it within UnsentTTL. Clients' files are never pending.
+	Pending bool
+}
+
+// UnsentTTL is how long an upload waits for the reply that sends it.
+const UnsentTTL = 24 * time.Hour
+
+// Sweeper deletes the uploads no reply took: uploaded before cutoff and
+// still pending. It answers how many it deleted.
+type Sweeper interface {
+	DeleteUnsent(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // Storage keeps uploaded files. Get of another portal's file, or of a
@@ -63,7 +75,7 @@ func (p *Postgres) Put(ctx context.Context, f *File) error {
 		return problem.New(problem.TooLarge, "file_too_large", "the file is over %d MB", MaxSize>>20)
 	}
 	row := &store.File{PortalID: f.PortalID, Name: f.Name, Type: f.Type, Bytes: f.Bytes,
-		CreatedBy: sql.NullInt64{Int64: f.CreatedBy, Valid: f.CreatedBy != 0}}
+		CreatedBy: sql.NullInt64{Int64: f.CreatedBy, Valid: f.CreatedBy != 0}, Pending: f.Pending}
 	if err := p.Store.InsertFile(ctx, row); err != nil {
 		return err
 	}
@@ -84,6 +96,19 @@ func (p *Postgres) Get(ctx context.Context, portalID, id int64) (*File, error) {
 // Delete removes a portal's file.
 func (p *Postgres) Delete(ctx context.Context, portalID, id int64) error {
 	return p.Store.DeleteFile(ctx, portalID, id)
+}
+
+// DeleteUnsent deletes the pending uploads stored before cutoff, in rounds
+// of a thousand so no statement holds many rows locked.
+func (p *Postgres) DeleteUnsent(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		n, err := p.Store.DeletePendingFiles(ctx, cutoff, 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
 }
 
 // CleanName is a client's file name as kept: its last path element (either

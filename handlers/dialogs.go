@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/relay24/relay24/access"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/store"
@@ -29,6 +30,10 @@ type Dialog struct {
 	UnansweredSince *time.Time   `json:"unanswered_since"`
 	LastMessage     *LastMessage `json:"last_message"`
 	Initial         *bool        `json:"initial,omitempty"`
+	// CanWrite: this user may write here now (his rule lets him write in
+	// this dialog, and its channel is active); the page disables the
+	// composer otherwise, saying why.
+	CanWrite bool `json:"can_write"`
 }
 
 // ChannelRef names a dialog's channel.
@@ -37,6 +42,8 @@ type ChannelRef struct {
 	Provider  string `json:"provider"`
 	Transport string `json:"transport"`
 	Name      string `json:"name"`
+	// State is the channel's (active, qr, …) where the answer knows it.
+	State string `json:"state,omitempty"`
 }
 
 // ContactRef names a CRM contact.
@@ -69,11 +76,17 @@ type Message struct {
 	CreatedAt   time.Time    `json:"created_at"`
 	Channel     *ChannelRef  `json:"channel,omitempty"`
 	ClientID    *string      `json:"client_id,omitempty"`
+	// Retried: this failed reply was sent again, as a message of its own
+	// (POST /api/v1/messages/{id}/retry).
+	Retried bool `json:"retried,omitempty"`
 }
 
-func dialogJSON(v *store.DialogView, lang string) Dialog {
+// dialogJSON is a dialog as rule's user sees it (rule nil: one who may not
+// write).
+func dialogJSON(v *store.DialogView, lang string, rule *access.Effective) Dialog {
 	d := Dialog{ID: v.ID, ChatType: v.ChatType, ChatID: v.ChatID, ClientName: v.ClientName, Unanswered: v.Unanswered,
-		Channel: ChannelRef{ID: v.ChannelID, Provider: v.Provider, Transport: v.Transport, Name: v.ChannelName}}
+		Channel:  ChannelRef{ID: v.ChannelID, Provider: v.Provider, Transport: v.Transport, Name: v.ChannelName, State: v.ChannelState},
+		CanWrite: canWrite(rule, v)}
 	if d.ClientName == "" {
 		d.ClientName = v.ChatID
 	}
@@ -104,6 +117,19 @@ func dialogJSON(v *store.DialogView, lang string) Dialog {
 	return d
 }
 
+// canWrite is whether rule lets its user write in the dialog now: he may
+// write, sees the dialog (its responsible person and its channel), and the
+// channel is active.
+func canWrite(rule *access.Effective, v *store.DialogView) bool {
+	return rule != nil && rule.CanWrite && rule.Sees(&v.Dialog) && v.ChannelState == "active"
+}
+
+// rule is the caller's effective access rule (cached by access.Rules).
+func (h *Handlers) rule(c echo.Context) (*access.Effective, error) {
+	cl := caller(c)
+	return h.Access.For(c.Request().Context(), cl.Portal.ID, cl.User)
+}
+
 // Attachment is a file of a message as the API shows it: relay24's signed
 // link to it, or, while a client's file could not be copied from its
 // gateway, unavailable with the reason (and no link).
@@ -113,6 +139,9 @@ type Attachment struct {
 	Name        string `json:"name"`
 	Unavailable bool   `json:"unavailable,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	// Size in bytes, where relay24 keeps the file (an upload, a client's
+	// file once copied).
+	Size int64 `json:"size,omitempty"`
 }
 
 // messageJSON is a message as the API answers it. Its callers read m only
@@ -124,6 +153,9 @@ func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bo
 	_ = json.Unmarshal(m.Attachments, &atts)
 	for i, a := range atts {
 		at := Attachment{Type: a.Type, Name: a.Name}
+		if i < len(m.FileSizes) {
+			at.Size = m.FileSizes[i]
+		}
 		if a.Unavailable {
 			// Its copy failed (so far): no link, and the reason.
 			at.Unavailable, at.Reason = true, a.Reason
@@ -152,6 +184,7 @@ func (h *Handlers) messageJSON(m *store.MessageView, lang string, withChannel bo
 		cid := m.ClientID.String
 		out.ClientID = &cid
 	}
+	out.Retried = m.Retried
 	return out
 }
 
@@ -204,10 +237,12 @@ func (h *Handlers) dialogs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := h.Access.DialogFilter(ctx, cl.Portal.ID, cl.User)
+	rule, err := h.rule(c)
 	if err != nil {
 		return err
 	}
+	vis := rule.Visible()
+	f := store.DialogFilter{Visible: &vis}
 	f.Limit, f.After = limit, c.QueryParam("after")
 	entityType := c.QueryParam("entity_type")
 	if entityType == "" {
@@ -229,7 +264,7 @@ func (h *Handlers) dialogs(c echo.Context) error {
 		}
 		out := make([]Dialog, len(list))
 		for i := range list {
-			out[i] = dialogJSON(&list[i], cl.lang())
+			out[i] = dialogJSON(&list[i], cl.lang(), rule)
 		}
 		return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "next": nullable(next), "unanswered_count": waiting})
 	}
@@ -242,8 +277,23 @@ func (h *Handlers) dialogs(c echo.Context) error {
 		return err
 	}
 	ids := make([]int64, len(contacts))
+	cards := make([]CardContact, len(contacts))
 	for i, ct := range contacts {
 		ids[i] = ct.ID
+		cards[i] = CardContact{ID: ct.ID, Name: ct.Name, Handles: []Handle{}}
+		// His phones and accounts, to write first: only to whom may see him.
+		if ok, err := h.Access.CanSeeContact(ctx, cl.Portal.ID, cl.User, ct.ID); err != nil {
+			return err
+		} else if !ok {
+			continue
+		}
+		hs, err := h.Store.IdentitiesOf(ctx, cl.Portal.ID, "contact", ct.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range hs {
+			cards[i].Handles = append(cards[i].Handles, Handle{Kind: x.Kind, Value: x.Value})
+		}
 	}
 	f.ContactIDs = ids
 	if entityType == "lead" {
@@ -257,7 +307,7 @@ func (h *Handlers) dialogs(c echo.Context) error {
 	out := make([]Dialog, len(list))
 	initial := -1
 	for i := range list {
-		out[i] = dialogJSON(&list[i], cl.lang())
+		out[i] = dialogJSON(&list[i], cl.lang(), rule)
 		// Unanswered first, then newest: the first one is where to open,
 		// an unanswered one if any, else the latest conversation.
 		if initial < 0 && list[i].LastMessageAt.Valid {
@@ -271,7 +321,23 @@ func (h *Handlers) dialogs(c echo.Context) error {
 		v := i == initial
 		out[i].Initial = &v
 	}
-	return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "contacts": contacts})
+	return c.JSON(http.StatusOK, map[string]any{"dialogs": out, "contacts": cards})
+}
+
+// CardContact is a contact of a CRM card in its individual chat, with the
+// phones and accounts the CRM knows (to write first; empty for a contact
+// the user may not see).
+type CardContact struct {
+	ID      int64    `json:"id"`
+	Name    string   `json:"name"`
+	Handles []Handle `json:"handles"`
+}
+
+// Handle is one identity of a contact: kind phone, telegram, instagram, vk
+// or whatsapp, and its canonical value.
+type Handle struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
 }
 
 func nullable(s string) any {
@@ -283,11 +349,16 @@ func nullable(s string) any {
 
 // visibleDialog loads a dialog the caller may see (404 otherwise).
 func (h *Handlers) visibleDialog(c echo.Context) (*store.DialogView, error) {
-	cl := caller(c)
 	id, err := pathID(c, "id")
 	if err != nil {
 		return nil, err
 	}
+	return h.visibleDialogByID(c, id)
+}
+
+// visibleDialogByID loads dialog id if the caller may see it (404 otherwise).
+func (h *Handlers) visibleDialogByID(c echo.Context, id int64) (*store.DialogView, error) {
+	cl := caller(c)
 	v, err := h.Store.DialogView(c.Request().Context(), cl.Portal.ID, id)
 	if err != nil {
 		return nil, err
@@ -309,6 +380,11 @@ func (h *Handlers) writableDialog(c echo.Context) (*store.DialogView, error) {
 	if err != nil {
 		return nil, err
 	}
+	return h.writable(c, v)
+}
+
+// writable refuses a dialog the caller sees but may not write in (403).
+func (h *Handlers) writable(c echo.Context, v *store.DialogView) (*store.DialogView, error) {
 	cl := caller(c)
 	ok, err := h.Access.CanWrite(c.Request().Context(), cl.Portal.ID, cl.User, &v.Dialog)
 	if err != nil {
@@ -326,7 +402,11 @@ func (h *Handlers) dialog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(v, caller(c).lang())})
+	rule, err := h.rule(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(v, caller(c).lang(), rule)})
 }
 
 // history pages back through a dialog.
@@ -408,7 +488,11 @@ func (h *Handlers) noReplyNeeded(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(nv, cl.lang())})
+	rule, err := h.rule(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(nv, cl.lang(), rule)})
 }
 
 type createDialogBody struct {
@@ -460,7 +544,11 @@ func (h *Handlers) createDialog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(v, cl.lang())})
+	rule, err := h.rule(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dialog": dialogJSON(v, cl.lang(), rule)})
 }
 
 // contactMessages is "View all dialogs": every message with the contact

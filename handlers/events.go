@@ -53,11 +53,11 @@ func (h *Handlers) eventStream(c echo.Context) error {
 				return nil
 			}
 			r := load(ctx)
-			canWrite := r != nil && r.CanWrite && r.Sees(&snap.Dialog.Dialog)
+			canWrite := canWrite(r, snap.Dialog)
 			lang := cl.lang()
 			return snap.Memo(lang+"|"+strconv.FormatBool(canWrite), func() []byte {
 				p := snap.Base()
-				p["dialog"] = dialogJSON(snap.Dialog, lang)
+				p["dialog"] = dialogJSON(snap.Dialog, lang, r)
 				p["can_write"] = canWrite
 				if snap.Message != nil {
 					p["message"] = h.messageJSON(snap.Message, lang, true)

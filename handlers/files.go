@@ -86,7 +86,7 @@ func (h *Handlers) uploadFile(c echo.Context) error {
 		}
 		name := filestore.CleanName(part.FileName())
 		f := &filestore.File{PortalID: cl.Portal.ID, Name: name, Type: filestore.DetectType(name, buf.Bytes()),
-			Bytes: buf.Bytes(), CreatedBy: cl.User.ID}
+			Bytes: buf.Bytes(), CreatedBy: cl.User.ID, Pending: true}
 		if err := h.Files.Put(r.Context(), f); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -95,6 +96,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/dialogs/:id/messages", h.history)
 	api.POST("/dialogs/:id/messages", h.send)
 	api.GET("/dialogs/:id/templates", h.dialogTemplates)
+	api.POST("/messages/:id/retry", h.retryMessage)
 	api.POST("/files", h.uploadFile)
 	api.POST("/dialogs/:id/no-reply-needed", h.noReplyNeeded)
 	api.GET("/contacts/:id/messages", h.contactMessages)
@@ -146,18 +148,27 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		log.InfoContext(c.Request().Context(), "request refused", slog.String("error", err.Error()))
 	}
 	if wantsHTML(c) {
-		lang := web.Lang(c.QueryParam("LANG"))
+		lang := h.pageLang(c)
 		t := web.T(lang)
-		title := t.BadRequest
+		title, generic := t.BadRequest, "invalid"
 		switch {
-		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			title = t.AccessDenied
+		case status == http.StatusUnauthorized:
+			title, generic = t.AccessDenied, "unauthorized"
+		case status == http.StatusForbidden:
+			title, generic = t.AccessDenied, "forbidden"
 		case status == http.StatusNotFound:
-			title = t.NotFound
+			title, generic = t.NotFound, "not_found"
 		case status >= 500:
-			title = t.Unavailable
+			title, generic = t.Unavailable, "internal"
 		}
-		_ = h.page(c, status, "error.html", map[string]any{"Lang": lang, "Title": title, "Message": message})
+		// A person reads the page: the code's text from the catalogue, in
+		// his language, saying what he can do; never the English detail.
+		text, ok := web.ErrorText(lang, reason)
+		if !ok {
+			text, _ = web.ErrorText(lang, generic)
+		}
+		_ = h.page(c, status, "error.html", map[string]any{"Lang": lang, "Title": title, "Message": text,
+			"Hint": web.Word(lang, "page_error_hint"), "CodeLabel": web.Word(lang, "page_error_code"), "Code": reason})
 		return
 	}
 	body := map[string]any{"code": reason, "message": message}
@@ -200,6 +211,56 @@ func (h *Handlers) classify(err error) (int, string, string) {
 		return http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"
 	}
 	return http.StatusInternalServerError, "internal", "internal error"
+}
+
+// pageLang is the language of an error page: the LANG the portal put in the
+// URL, else the portal's own (named by the posted member_id or the DOMAIN
+// or portal parameter), else the browser's Accept-Language, else Russian.
+func (h *Handlers) pageLang(c echo.Context) string {
+	r := c.Request()
+	if l := r.URL.Query().Get("LANG"); l != "" {
+		return web.Lang(strings.ToLower(l))
+	}
+	ctx := r.Context()
+	var p *store.Portal
+	if h.Store == nil {
+		return acceptLang(r.Header.Get("Accept-Language"))
+	}
+	if r.PostForm != nil && r.PostForm.Get("member_id") != "" {
+		p, _ = h.Store.PortalByMemberID(ctx, r.PostForm.Get("member_id"))
+	}
+	for _, k := range []string{"DOMAIN", "portal"} {
+		if d := r.URL.Query().Get(k); p == nil && d != "" && len(d) < 256 {
+			p, _ = h.Store.PortalByDomain(ctx, strings.ToLower(d))
+		}
+	}
+	if p != nil && p.Lang != "" {
+		return web.Lang(p.Lang)
+	}
+	return acceptLang(r.Header.Get("Accept-Language"))
+}
+
+// acceptLang is the first language of an Accept-Language header relay24
+// speaks (by its primary tag), Russian when none.
+func acceptLang(h string) string {
+	best, bestQ := "", -1.0
+	for _, part := range strings.Split(h, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if (primary == "ru" || primary == "en") && q > bestQ {
+			best, bestQ = primary, q
+		}
+	}
+	if best == "" {
+		return "ru"
+	}
+	return best
 }
 
 func wantsHTML(c echo.Context) bool {

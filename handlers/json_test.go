@@ -72,14 +72,14 @@ func TestDialogJSON(t *testing.T) {
 	} {
 		v := base
 		c.edit(&v)
-		d := dialogJSON(&v, c.lang)
+		d := dialogJSON(&v, c.lang, nil)
 		if d.ID != 5 || d.Channel != (ChannelRef{ID: 2, Provider: "wazzup", Transport: "whatsapp", Name: "Sales line"}) || !c.check(d) {
 			b, _ := json.Marshal(d)
 			t.Errorf("%s: %s", c.name, b)
 		}
 	}
 	// The JSON keys are the contract's; absent values are null, not missing.
-	b, _ := json.Marshal(dialogJSON(&base, "ru"))
+	b, _ := json.Marshal(dialogJSON(&base, "ru", nil))
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	for _, k := range []string{"id", "channel", "chat_type", "chat_id", "contact", "unanswered", "unanswered_since", "last_message"} {

@@ -42,18 +42,19 @@ func (h *Handlers) search(c echo.Context) error {
 		limit = n
 	}
 	// Exactly the general chat's filter.
-	f, err := h.Access.DialogFilter(ctx, cl.Portal.ID, cl.User)
+	rule, err := h.rule(c)
 	if err != nil {
 		return err
 	}
-	res, err := h.Store.Search(ctx, cl.Portal.ID, store.SearchFilter{Text: q, Visible: f.Visible, Limit: limit})
+	vis := rule.Visible()
+	res, err := h.Store.Search(ctx, cl.Portal.ID, store.SearchFilter{Text: q, Visible: &vis, Limit: limit})
 	if err != nil {
 		return err
 	}
 	lang := cl.lang()
 	dialogs := make([]Dialog, len(res.Dialogs))
 	for i := range res.Dialogs {
-		dialogs[i] = dialogJSON(&res.Dialogs[i], lang)
+		dialogs[i] = dialogJSON(&res.Dialogs[i], lang, rule)
 	}
 	messages := make([]MessageHit, 0, len(res.Messages))
 	for i := range res.Messages {
@@ -62,7 +63,7 @@ func (h *Handlers) search(c echo.Context) error {
 		if d == nil {
 			continue // gone between the two reads
 		}
-		messages = append(messages, MessageHit{Message: h.messageJSON(m, lang, false), Dialog: dialogJSON(d, lang)})
+		messages = append(messages, MessageHit{Message: h.messageJSON(m, lang, false), Dialog: dialogJSON(d, lang, rule)})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"dialogs": dialogs, "messages": messages})
 }

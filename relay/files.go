@@ -93,6 +93,27 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 	return out, err
 }
 
+// Retry sends a failed reply again («Повторить»), text or file alike, as a
+// new message whose client id is derived from the failed one
+// (store.RetryClientID): asked twice (two clicks, two tabs, a reload), it
+// sends once. The failed message stays as it was.
+func (s *Service) Retry(ctx context.Context, portalID int64, author Author, old *store.Message) (*store.Message, error) {
+	if old.Direction != "out" || old.Status != "error" {
+		return nil, problem.New(problem.Conflict, "not_retriable", "only a reply that failed can be sent again")
+	}
+	clientID := store.RetryClientID(old.ID)
+	if len(old.Attachments) == 0 || string(old.Attachments) == "[]" || string(old.Attachments) == "null" {
+		return s.Send(ctx, portalID, author, old.DialogID, old.Text, clientID)
+	}
+	fileID, _ := fileOf(old)
+	if fileID == 0 {
+		return nil, problem.New(problem.Conflict, "not_retriable", "this message's file cannot be sent again")
+	}
+	// The caption goes again with the file (where the channel takes none,
+	// the text was a message of its own, retried on its own).
+	return s.SendFile(ctx, portalID, author, old.DialogID, fileID, old.Text, clientID)
+}
+
 // fileOf is the uploaded file a message carries, 0 for none.
 func fileOf(m *store.Message) (int64, string) {
 	var atts []Attachment

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -298,6 +299,13 @@ func (s *Store) InsertMessage(ctx context.Context, m *Message) (*Message, bool, 
 		m.PortalID, m.DialogID, m.ChannelID, m.Direction, m.ProviderMessageID, m.ClientID, m.Kind, m.Text,
 		[]byte(m.Attachments), m.AuthorID, m.AuthorName, m.Status, m.Error, m.SentAt)
 	if err == nil {
+		// A reply of relay24's own (it has a client id) takes the uploads it
+		// sends: they are no longer deleted as unsent.
+		if out.Direction == "out" && out.ClientID.Valid && bytes.Contains(out.Attachments, []byte(`"file:`)) {
+			if err := s.takeFiles(ctx, out.PortalID, out.Attachments); err != nil {
+				return nil, false, err
+			}
+		}
 		return &out, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {

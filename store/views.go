@@ -21,6 +21,7 @@ type DialogView struct {
 	Provider      string         `db:"provider"`
 	Transport     string         `db:"transport"`
 	ChannelName   string         `db:"channel_name"`
+	ChannelState  string         `db:"channel_state"`
 	ContactName   sql.NullString `db:"contact_name"`
 	LastText      sql.NullString `db:"last_text"`
 	LastKind      sql.NullString `db:"last_kind"`
@@ -33,7 +34,7 @@ type DialogView struct {
 const dialogViewSelect = `SELECT ` + `d.id, d.portal_id, d.channel_id, d.chat_type, d.chat_id, d.client_name, d.client_username, d.client_phone,
 	d.contact_id, d.lead_id, d.deal_id, d.responsible_id, d.last_in_at, d.last_out_at, d.no_reply_at, d.unanswered_since, d.unanswered,
 	d.last_message_id, d.last_message_at, d.notified_at, d.client_resolved, d.created_at, d.updated_at, d.escalated_at,
-	c.provider, c.transport, c.name AS channel_name, ct.name AS contact_name,
+	c.provider, c.transport, c.name AS channel_name, c.state AS channel_state, ct.name AS contact_name,
 	m.text AS last_text, m.kind AS last_kind, m.direction AS last_direction
 	FROM dialogs d
 	JOIN channels c ON c.id = d.channel_id
@@ -164,11 +165,31 @@ type MessageView struct {
 	ChatType    string `db:"chat_type"`
 	ChannelName string `db:"channel_name"`
 	Transport   string `db:"transport"`
+	// FileSizes are the sizes of the attachments, in their order, of those
+	// kept in relay24's own storage (0 for the others); nil without any.
+	FileSizes pq.Int64Array `db:"file_sizes"`
+	// Retried: a failed reply that was sent again (RetryClientID); the
+	// retry is a message of its own.
+	Retried bool `db:"retried"`
 }
 
-const messageViewSelect = `SELECT m.id, m.portal_id, m.dialog_id, m.channel_id, m.direction, m.provider_message_id, m.client_id, m.kind, m.text,
+// RetryClientID is the client id of the retry of a failed reply: one per
+// failed message, so a retry asked twice sends once.
+func RetryClientID(messageID int64) string { return "retry:" + strconv.FormatInt(messageID, 10) }
+
+// fileRef finds the id of a file of relay24's own storage in an attachment's
+// url ("file:<id>", as package relay writes it).
+const fileRef = `substring(%s from '^file:([0-9]{1,18})$')::bigint`
+
+// messageViewSelect reads messages as the chat shows them. Its subqueries
+// name messages "r", never "m": search replaces the main FROM.
+var messageViewSelect = `SELECT m.id, m.portal_id, m.dialog_id, m.channel_id, m.direction, m.provider_message_id, m.client_id, m.kind, m.text,
 	m.attachments, m.author_id, m.author_name, m.status, m.error, m.sent_at, m.send_started_at, m.timeline_id, m.created_at, m.updated_at,
-	d.chat_type, c.name AS channel_name, c.transport
+	d.chat_type, c.name AS channel_name, c.transport,
+	CASE WHEN jsonb_typeof(m.attachments) = 'array' AND jsonb_array_length(m.attachments) > 0 THEN
+		(SELECT array_agg(coalesce(f.size, 0) ORDER BY a.n) FROM jsonb_array_elements(m.attachments) WITH ORDINALITY AS a(v, n)
+		LEFT JOIN files f ON f.portal_id = m.portal_id AND f.id = ` + fmt.Sprintf(fileRef, "a.v->>'url'") + `) END AS file_sizes,
+	m.status = 'error' AND EXISTS (SELECT 1 FROM messages r WHERE r.dialog_id = m.dialog_id AND r.client_id = 'retry:' || m.id) AS retried
 	FROM messages m JOIN dialogs d ON d.id = m.dialog_id JOIN channels c ON c.id = m.channel_id`
 
 // History pages back through a dialog (or, with contactID, every dialog of a

@@ -1,0 +1,71 @@
+package store_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
+)
+
+// An upload is pending until a reply of relay24's takes it, in the reply's
+// insert; the sweep deletes only pending uploads older than the cutoff. A
+// reply whose file the sweep deleted first is refused and stores nothing,
+// and a reply cannot take another portal's file. The message view carries
+// each stored file's size.
+func TestPendingUploads(t *testing.T) {
+	l := newLab(t)
+	p, other := l.portal("files"), l.portal("files-other")
+	d := l.dialog(p, l.channel(p, "whatsapp"), 0, 0)
+	upload := func(portal int64) *store.File {
+		f := &store.File{PortalID: portal, Name: "a.pdf", Type: "application/pdf", Bytes: []byte("%PDF-1.4 x"),
+			CreatedBy: sql.NullInt64{Int64: 1, Valid: true}, Pending: true}
+		if err := l.s.InsertFile(l.ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	reply := func(clientID string, fileID int64) (*store.Message, error) {
+		atts, _ := json.Marshal([]map[string]string{{"url": "file:" + strconv.FormatInt(fileID, 10), "type": "document", "name": "a.pdf"}})
+		m, _, err := l.s.InsertMessage(l.ctx, &store.Message{PortalID: p, DialogID: d.ID, ChannelID: d.ChannelID, Direction: "out",
+			ClientID: sql.NullString{String: clientID, Valid: true}, Kind: "document", Attachments: atts, Status: "pending", SentAt: time.Now()})
+		return m, err
+	}
+	sent, kept, gone, foreign := upload(p), upload(p), upload(p), upload(other)
+	m, err := reply("c-1", sent.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.db.Exec(`UPDATE files SET created_at = now() - interval '2 days' WHERE id <> $1`, kept.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.s.DeletePendingFiles(l.ctx, time.Now().Add(-24*time.Hour), 10)
+	if err != nil || n != 2 {
+		t.Fatalf("swept %d (%v), want 2: the unsent one and the other portal's", n, err)
+	}
+	for _, c := range []struct {
+		portal, id int64
+		want       bool
+	}{{p, sent.ID, true}, {p, kept.ID, true}, {p, gone.ID, false}, {other, foreign.ID, false}} {
+		if _, err := l.s.FileByID(l.ctx, c.portal, c.id); (err == nil) != c.want {
+			t.Errorf("file %d: kept %v, want %v", c.id, err == nil, c.want)
+		}
+	}
+	if _, err := reply("c-2", gone.ID); !problem.Is(err, problem.NotFound) {
+		t.Fatalf("a reply with a deleted upload: %v", err)
+	}
+	foreign2 := upload(other)
+	if _, err := reply("c-3", foreign2.ID); !problem.Is(err, problem.NotFound) {
+		t.Fatalf("a reply with another portal's upload: %v", err)
+	}
+	if f, err := l.s.FileByID(l.ctx, other, foreign2.ID); err != nil || !f.Pending {
+		t.Fatalf("another portal's reply took the upload: %+v %v", f, err)
+	}
+	v, err := l.s.MessageViewByID(l.ctx, p, m.ID)
+	if err != nil || len(v.FileSizes) != 1 || v.FileSizes[0] != int64(len("%PDF-1.4 x")) {
+		t.Fatalf("the view's sizes: %v %v", v, err)
+	}
+}
