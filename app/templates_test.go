@@ -341,3 +341,35 @@ func TestWindowsOfOtherChannels(t *testing.T) {
 		t.Fatalf("a hidden dialog: %d", s)
 	}
 }
+
+// A template Wazzup refuses (an empty WABA balance) ends in error with its
+// code; «Повторить» does not send it again as plain text.
+func TestTemplateRefusedIsNotRetriedAsText(t *testing.T) {
+	w := newWABAEnv(t)
+	const chat = "79995550305"
+	w.clientWrites(w.WABA, "whatsapp", chat, "Здравствуйте")
+	w.settle()
+	d, _ := w.dialogOf(w.Sales, chat)
+	w.Acc.SetFault(&wztest.Fault{Status: 400, Path: "/v3/message", Body: `{"status":400,"error":"BALANCE_IS_EMPTY","description":"WABA balance is empty"}`})
+	s, m, e := w.sendTemplate(w.Sales, d.ID, w.Greet.GUID, []string{}, "broke-1")
+	if s != http.StatusAccepted {
+		t.Fatalf("template: %d %+v", s, e)
+	}
+	w.settle()
+	var st, errText, kind string
+	if err := w.App.Store.DB().QueryRow(`SELECT status, coalesce(error, ''), kind FROM messages WHERE id = $1`, m.ID).Scan(&st, &errText, &kind); err != nil {
+		t.Fatal(err)
+	}
+	if st != "error" || !strings.HasPrefix(errText, "waba_balance_empty") || kind != "wapi_template" {
+		t.Fatalf("refused template: %s %q %s", st, errText, kind)
+	}
+	sent := len(w.Acc.Sent())
+	var re apiError
+	if s := w.api("POST", "/api/v1/messages/"+strconv.FormatInt(m.ID, 10)+"/retry", w.Sales, map[string]any{}, &re); s != http.StatusConflict || re.Error.Code != "template_not_retriable" {
+		t.Fatalf("retry of a template: %d %+v", s, re)
+	}
+	w.settle()
+	if len(w.Acc.Sent()) != sent {
+		t.Fatal("the retry sent something")
+	}
+}

@@ -101,6 +101,11 @@ func (s *Service) Retry(ctx context.Context, portalID int64, author Author, old 
 	if old.Direction != "out" || old.Status != "error" {
 		return nil, problem.New(problem.Conflict, "not_retriable", "only a reply that failed can be sent again")
 	}
+	if old.Kind == TemplateKind {
+		// Its template and values went with its send job: it is chosen
+		// again from the template list.
+		return nil, problem.New(problem.Conflict, "template_not_retriable", "a template is sent again from the template list")
+	}
 	clientID := store.RetryClientID(old.ID)
 	if len(old.Attachments) == 0 || string(old.Attachments) == "[]" || string(old.Attachments) == "null" {
 		return s.Send(ctx, portalID, author, old.DialogID, old.Text, clientID)

@@ -129,6 +129,9 @@ func channelTitle(transport, chatType string) string {
 	return transportTitle(chatType)
 }
 
+// TemplateKind is the kind of a template message (Wazzup's own name for it).
+const TemplateKind = "wapi_template"
+
 // maxTemplateValue is the longest value of a template variable (the whole
 // filled template is limited by the gateway too).
 const maxTemplateValue = 1024
@@ -183,7 +186,7 @@ func (s *Service) SendTemplate(ctx context.Context, portalID int64, author Autho
 	var out *store.Message
 	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		m := &store.Message{PortalID: portalID, DialogID: t.d.ID, ChannelID: t.ch.ID, Direction: "out", ClientID: nullString(t.clientID),
-			Kind: "text", Text: text, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
+			Kind: TemplateKind, Text: text, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
 		var err error
 		out, err = s.acceptReply(ctx, tx, t.d, author, m, func(_ *store.Message, payload map[string]any) error {
 			payload["template"] = tpl.GUID

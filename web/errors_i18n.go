@@ -200,6 +200,7 @@ var errRU = map[string]string{
 	"err_template_not_approved":   "WhatsApp не принял шаблон: он не одобрен. Выберите другой шаблон.",
 	"err_template_values_refused": "WhatsApp не принял значения шаблона. Проверьте поля и отправьте снова.",
 	"err_template_too_long":       "Шаблон с подставленными значениями слишком длинный. Сократите значения.",
+	"err_template_not_retriable":  "Шаблон нельзя отправить повторно этой кнопкой. Выберите его снова в списке шаблонов.",
 	"err_waba_balance_empty":      "Баланс WhatsApp Business в Wazzup пуст. Пополните его в Wazzup и отправьте снова.",
 }
 
@@ -344,6 +345,7 @@ var errEN = map[string]string{
 	"err_template_not_approved":   "WhatsApp refused the template: it is not approved. Choose another template.",
 	"err_template_values_refused": "WhatsApp refused the template's values. Check the fields and send again.",
 	"err_template_too_long":       "The filled template is too long. Shorten the values.",
+	"err_template_not_retriable":  "A template cannot be sent again with this button. Choose it again in the template list.",
 	"err_waba_balance_empty":      "The WhatsApp Business balance at Wazzup is empty. Top it up at Wazzup and send again.",
 }
 

@@ -33,6 +33,8 @@
   }
 
   var HISTORY_PAGE = 30;
+  // TEMPLATE_KIND is the kind of a message that was a WhatsApp Business template.
+  var TEMPLATE_KIND = "wapi_template";
   var LIST_PAGE = 50;
 
   // ---- state -------------------------------------------------------------
@@ -1132,7 +1134,8 @@
       var rd = state.byId[m.dialog_id];
       if (m.retried || state.retried[m.id]) {
         errRow.appendChild(el("span", { class: "msg-retried", text: T("retried") }));
-      } else if (state.view && state.view.kind === "dialog" && !(rd && rd.can_write === false)) {
+      } else if (state.view && state.view.kind === "dialog" && !(rd && rd.can_write === false) && m.kind !== TEMPLATE_KIND) {
+        // (a template is sent again from the template list)
         errRow.appendChild(el("button", { type: "button", class: "retry-btn", text: T("retry"), onclick: function () { retry(m); } }));
       }
       bubble.appendChild(errRow);
@@ -1409,7 +1412,7 @@
       return;
     }
     var cid = randomID();
-    var local = { id: "local-" + cid, local: true, dialog_id: d.id, channel: d.channel, direction: "out", kind: "text", text: fillTemplate(t.text, values), attachments: [],
+    var local = { id: "local-" + cid, local: true, dialog_id: d.id, channel: d.channel, direction: "out", kind: TEMPLATE_KIND, text: fillTemplate(t.text, values), attachments: [],
       author: state.me ? { id: state.me.user.id, name: state.me.user.name } : null, status: "pending", error: null,
       created_at: new Date().toISOString() };
     var seq = state.viewSeq;
