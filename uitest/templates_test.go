@@ -1,6 +1,7 @@
 package uitest
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/demo"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
@@ -102,4 +104,69 @@ func TestWABATemplateWhenWindowClosed(t *testing.T) {
 	tb.waitJS(`!document.querySelector("#template-panel").hidden && document.querySelectorAll("#template-panel .tpl-item").length === 3`)
 	tb.click("#template-close")
 	tb.waitJS(`document.querySelector("#template-panel").hidden`)
+}
+
+// «Написать клиенту» on a WhatsApp Business channel: the new dialog has no
+// client message, so its window is closed; the chat hands it to the
+// template picker, and the first message goes out as a template.
+func TestWriteFirstOnWABAIsATemplate(t *testing.T) {
+	var lena b24test.Contact
+	var deal b24test.Deal
+	e := newEnvWith(t, func(p *b24test.Portal) {
+		lena = p.AddContact(b24test.Contact{Name: "Елена", LastName: "Соколова", AssignedByID: 2,
+			Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "+7 (916) 555-20-01"}}})
+		deal = p.AddDeal(b24test.Deal{Title: "Диван для Елены", StageID: "NEW", AssignedByID: 2, ContactIDs: []int{lena.ID}})
+	})
+	e.World.AddWABA()
+	var res struct {
+		Channels []struct {
+			ID         int64  `json:"id"`
+			ExternalID string `json:"external_id"`
+		} `json:"channels"`
+	}
+	if code := e.api("POST", "/api/v1/channels", e.Admin, map[string]string{"provider": "wazzup", "api_key": demo.WazzupKey}, &res); code != http.StatusCreated {
+		t.Fatalf("reconnect wazzup: %d", code)
+	}
+	for _, ch := range res.Channels {
+		e.chans[ch.ExternalID] = ch.ID
+	}
+	e.eventually("the WhatsApp Business templates are fetched", func() bool {
+		var n int
+		_ = e.App.Store.DB().Get(&n, `SELECT count(*) FROM waba_templates WHERE portal_id = $1 AND status = 'approved'`, e.PortalID)
+		return n == 3
+	})
+
+	tb := e.open(fmt.Sprintf("/demo/frame?placement=CRM_DEAL_DETAIL_TOOLBAR&id=%d", deal.ID), 1280, 800)
+	tb.waitJS(`document.querySelector("#app").getAttribute("data-ready") === "true"`)
+	tb.waitJS(`!document.querySelector("#write-first").hidden && !!document.querySelector("#write-first-btn")`)
+	tb.click("#write-first-btn")
+	tb.click(fmt.Sprintf("#write-channel-%d", e.chans[e.World.WABA.ChannelID]))
+	tb.waitJS(`!document.querySelector("#write-go").disabled`)
+	tb.click("#write-go")
+	tb.waitJS(`!document.querySelector("#window-note").hidden && !document.querySelector("#template-panel").hidden &&
+		document.querySelectorAll("#template-panel .tpl-item").length === 3 && document.querySelector("#composer-input").offsetParent === null`)
+	if got := tb.str(`document.querySelector("#window-note").textContent`); !strings.Contains(got, "только шаблоном") {
+		t.Errorf("the new WABA dialog's composer says %q", got)
+	}
+	tb.click(`#template-panel .tpl-item[data-template-id="a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a52"]`)
+	tb.run(chromedp.SendKeys("#tpl-var-1", "Елена"))
+	want := "Здравствуйте, Елена! Это Мария из «Уютного дома». Вы спрашивали нас о товаре — удобно продолжить разговор здесь?"
+	tb.waitJS(`document.querySelector("#tpl-preview").textContent === ` + q(want))
+	tb.click("#tpl-send")
+	tb.waitJS(`[...document.querySelectorAll(".msg-out")].some(n => n.querySelector(".msg-text").textContent === ` + q(want) + ` && n.dataset.status !== "pending")`)
+	e.eventually("Wazzup gets the first message as a template", func() bool {
+		for _, s := range e.World.Acc.Sent() {
+			if s.Request.ChannelID == e.World.WABA.ChannelID && s.ChatID == "79165552001" &&
+				s.Request.TemplateID == "a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a52" && strings.Join(s.Request.TemplateValues, "|") == "Елена" {
+				return true
+			}
+		}
+		return false
+	})
+	tb.shot("waba-write-first-template")
+	for _, s := range e.World.Acc.Sent() {
+		if s.Request.TemplateID == "" {
+			t.Errorf("a plain message left: %+v", s.Request)
+		}
+	}
 }
