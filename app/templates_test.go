@@ -275,6 +275,21 @@ func TestTemplateStatusWebhook(t *testing.T) {
 	if len(tl.Templates) != 2 || (tl.Templates[0].ID != fresh.GUID && tl.Templates[1].ID != fresh.GUID) {
 		t.Fatalf("after a new approval: %+v", tl.Templates)
 	}
+	// A template whose webhook was lost comes with the periodic refresh.
+	quiet := w.Acc.AddTemplate(wztest.Template{Title: "Тихий", Name: "quiet", Status: "approved", Channels: []string{w.WABA.ChannelID},
+		Components: []wztest.TemplateComponent{{Type: "BODY", Text: "Без вебхука"}}})
+	if err := w.App.Relay.ScheduleTemplateRefresh(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	_, tl = w.templates(w.Sales, d.ID)
+	found := false
+	for _, tp := range tl.Templates {
+		found = found || tp.ID == quiet.GUID
+	}
+	if len(tl.Templates) != 3 || !found {
+		t.Fatalf("after the periodic refresh: %+v", tl.Templates)
+	}
 }
 
 // Instagram's window is 7 days and has no templates; Telegram (and a
