@@ -44,7 +44,13 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the sandbox frame carries no session:\n%s", frame)
 	}
-	var dialogs []any
+	var dialogs []struct {
+		ID      int64  `json:"id"`
+		ChatID  string `json:"chat_id"`
+		Channel struct {
+			Transport string `json:"transport"`
+		} `json:"channel"`
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		req, _ := http.NewRequest("GET", d.Base+"/api/v1/dialogs", nil)
 		req.Header.Set("Authorization", "Bearer "+m[1])
@@ -53,7 +59,13 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		var body struct {
-			Dialogs []any `json:"dialogs"`
+			Dialogs []struct {
+				ID      int64  `json:"id"`
+				ChatID  string `json:"chat_id"`
+				Channel struct {
+					Transport string `json:"transport"`
+				} `json:"channel"`
+			} `json:"dialogs"`
 		}
 		_ = json.NewDecoder(res.Body).Decode(&body)
 		res.Body.Close()
@@ -63,6 +75,37 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 	}
 	if len(dialogs) < 6 {
 		t.Fatalf("the demo seeded %d dialogs, want 6", len(dialogs))
+	}
+	// The WhatsApp Business client wrote 25 hours ago: the window is closed
+	// and the channel's three templates are offered.
+	var waba int64
+	for _, dl := range dialogs {
+		if dl.Channel.Transport == "wapi" {
+			waba = dl.ID
+		}
+	}
+	if waba == 0 {
+		t.Fatalf("no WhatsApp Business dialog in %+v", dialogs)
+	}
+	var tl struct {
+		WindowOpen bool  `json:"window_open"`
+		Templates  []any `json:"templates"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/dialogs/%d/templates", d.Base, waba), nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(res.Body).Decode(&tl)
+		res.Body.Close()
+		if len(tl.Templates) == 3 {
+			break
+		}
+	}
+	if tl.WindowOpen || len(tl.Templates) != 3 {
+		t.Fatalf("the demo's WhatsApp Business dialog: %+v", tl)
 	}
 	d.Stop()
 }
