@@ -275,7 +275,7 @@ var uiRU = map[string]string{
 	"window_closed_waba": "Прошло больше 24 часов с последнего сообщения клиента — WhatsApp Business разрешает написать только шаблоном.",
 	"window_closed_ig":   "Прошло больше 7 дней с последнего сообщения клиента — Instagram не разрешает писать первым. Дождитесь нового сообщения клиента.",
 	"window_never_waba":  "Клиент ещё не писал в этот канал — WhatsApp Business разрешает начать разговор только шаблоном.",
-	"window_closes":      "Окно для ответа закроется {at}",
+	"window_never_ig":    "Клиент ещё не писал в этот Instagram — Instagram не разрешает писать первым. Дождитесь сообщения клиента.",
 	// Writing first from a CRM card with no dialog yet.
 	"write_first":           "Написать клиенту",
 	"write_first_intro":     "С этим клиентом ещё нет диалога. Выберите канал и номер — и напишите первым.",
@@ -539,7 +539,7 @@ var uiEN = map[string]string{
 	"window_closed_waba":    "More than 24 hours have passed since the client's last message — WhatsApp Business lets you write only with a template.",
 	"window_closed_ig":      "More than 7 days have passed since the client's last message — Instagram does not let you write first. Wait for the client's next message.",
 	"window_never_waba":     "The client has not written on this channel yet — WhatsApp Business lets you start only with a template.",
-	"window_closes":         "The reply window closes {at}",
+	"window_never_ig":       "The client has not written to this Instagram yet — Instagram does not let you write first. Wait for the client's message.",
 	"write_first":           "Write to the client",
 	"write_first_intro":     "There is no dialog with this client yet. Choose the channel and the number, and write first.",
 	"write_contact":         "Contact",

@@ -1258,6 +1258,8 @@
     }
   };
 
+  var windowTimer = null;
+
   function windowChannel(d) {
     var t = d && d.channel && d.channel.transport;
     return t === "wapi" || t === "instagram";
@@ -1279,6 +1281,10 @@
       if (state.win.chosen && !chosenTemplate()) { state.win.chosen = null; state.win.values = []; }
       if (!had || JSON.stringify(had.templates) !== JSON.stringify(r.templates) || had.window_open !== r.window_open) renderTemplatePanel();
       renderWindow();
+      // An open window closes by itself: look again then.
+      clearTimeout(windowTimer);
+      var left = r.window_open && r.window_closes_at ? new Date(r.window_closes_at).getTime() - Date.now() : -1;
+      if (left > 0 && left < 0x7fffffff) windowTimer = setTimeout(loadWindow, left + 1000);
     }).catch(function () { /* the composer stays as it is; a send says why */ });
   }
 
@@ -1307,7 +1313,8 @@
     ui.tplBtn.setAttribute("aria-expanded", state.win.panel ? "true" : "false");
     if (closed) {
       var w = state.win.data;
-      ui.windowNote.textContent = waba ? (w.window_closes_at ? T("window_closed_waba") : T("window_never_waba")) : T("window_closed_ig");
+      ui.windowNote.textContent = waba ? (w.window_closes_at ? T("window_closed_waba") : T("window_never_waba")) :
+        (w.window_closes_at ? T("window_closed_ig") : T("window_never_ig"));
     }
     ui.windowNote.hidden = !closed;
     ui.hint.hidden = closed;
