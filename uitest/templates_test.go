@@ -170,3 +170,24 @@ func TestWriteFirstOnWABAIsATemplate(t *testing.T) {
 		}
 	}
 }
+
+// An Instagram client silent for 8 days: the composer says the 7-day window
+// is closed, with no plain text and no templates to offer.
+func TestInstagramWindowClosed(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.World.Acc.ClientWrites(e.ctx, e.World.IG.ChannelID, "instagram", "late.buyer", wztest.Incoming{
+		Text: "Есть ли доставка в Казань?", ContactName: "late.buyer", DateTime: time.Now().Add(-8 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	d := e.dialogOf("late.buyer", e.World.IG)
+	tb := e.open(generalChat, 1280, 800)
+	tb.click(rowSel(d.ID))
+	tb.waitJS(`!document.querySelector("#window-note").hidden && document.querySelector("#composer-input").offsetParent === null`)
+	if got := tb.str(`document.querySelector("#window-note").textContent`); !strings.Contains(got, "7 дней") {
+		t.Errorf("the closed Instagram window is said as %q", got)
+	}
+	if !tb.yes(`document.querySelector("#template-panel").hidden && document.querySelector("#template-btn").hidden`) {
+		t.Error("templates offered on Instagram")
+	}
+	tb.shot("instagram-window-closed")
+}
