@@ -59,7 +59,7 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	if err := s.checkWindow(ctx, t); err != nil {
+	if err := s.checkWindow(t); err != nil {
 		return s.repeatOr(ctx, t, err)
 	}
 	kind := filestore.Kind(f.Type)

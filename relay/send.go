@@ -51,7 +51,7 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	if err := s.checkWindow(ctx, t); err != nil {
+	if err := s.checkWindow(t); err != nil {
 		return s.repeatOr(ctx, t, err)
 	}
 	var out *store.Message

@@ -94,13 +94,13 @@ func (s *Service) DialogTemplates(ctx context.Context, portalID, dialogID int64)
 // closed: the gateway would accept it and fail it later (WhatsApp Business
 // after 24 hours, Instagram after 7 days), so it is refused before anything
 // is stored or sent.
-func (s *Service) checkWindow(_ context.Context, t *replyTarget) error {
+func (s *Service) checkWindow(t *replyTarget) error {
 	w := s.windowOf(t.ch.Provider, t.ch.Transport, t.d.LastInAt, s.o.Now())
 	if w.Open {
 		return nil
 	}
 	p := problem.New(problem.Conflict, "window_closed",
-		"the client last wrote too long ago: %s lets only a template out now", channelTitle(t.ch.Transport, t.d.ChatType)).
+		"the client last wrote too long ago: %s lets only a template out now", channelTitle(w, t.d.ChatType)).
 		With("templates", w.Templates)
 	if w.ClosesAt != nil {
 		p = p.With("closed_at", w.ClosesAt.UTC().Format(time.RFC3339))
@@ -121,9 +121,10 @@ func (s *Service) repeatOr(ctx context.Context, t *replyTarget, err error) (*sto
 	return nil, err
 }
 
-// channelTitle names a channel's messenger, WhatsApp Business apart.
-func channelTitle(transport, chatType string) string {
-	if strings.EqualFold(transport, "wapi") {
+// channelTitle names a channel's messenger to a person; a WhatsApp channel
+// with templates is WhatsApp Business.
+func channelTitle(w Window, chatType string) string {
+	if w.Templates {
 		return "WhatsApp Business"
 	}
 	return transportTitle(chatType)
@@ -148,10 +149,15 @@ func (s *Service) SendTemplate(ctx context.Context, portalID int64, author Autho
 	if err != nil {
 		return nil, err
 	}
+	// A repeated request is its first answer, whatever changed since (the
+	// template rejected meanwhile, say).
+	if m, err := s.o.Store.MessageByClientID(ctx, t.d.ID, t.clientID); err != nil || m != nil {
+		return m, err
+	}
 	gw, ok := s.adapter(t.ch.Provider)
 	if !ok || !gw.TemplatesOn(t.ch.Transport) {
 		return nil, problem.New(problem.Conflict, "templates_not_supported",
-			"%s sends no templates; write a message", channelTitle(t.ch.Transport, t.d.ChatType))
+			"%s sends no templates; write a message", transportTitle(t.d.ChatType))
 	}
 	templateGUID = strings.TrimSpace(templateGUID)
 	if templateGUID == "" {
