@@ -19,12 +19,14 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/relay24/relay24/access"
+	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix"
 	"github.com/relay24/relay24/config"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/handlers"
 	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/linkpreview"
 	"github.com/relay24/relay24/migrations"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/relay"
@@ -54,18 +56,24 @@ type Options struct {
 
 // App is a running relay24.
 type App struct {
-	Config   *config.Config
-	Log      *slog.Logger
-	Store    *store.Store
-	Jobs     *jobs.Queue
-	Portals  *portal.Service
-	Sync     *crmsync.Syncer
-	Relay    *relay.Service
-	Access   *access.Rules
-	Stream   *stream.Hub
-	Sessions *session.Signer
-	Echo     *echo.Echo
-	Cron     *cron.Cron
+	Config  *config.Config
+	Log     *slog.Logger
+	Store   *store.Store
+	Jobs    *jobs.Queue
+	Portals *portal.Service
+	Sync    *crmsync.Syncer
+	Relay   *relay.Service
+	// Automation is the robot and the triggers (relay24 in Bitrix24's automation).
+	Automation *automation.Service
+	Access     *access.Rules
+	Stream     *stream.Hub
+	Sessions   *session.Signer
+	Echo       *echo.Echo
+	Cron       *cron.Cron
+
+	// Links makes link previews; tests may trust their own page server
+	// (Links.Fetcher.SetTrusted).
+	Links *linkpreview.Service
 
 	listener net.Listener
 	workers  int
@@ -183,6 +191,15 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		ln.Close()
 		return nil, fmt.Errorf("scheduling the template refresh: %w", err)
 	}
+	a.Automation = automation.New(automation.Options{
+		Store: st, Portals: a.Portals, Relay: a.Relay, Jobs: q, Log: log, PublicURL: cfg.PublicURL, Now: o.Now,
+	})
+	a.Automation.Register(q)
+	a.Portals.SetRegistrar(a.Automation.Ensure)
+	a.Relay.SetHooks(a.Automation.Hooks())
+	// The robot's template_id goes out as a WABA template when the window
+	// is closed.
+	a.Automation.SetTemplates(relay.RobotTemplates{S: a.Relay})
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
 	a.Stream.OnAccessChanged = a.Access.Invalidate
 
@@ -196,6 +213,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		st.Close()
 		ln.Close()
 		return nil, fmt.Errorf("scheduling job pruning: %w", err)
+	}
+	a.Links = linkpreview.NewService(linkpreview.NewFetcher(nil), st, log)
+	if _, err := a.Cron.AddFunc("@every 1h", func() {
+		if _, err := st.PruneLinkPreviews(context.Background(), 24*time.Hour); err != nil {
+			log.Error("pruning link previews", slog.String("error", err.Error()))
+		}
+	}); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling link preview pruning: %w", err)
 	}
 
 	// Uploads no reply took within a day are deleted (they hold a
@@ -212,7 +239,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	e.Use(m.middleware)
 	h := &handlers.Handlers{
 		Store: st, Portals: a.Portals, Sessions: a.Sessions, Web: assets, Log: log, PublicURL: cfg.PublicURL, Sync: a.Sync,
-		Relay: a.Relay, Access: a.Access, Stream: a.Stream, Files: files,
+		Relay: a.Relay, Automation: a.Automation, Access: a.Access, Stream: a.Stream, Files: files, Links: a.Links,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Ready:   st.Ping,
 	}

@@ -253,6 +253,9 @@ func TestInterruptedBatchWritesNothingTwice(t *testing.T) {
 	r.P.SetFault(&b24test.Fault{Status: http.StatusGatewayTimeout, Lost: true, Method: "batch"})
 	r.runGated(true)
 	if on, _ := timelineTexts(t, r.P, "again"); len(on) != len(chats) {
+		for _, c := range r.P.Calls() {
+			t.Logf("call %s batch=%v status=%d err=%s", c.Method, c.InBatch, c.Status, c.Error)
+		}
 		t.Fatalf("the lost batch wrote %d of %d entries: the test would prove nothing", len(on), len(chats))
 	}
 	if n := r.count(`SELECT count(*) FROM messages WHERE timeline_id IS NOT NULL AND text LIKE 'again %'`); n != 0 {

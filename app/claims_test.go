@@ -484,10 +484,10 @@ func TestClaimSessionRules(t *testing.T) {
 
 // README: dialogs also carry client_name, deal_id, lead_id; the individual
 // chat's answer lists the card's contacts; messages carry kind and, in
-// "View all dialogs", their channel. And the app's scopes are the five
+// "View all dialogs", their channel. And the app's scopes are the six
 // README lists: the whole flow needs no other.
 func TestClaimDialogAndMessageExtras(t *testing.T) {
-	if b24test.DefaultScope != "crm,placement,user,department,im" {
+	if b24test.DefaultScope != "crm,placement,user,department,im,bizproc" {
 		t.Fatalf("the emulated app is registered with %q, not README's scopes", b24test.DefaultScope)
 	}
 	r := newRelayEnv(t)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/telegram/tgtest"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
@@ -386,5 +387,35 @@ func TestTemplateRefusedIsNotRetriedAsText(t *testing.T) {
 	w.settle()
 	if len(w.Acc.Sent()) != sent {
 		t.Fatal("the retry sent something")
+	}
+}
+
+// The robot with a template_id on a WhatsApp Business channel whose client
+// never wrote (a dialog opened from the CRM: its window is closed) sends the
+// real template, once; a template with variables cannot be filled by the
+// robot and is reported as template_values_count.
+func TestRobotSendsWABATemplate(t *testing.T) {
+	w := newWABAEnv(t)
+	const phone = "79161230077"
+	_, deal := w.dealOf("Роботова", phone)
+	waba := strconv.FormatInt(w.chans[w.WABA.ChannelID], 10)
+	call := w.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID),
+		Properties: map[string]string{"channel_id": waba, "text": "Не уйдёт: окно закрыто", "template_id": w.Greet.GUID}})
+	w.untilReported(call.EventToken)
+	if rep := reports(w.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" {
+		t.Fatalf("robot report: %+v", rep)
+	}
+	sent := sentTo(w.Acc, phone)
+	if len(sent) != 1 || sent[0].Request.TemplateID != w.Greet.GUID || sent[0].Request.Text != "" {
+		t.Fatalf("the emulator got %+v", sent)
+	}
+	call = w.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID),
+		Properties: map[string]string{"channel_id": waba, "template_id": w.Ready.GUID}})
+	w.untilReported(call.EventToken)
+	if rep := reports(w.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "template_values_count" {
+		t.Fatalf("a template with variables from the robot: %+v", rep)
+	}
+	if n := len(sentTo(w.Acc, phone)); n != 1 {
+		t.Fatalf("%d sends, want the one template", n)
 	}
 }

@@ -132,6 +132,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout i
 		a.Close()
 		return fmt.Errorf("demo: connecting the sandbox Wazzup account: %w", err)
 	}
+	if err := ConfigureRobot(ctx, a, p.ID, portal); err != nil {
+		log.Warn("demo: placing the robot on a deal stage", slog.String("error", err.Error()))
+	}
 	if err := world.SeedDialogs(ctx, a, p.ID); err != nil {
 		log.Warn("demo: seeding dialogs", slog.String("error", err.Error()))
 	}
@@ -147,7 +150,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout i
 	}()
 
 	fmt.Fprintf(stdout, "\nrelay24 demo is running.\n\n"+
-		"  Sandbox (the portal imitation with both chats): %s/demo\n\n"+
+		"  Sandbox (the portal imitation with both chats): %s/demo\n"+
+		"  (a deal moved to «В работе» there runs the robot «Отправить сообщение (relay24)»)\n\n"+
 		"  Open %s/login?portal=%s\n"+
 		"  (you log in to the emulated portal %s as its administrator, %s)\n\n"+
 		"Stop with Ctrl+C.\n\n", cfg.PublicURL, cfg.PublicURL, url.QueryEscape(portal.Domain()), portal.Domain(), AdminName)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -266,4 +267,47 @@ func TestDemoRestartShowsTheSameWorld(t *testing.T) {
 	if status != "read" || name != "Светлана" {
 		t.Fatalf("after the reply's echo and statuses: status %q, the client is called %q", status, name)
 	}
+}
+
+// The sandbox's robot: moving the featured deal to «В работе» runs
+// relay24's robot placed on that stage, which sends its text to the deal's
+// client through WhatsApp, once, and reports back.
+func TestDemoRobotOnDealStage(t *testing.T) {
+	dbURL := storetest.URL(t)
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d := startDemo(t, dbURL, t.TempDir())
+	waitSettled(t, db)
+	c := &http.Client{Timeout: 10 * time.Second}
+	m := regexp.MustCompile(`class="menu-deal" data-deal="(\d+)"`).FindStringSubmatch(get(t, c, d.Sandbox))
+	if m == nil {
+		t.Fatal("the sandbox lists no deal")
+	}
+	res, err := c.PostForm(d.Base+"/demo/deals/"+m[1]+"/stage", url.Values{"stage": {demo.RobotStage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"robots":[200]`) {
+		t.Fatalf("moving the deal: %d %s", res.StatusCode, body)
+	}
+	var sent, reported int
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		err := db.QueryRow(`SELECT (SELECT count(*) FROM messages WHERE text = $1 AND status IN ('sent', 'delivered', 'read')),
+			(SELECT count(*) FROM robot_runs WHERE status = 'sent' AND reported_at IS NOT NULL)`, demo.RobotText).Scan(&sent, &reported)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reported > 0 {
+			break
+		}
+	}
+	if sent != 1 || reported != 1 {
+		t.Fatalf("the robot sent %d messages and reported %d times", sent, reported)
+	}
+	d.Stop()
 }

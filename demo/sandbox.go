@@ -31,7 +31,9 @@ type SandboxDeal struct {
 //     chat button, each showing the real placement page in an iframe;
 //   - GET /demo/frame?placement=CODE&id=N: opens the placement on the
 //     emulated portal as user (a genuine portal POST, a genuine session) and
-//     answers the page relay24 rendered.
+//     answers the page relay24 rendered;
+//   - POST /demo/deals/:id/stage: moves a deal to a stage, running the
+//     robots placed there (ConfigureRobot).
 //
 // Demo mode and tests only: /demo/frame hands a session of user to anyone
 // who can reach it.
@@ -60,9 +62,10 @@ func Sandbox(e *echo.Echo, p *b24test.Portal, user int, deals []int) {
 		if c.Scheme() == "https" {
 			proto = "1"
 		}
-		return sandboxPage.Execute(c.Response(), map[string]any{"Deals": list, "Domain": p.Domain(),
+		return sandboxPage.Execute(c.Response(), map[string]any{"Deals": list, "Domain": p.Domain(), "RobotStage": RobotStage,
 			"FrameName": c.Request().Host + "|" + proto + "|sandbox"})
 	})
+	e.POST("/demo/deals/:id/stage", sandboxMove(p))
 	e.GET("/demo/frame", func(c echo.Context) error {
 		code := strings.ToUpper(c.QueryParam("placement"))
 		if code == "" {

@@ -21,6 +21,7 @@ func (h *Handlers) connectChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.channelsChanged(c.Request().Context(), caller(c).Portal.ID)
 	return c.JSON(http.StatusCreated, map[string]any{"channels": chans})
 }
 

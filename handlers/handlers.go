@@ -16,8 +16,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/relay24/relay24/access"
+	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/crmsync"
 	"github.com/relay24/relay24/filestore"
+	"github.com/relay24/relay24/linkpreview"
 	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/relay"
@@ -29,18 +31,21 @@ import (
 
 // Handlers are relay24's HTTP endpoints with their dependencies.
 type Handlers struct {
-	Store     *store.Store
-	Portals   *portal.Service
-	Sync      *crmsync.Syncer
-	Relay     *relay.Service
-	Files     filestore.Storage
-	Access    *access.Rules
-	Stream    *stream.Hub
-	Sessions  *session.Signer
-	Web       *web.Assets
-	Log       *slog.Logger
-	PublicURL string
-	Metrics   http.Handler
+	Store   *store.Store
+	Portals *portal.Service
+	Sync    *crmsync.Syncer
+	Relay   *relay.Service
+	// Automation is the robot and the triggers (nil: /b24/robot is 404).
+	Automation *automation.Service
+	Files      filestore.Storage
+	Access     *access.Rules
+	Stream     *stream.Hub
+	Links      *linkpreview.Service
+	Sessions   *session.Signer
+	Web        *web.Assets
+	Log        *slog.Logger
+	PublicURL  string
+	Metrics    http.Handler
 	// Ready checks what /readyz reports on (the database).
 	Ready func(ctx context.Context) error
 
@@ -67,6 +72,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	e.POST("/b24/events", h.events)
 	e.POST("/b24/app", h.appPage)
 	e.POST("/b24/placement", h.placementPage)
+	e.POST("/b24/robot", h.robot)
 
 	e.POST("/webhooks/wazzup/:key", h.wazzupWebhook)
 	e.POST("/webhooks/telegram/:key", h.telegramWebhook)
@@ -83,6 +89,8 @@ func (h *Handlers) Register(e *echo.Echo) {
 	// signed, short-lived, no session.
 	e.GET("/files/:id/:name", h.publicFile)
 	e.GET("/files/:id", h.publicFile)
+	// A link preview's picture, proxied: signed, no session (an <img>).
+	e.GET(linkPreviewImagePath, h.linkPreviewImage)
 
 	api := e.Group("/api/v1", h.authenticate)
 	api.GET("/me", h.me)
@@ -91,6 +99,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/sync", h.syncProgress, h.adminOnly)
 	api.GET("/dialogs", h.dialogs)
 	api.GET("/search", h.search)
+	api.GET("/link-preview", h.linkPreview)
 	api.POST("/dialogs", h.createDialog)
 	api.GET("/dialogs/:id", h.dialog)
 	api.GET("/dialogs/:id/messages", h.history)
@@ -266,7 +275,7 @@ func acceptLang(h string) string {
 func wantsHTML(c echo.Context) bool {
 	p := c.Request().URL.Path
 	switch {
-	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/files/"), p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/files/"), p == linkPreviewImagePath, p == "/b24/events", p == "/healthz", p == "/readyz", p == "/metrics":
 		return false
 	case p == "/b24/install" && c.Request().PostFormValue("event") != "":
 		return false

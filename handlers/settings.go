@@ -266,5 +266,6 @@ func (h *Handlers) disconnectChannel(c echo.Context) error {
 	if err := h.Relay.Disconnect(c.Request().Context(), caller(c).Portal.ID, id); err != nil {
 		return err
 	}
+	h.channelsChanged(c.Request().Context(), caller(c).Portal.ID)
 	return c.NoContent(http.StatusNoContent)
 }

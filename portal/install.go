@@ -92,6 +92,18 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 	if err := s.ensureBindings(ctx, c, log); err != nil {
 		return nil, classifyRemote(err, "binding placements and events")
 	}
+	if s.registrar != nil {
+		// The robot and triggers, with the same token. The install stands
+		// without them (an app registered before it had the bizproc scope
+		// is refused them): «Восстановить» registers them and says why not.
+		var id int64
+		if existing != nil {
+			id = existing.ID
+		}
+		if err := s.registrar(ctx, c, Registration{PortalID: id, UserID: installer.ID, Lang: langCode(req.Lang)}); err != nil {
+			log.WarnContext(ctx, "automation robot not registered at install", slog.String("error", err.Error()))
+		}
+	}
 	var appHash []byte
 	if req.ApplicationToken != "" {
 		// Posted with an administrator's confirmed token, so it replaces what
@@ -265,6 +277,15 @@ func (s *Service) Repair(ctx context.Context, portalID int64) (Bindings, error) 
 	if err := s.ensureBindings(ctx, c, s.o.Log.With(slog.Int64("portal_id", portalID))); err != nil {
 		return Bindings{}, classifyRemote(err, "repairing bindings")
 	}
+	if s.registrar != nil {
+		p, err := s.o.Store.PortalByID(ctx, portalID)
+		if err != nil {
+			return Bindings{}, err
+		}
+		if err := s.registrar(ctx, c, Registration{PortalID: portalID, UserID: p.TokenUserID.Int64, Lang: p.Lang}); err != nil {
+			return Bindings{}, classifyRemote(err, "repairing the automation robot")
+		}
+	}
 	b, err := s.readBindings(ctx, c)
 	if err != nil {
 		return Bindings{}, classifyRemote(err, "reading bindings")
@@ -283,6 +304,44 @@ func (s *Service) BindingsOf(ctx context.Context, portalID int64) (Bindings, err
 		return Bindings{}, classifyRemote(err, "reading bindings")
 	}
 	return b, nil
+}
+
+// Registration is what a Registrar is told of the portal it registers on.
+type Registration struct {
+	PortalID int64 // 0: a portal being installed for the first time
+	UserID   int64 // the administrator whose token registers
+	Lang     string
+}
+
+// Registrar registers what relay24 adds to a portal beyond placements and
+// events (the automation robot and triggers) with c, at install and on
+// repair; it must look before it adds, like the bindings.
+type Registrar func(ctx context.Context, c *bitrix.Client, r Registration) error
+
+// SetRegistrar installs the registrar; automation is built after the portals.
+func (s *Service) SetRegistrar(f Registrar) { s.registrar = f }
+
+// AuthenticateApp finds the installed portal of memberID whose stored
+// application token is appToken (a call the portal makes on its own, like
+// an event or a robot's). Anything else is Unauthorized.
+func (s *Service) AuthenticateApp(ctx context.Context, memberID, appToken string) (*store.Portal, error) {
+	if memberID == "" || appToken == "" {
+		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "the call names no portal or carries no application token")
+	}
+	p, err := s.o.Store.PortalByMemberID(ctx, memberID)
+	if problem.Is(err, problem.NotFound) {
+		return nil, problem.New(problem.Unauthorized, "unknown_portal", "the call comes from a portal relay24 does not know")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !secretEqual(s.o.Keys.Hash("application_token", appToken), p.ApplicationTokenHash) {
+		return nil, problem.New(problem.Unauthorized, "wrong_application_token", "the call's application token does not match the portal's")
+	}
+	if !p.Active() {
+		return nil, problem.New(problem.Unauthorized, "portal_uninstalled", "relay24 is not installed on this portal")
+	}
+	return p, nil
 }
 
 // Event is an authenticated portal event.

@@ -54,10 +54,11 @@ type Options struct {
 
 // Service is the portal registry.
 type Service struct {
-	o       Options
-	mu      sync.Mutex
-	pacers  map[int64]*bitrix.Pacer
-	onEvent EventSink
+	o         Options
+	mu        sync.Mutex
+	pacers    map[int64]*bitrix.Pacer
+	onEvent   EventSink
+	registrar Registrar
 }
 
 // EventSink is told of every authenticated CRM event after it is recorded

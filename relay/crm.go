@@ -317,6 +317,11 @@ func (s *Service) escalateJob(ctx context.Context, j *jobs.Job) error {
 			return err
 		}
 	}
+	if s.hooks.Escalated != nil {
+		if err := s.hooks.Escalated(ctx, d); err != nil {
+			return err
+		}
+	}
 	return s.o.Store.MarkEscalated(ctx, d.ID, s.o.Now())
 }
 

@@ -469,6 +469,11 @@ func (s *Service) afterMessage(ctx context.Context, tx *store.Store, d *store.Di
 		specs = append(specs, jobs.Spec{Kind: JobResolveClient, Payload: map[string]int64{"dialog_id": d.ID},
 			Options: jobs.Options{PortalID: m.PortalID, UniqueKey: "client:" + itoa(d.ID)}})
 	}
+	if m.Direction == "in" && s.hooks.Inbound != nil {
+		if err := s.hooks.Inbound(ctx, tx, nd, m); err != nil {
+			return err
+		}
+	}
 	if m.Direction == "in" && nd.Unanswered {
 		specs = append(specs, jobs.Spec{Kind: JobNotify, Payload: map[string]int64{"dialog_id": d.ID},
 			Options: jobs.Options{PortalID: m.PortalID, UniqueKey: "notify:" + itoa(d.ID), RunAt: s.o.Now().Add(s.o.NotifyDelay)}})

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/relay24/relay24/filestore"
 	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/jobs"
+	"github.com/relay24/relay24/netguard"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 )
@@ -363,7 +363,7 @@ func (s *Service) openGatewayFile(ctx context.Context, m *store.Message, gw gate
 }
 
 // errRefusedAddress is a link to an address relay24 does not fetch from.
-var errRefusedAddress = errors.New("the link points to a private address")
+var errRefusedAddress = netguard.ErrRefused
 
 // mediaGet downloads a client's file by the gateway's link. The link comes
 // from a client's message, so it is fetched as a hostile one: http(s)
@@ -406,35 +406,13 @@ var errForeignRedirect = errors.New("a redirect to another host")
 // of the configured Wazzup API, the one non-public address it may reach
 // (the emulator in tests and demos).
 func newMediaClient(trusted string) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if trusted != "" && strings.EqualFold(addr, trusted) {
-			return d.DialContext(ctx, network, addr)
-		}
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-		if err != nil {
-			return nil, err
-		}
-		if len(ips) == 0 {
-			return nil, fmt.Errorf("%s has no address", host)
-		}
-		for _, ip := range ips {
-			if !publicAddr(ip) {
-				return nil, errRefusedAddress
-			}
-		}
-		// The address checked is the address dialled.
-		return d.DialContext(ctx, network, net.JoinHostPort(ips[0].Unmap().String(), port))
-	}
+	d := &netguard.Dialer{Dialer: &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		Trusted: netguard.TrustOnly(trusted)}
 	return &http.Client{
 		Timeout: mediaTimeout,
 		Transport: &http.Transport{
 			Proxy:                 nil,
-			DialContext:           dial,
+			DialContext:           d.DialContext,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
 			MaxIdleConnsPerHost:   4,
@@ -468,13 +446,5 @@ func hostPort(raw string) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// sharedAddressSpace is 100.64.0.0/10 (carrier-grade NAT), which
-// netip.Addr.IsPrivate does not count.
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
-
 // publicAddr reports whether an address is one on the public internet.
-func publicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
-		!sharedAddressSpace.Contains(ip) && !(ip.Is4() && ip.As4()[0] == 0)
-}
+var publicAddr = netguard.Public

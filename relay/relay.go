@@ -90,6 +90,7 @@ type Service struct {
 	// mediaHTTP downloads clients' files by the links their messages
 	// carry (newMediaClient: public addresses only).
 	mediaHTTP *http.Client
+	hooks     Hooks
 }
 
 // cardTTL is how long a CRM card read for an individual chat is trusted

@@ -343,3 +343,21 @@ func (s *Service) applyTemplateStatus(ctx context.Context, g *store.Gateway, ts 
 	}
 	return s.o.Store.Notify(ctx, store.Event{PortalID: g.PortalID, Type: "channel.updated"})
 }
+
+// RobotTemplates is the template sender of the automation's robot
+// (automation.TemplateSender): its window by ReplyWindow, and a template
+// without values (the robot's properties carry none, so a template with
+// variables is refused as template_values_count).
+type RobotTemplates struct{ S *Service }
+
+// WindowOpen reports whether a plain reply may go to the dialog now.
+func (t RobotTemplates) WindowOpen(ctx context.Context, portalID, dialogID int64) (bool, error) {
+	w, _, err := t.S.DialogWindow(ctx, portalID, dialogID)
+	return w.Open, err
+}
+
+// SendTemplate sends the template as the chat does, exactly once per
+// clientID.
+func (t RobotTemplates) SendTemplate(ctx context.Context, portalID int64, author Author, dialogID int64, templateID, clientID string) (*store.Message, error) {
+	return t.S.SendTemplate(ctx, portalID, author, dialogID, templateID, nil, clientID)
+}

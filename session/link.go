@@ -85,3 +85,36 @@ func (s *Signer) CheckFileLink(portalID, fileID int64, exp, sig string) error {
 func fileLinkPayload(portalID, fileID int64, exp int64) []byte {
 	return fmt.Appendf(nil, "%d.%d.%d", portalID, fileID, exp)
 }
+
+const previewImageLinkPurpose = "link preview image v1"
+
+// PreviewImageLink signs the link through which a portal's chat shows a
+// link preview's picture (relay24 fetches it; the browser never asks the
+// third party): exp (Unix seconds) and sig, over the portal and the
+// picture's URL. Only pictures relay24 itself found on a page get a link,
+// so the proxy fetches nothing a user merely names.
+func (s *Signer) PreviewImageLink(portalID int64, imageURL string) (exp, sig string) {
+	e := s.now().Add(LinkTTL).Truncate(linkStep).Add(linkStep).Unix()
+	exp = strconv.FormatInt(e, 10)
+	return exp, s.keys.MAC(previewImageLinkPurpose, previewImagePayload(portalID, imageURL, e))
+}
+
+// CheckPreviewImageLink checks a preview picture's link: secret.ErrInvalid
+// for any mismatch, ErrExpired for a genuine link past its expiry.
+func (s *Signer) CheckPreviewImageLink(portalID int64, imageURL, exp, sig string) error {
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || sig == "" {
+		return fmt.Errorf("preview image link: %w", secret.ErrInvalid)
+	}
+	if !s.keys.CheckMAC(previewImageLinkPurpose, previewImagePayload(portalID, imageURL, e), sig) {
+		return fmt.Errorf("preview image link: %w", secret.ErrInvalid)
+	}
+	if !s.now().Before(time.Unix(e, 0)) {
+		return ErrExpired
+	}
+	return nil
+}
+
+func previewImagePayload(portalID int64, imageURL string, exp int64) []byte {
+	return fmt.Appendf(nil, "%d.%d.%s", portalID, exp, imageURL)
+}

@@ -51,6 +51,11 @@ func FailureText(lang, stored string) string {
 }
 
 var errRU = map[string]string{
+	"err_bad_robot_call":   "Вызов робота relay24 не прочитан: нет event_token или документ не сделка, лид или контакт.",
+	"err_robot_no_channel": "Канал робота не найден среди каналов relay24 этого портала. Выберите канал в настройках робота заново.",
+	"err_robot_no_contact": "У документа нет клиента (контакта): сообщение некому отправить.",
+	"err_robot_no_handle":  "У клиента нет телефона или аккаунта для этого канала: сообщение не отправлено.",
+	"err_robot_empty_text": "В настройках робота не указан текст сообщения.",
 	// Generic: the HTTP layer, the network.
 	"err_internal":                 "Что-то пошло не так на сервере relay24. Повторите попытку; если ошибка повторяется, напишите в поддержку.",
 	"err_invalid":                  "Запрос не принят. Проверьте введённые данные и повторите.",
@@ -202,9 +207,19 @@ var errRU = map[string]string{
 	"err_template_too_long":       "Шаблон с подставленными значениями слишком длинный. Сократите значения.",
 	"err_template_not_retriable":  "Шаблон нельзя отправить повторно этой кнопкой. Выберите его снова в списке шаблонов.",
 	"err_waba_balance_empty":      "Баланс WhatsApp Business в Wazzup пуст. Пополните его в Wazzup и отправьте снова.",
+
+	// Link previews («богатые ссылки»).
+	"err_invalid_url":             "Это не ссылка http или https, которую можно показать карточкой. Ссылка остаётся обычной.",
+	"err_private_url":             "Ссылка ведёт во внутреннюю сеть: карточку для неё relay24 не строит. Ссылка остаётся обычной.",
+	"err_preview_image_not_found": "Картинку ссылки получить не удалось. Обновите диалог.",
 }
 
 var errEN = map[string]string{
+	"err_bad_robot_call":           "The relay24 robot call could not be read: no event_token, or the document is not a deal, lead or contact.",
+	"err_robot_no_channel":         "The robot's channel is not one of this portal's relay24 channels. Choose the channel in the robot's settings again.",
+	"err_robot_no_contact":         "The document has no client (contact): there is nobody to send the message to.",
+	"err_robot_no_handle":          "The client has no phone number or account for this channel: the message was not sent.",
+	"err_robot_empty_text":         "The robot's settings have no message text.",
 	"err_internal":                 "Something went wrong on relay24's server. Try again; if it keeps happening, contact support.",
 	"err_invalid":                  "The request was not accepted. Check what you entered and try again.",
 	"err_unauthorized":             "Your session is not valid. Open relay24 from Bitrix24 again.",
@@ -347,14 +362,20 @@ var errEN = map[string]string{
 	"err_template_too_long":       "The filled template is too long. Shorten the values.",
 	"err_template_not_retriable":  "A template cannot be sent again with this button. Choose it again in the template list.",
 	"err_waba_balance_empty":      "The WhatsApp Business balance at Wazzup is empty. Top it up at Wazzup and send again.",
+
+	// Link previews (rich links).
+	"err_invalid_url":             "This is not an http or https link that can be shown as a card. It stays a plain link.",
+	"err_private_url":             "The link points into a private network: relay24 does not build a card for it. It stays a plain link.",
+	"err_preview_image_not_found": "The link's picture could not be fetched. Reload the dialog.",
 }
 
 // crm* are what relay24 writes into the portal (timeline, notifications), in
 // the portal's language.
 var crmRU = map[string]string{
 	"crm_from_client": "←", "crm_to_client": "→", "crm_manager": "Менеджер", "crm_open_dialog": "Открыть диалог",
-	"crm_notification":  "Новое сообщение от клиента %s (%s, %s). [url=%s]%s[/url]",
-	"crm_escalation":    "Клиент ждёт ответа %d мин.",
+	"crm_notification": "Новое сообщение от клиента %s (%s, %s). [url=%s]%s[/url]",
+	"crm_escalation":   "Клиент ждёт ответа %d мин.",
+	"crm_robot":        "Робот relay24", "crm_robot_for": "Робот relay24 (за %s)",
 	"placeholder_image": "[Изображение]", "placeholder_video": "[Видео]", "placeholder_audio": "[Аудио]",
 	"placeholder_voice": "[Голосовое сообщение]", "placeholder_document": "[Документ]", "placeholder_vcard": "[Контакт]",
 	"placeholder_geo": "[Геопозиция]", "placeholder_sticker": "[Стикер]", "placeholder_missing_call": "[Пропущенный звонок]",
@@ -364,8 +385,9 @@ var crmRU = map[string]string{
 
 var crmEN = map[string]string{
 	"crm_from_client": "←", "crm_to_client": "→", "crm_manager": "Manager", "crm_open_dialog": "Open dialog",
-	"crm_notification":  "New message from client %s (%s, %s). [url=%s]%s[/url]",
-	"crm_escalation":    "A client has waited %d min for an answer.",
+	"crm_notification": "New message from client %s (%s, %s). [url=%s]%s[/url]",
+	"crm_escalation":   "A client has waited %d min for an answer.",
+	"crm_robot":        "relay24 robot", "crm_robot_for": "relay24 robot (for %s)",
 	"placeholder_image": "[Image]", "placeholder_video": "[Video]", "placeholder_audio": "[Audio]",
 	"placeholder_voice": "[Voice message]", "placeholder_document": "[Document]", "placeholder_vcard": "[Contact card]",
 	"placeholder_geo": "[Location]", "placeholder_sticker": "[Sticker]", "placeholder_missing_call": "[Missed call]",

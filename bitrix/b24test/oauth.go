@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultScope is the scope the emulated application is registered with.
-const DefaultScope = "crm,placement,user,department,im"
+const DefaultScope = "crm,placement,user,department,im,bizproc"
 
 // Token lifetimes of the real servers (settings/oauth/index.md).
 const (

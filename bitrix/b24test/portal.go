@@ -72,6 +72,8 @@ type Portal struct {
 	phoneIdx   commIndex // digits → contact / lead ids
 	emailIdx   commIndex // lower-cased e-mail → contact / lead ids
 	dealsByCt  map[int][]int
+
+	automation *automation // robots, event tokens, triggers (bizproc.go)
 }
 
 type dealCategory struct {

@@ -520,6 +520,17 @@ var restMethods = map[string]methodDef{
 	"crm.timeline.logmessage.add": {"crm", methodTimelineLogMessageAdd},
 	"crm.activity.todo.add":       {"crm", methodActivityTodoAdd},
 
+	"bizproc.robot.add":    {"bizproc", methodRobotAdd},
+	"bizproc.robot.update": {"bizproc", methodRobotUpdate},
+	"bizproc.robot.list":   {"bizproc", methodRobotList},
+	"bizproc.robot.delete": {"bizproc", methodRobotDelete},
+	"bizproc.event.send":   {"bizproc", methodEventSend},
+
+	"crm.automation.trigger.add":     {"crm", methodTriggerAdd},
+	"crm.automation.trigger.list":    {"crm", methodTriggerList},
+	"crm.automation.trigger.delete":  {"crm", methodTriggerDelete},
+	"crm.automation.trigger.execute": {"crm", methodTriggerExecute},
+
 	"im.notify.system.add":   {"im", methodNotifySystem},
 	"im.notify.personal.add": {"im", methodNotifyPersonal},
 }

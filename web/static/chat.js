@@ -1064,11 +1064,10 @@
   var STATUS_MARK = { pending: "◷", sent: "✓", delivered: "✓✓", read: "✓✓", error: "!" };
 
   var URL_RE = /\bhttps?:\/\/[^\s<>"'«»]+[^\s<>"'«».,;:!?)\]]/g;
-  var IMG_RE = /\.(png|jpe?g|gif|webp)(\?[^\s]*)?$/i;
 
   // textWithLinks renders text as text nodes and anchors (hrefs are checked).
   function textWithLinks(text, out) {
-    var last = 0, m, images = [];
+    var last = 0, m;
     URL_RE.lastIndex = 0;
     while ((m = URL_RE.exec(text))) {
       if (m.index > last) out.appendChild(document.createTextNode(text.slice(last, m.index)));
@@ -1076,12 +1075,75 @@
       if (href) {
         var a = el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] });
         out.appendChild(a);
-        if (state.prefs.rich_links && IMG_RE.test(href)) images.push(href);
       } else out.appendChild(document.createTextNode(m[0]));
       last = m.index + m[0].length;
     }
     if (last < text.length) out.appendChild(document.createTextNode(text.slice(last)));
-    return images;
+  }
+
+  // ---- rich links: a card for a message's first link (issue 12) ----
+  // Only where the user's rich_links preference is on. relay24 fetches the
+  // page (GET /api/v1/link-preview) and proxies its picture, so the browser
+  // never asks the third party; a card loads when it scrolls into view and
+  // each link is asked once per page. Without a card the link stays plain.
+  var linkPreviews = {}; // url → Promise of the preview, or null
+  var observedCards = [];
+  var cardObserver = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (en) {
+      if (en.isIntersecting) { cardObserver.unobserve(en.target); fillLinkCard(en.target); }
+    });
+  }, { rootMargin: "200px" }) : null;
+
+  function firstLink(text) {
+    URL_RE.lastIndex = 0;
+    var m = URL_RE.exec(text), href = m && safeURL(m[0]);
+    URL_RE.lastIndex = 0;
+    return href || null;
+  }
+
+  function linkCard(href) {
+    // Empty until its preview comes (an element that is not displayed is
+    // never seen by the observer).
+    var card = el("div", { class: "link-card", "data-url": href });
+    if (linkPreviews[href] || !cardObserver) fillLinkCard(card); // known: no flicker on a re-render
+    else {
+      // Cards a re-render replaced before they were seen are let go.
+      observedCards = observedCards.filter(function (c) { return c.isConnected || cardObserver.unobserve(c); });
+      observedCards.push(card);
+      cardObserver.observe(card);
+    }
+    return card;
+  }
+
+  function fillLinkCard(card) {
+    var href = card.getAttribute("data-url");
+    if (!linkPreviews[href]) {
+      linkPreviews[href] = api("GET", "/api/v1/link-preview?url=" + encodeURIComponent(href)).then(function (r) {
+        return (r && r.preview) || null;
+      }, function (e) {
+        if (e.status === 429 || e.status === 0) delete linkPreviews[href]; // may be had later
+        return null;
+      });
+    }
+    linkPreviews[href].then(function (p) {
+      if (!p || (!p.title && !p.description && !p.image)) return;
+      var a = !p.title && !p.description ?
+        // A link to a picture (or a page with nothing but one) shows the
+        // picture, through relay24's proxy like a card's.
+        el("a", { class: "msg-att msg-att-image rich", href: href, target: "_blank", rel: "noopener noreferrer" },
+          el("img", { src: p.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer", onerror: function () { this.remove(); } })) :
+        el("a", { class: "link-card-body", href: href, target: "_blank", rel: "noopener noreferrer" },
+        p.image ? el("img", { class: "link-card-image", src: p.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer",
+          onerror: function () { this.remove(); } }) : null,
+        el("span", { class: "link-card-text" },
+          el("span", { class: "link-card-site", text: p.site_name || p.domain }),
+          p.title ? el("span", { class: "link-card-title", text: p.title }) : null,
+          p.description ? el("span", { class: "link-card-desc", text: p.description }) : null));
+      // A card that grows the last message keeps a list read to its end there.
+      var box = ui.messages, atEnd = box && box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+      card.appendChild(a);
+      if (atEnd) box.scrollTop = box.scrollHeight;
+    });
   }
 
   // sendSettled ends a send's request, the history refreshing when the last
@@ -1108,7 +1170,7 @@
     var body = el("div", { class: "msg-text" });
     // A file without a caption: the file speaks for itself, not «[Изображение]».
     var shown = m.placeholder && (m.attachments || []).length ? "" : (m.text || "");
-    var images = textWithLinks(shown, body);
+    textWithLinks(shown, body);
     var bubble = el("div", { class: "msg-bubble" });
     if (showChannel && m.channel) {
       bubble.appendChild(el("div", { class: "msg-channel", "data-channel-id": m.channel.id },
@@ -1120,10 +1182,8 @@
       var node = renderAttachment(a, !!m.local);
       if (node) bubble.appendChild(node);
     });
-    images.forEach(function (href) {
-      bubble.appendChild(el("a", { class: "msg-att msg-att-image rich", href: href, target: "_blank", rel: "noopener noreferrer" },
-        el("img", { src: href, alt: "", loading: "lazy" })));
-    });
+    var cardURL = state.prefs.rich_links && !m.local && firstLink(shown);
+    if (cardURL) bubble.appendChild(linkCard(cardURL));
     var metaRow = el("div", { class: "msg-meta" }, el("span", { class: "msg-time", text: clock(new Date(m.created_at)) }));
     if (out) {
       metaRow.appendChild(el("span", { class: "msg-status status-" + m.status, "data-status": m.status, title: T("status_" + m.status), text: STATUS_MARK[m.status] || "" }));
@@ -2342,23 +2402,35 @@
     ui.prefs.hidden = !ui.prefs.hidden;
   }
 
-  var prefsSeq = 0;
+  // Preferences go one PUT at a time, the newest state last: two at once
+  // may be handled out of order, and the older would win on the server.
+  var prefs = { base: null, wanted: null, busy: false };
 
   function savePrefs(change) {
-    var before = state.prefs;
+    if (!prefs.busy) prefs.base = state.prefs; // what the server has
     var next = {};
-    for (var k in before) next[k] = before[k];
+    for (var k in state.prefs) next[k] = state.prefs[k];
     for (var c in change) next[c] = change[c];
     state.prefs = next;
     applyPrefs();
-    var seq = ++prefsSeq;
-    api("PUT", "/api/v1/me/preferences", next).then(function (p) {
-      if (seq !== prefsSeq) return; // a newer change is on its way
-      if (p) state.prefs = p;
+    prefs.wanted = next;
+    if (!prefs.busy) sendPrefs();
+  }
+
+  function sendPrefs() {
+    var want = prefs.wanted;
+    prefs.wanted = null;
+    prefs.busy = true;
+    api("PUT", "/api/v1/me/preferences", want).then(function (p) {
+      prefs.base = p || want;
+      if (prefs.wanted) return sendPrefs();
+      prefs.busy = false;
+      state.prefs = prefs.base;
       applyPrefs();
     }).catch(function (e) {
-      if (seq !== prefsSeq) return;
-      state.prefs = before;
+      if (prefs.wanted) return sendPrefs(); // a newer change goes anyway
+      prefs.busy = false;
+      state.prefs = prefs.base;
       applyPrefs();
       renderPrefs();
       toast(errorText(e));

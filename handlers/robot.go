@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/relay24/relay24/problem"
+)
+
+// robot is the automation robot's handler (POST /b24/robot): the portal's
+// queue server posts the documented form when a workflow reaches the robot.
+// It is authenticated by the portal's application token and queued durably
+// before the 200; the work and its report (bizproc.event.send) follow.
+func (h *Handlers) robot(c echo.Context) error {
+	var form map[string]any
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if ct == echo.MIMEApplicationJSON {
+		// The docs' Python sample reads JSON; the portal posts a form.
+		b, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &form); err != nil {
+			return problem.Wrap(err, problem.Invalid, "malformed_form", "the request body is not a JSON object")
+		}
+		form = stringsOnly(form)
+	} else {
+		var err error
+		if form, err = parseForm(c); err != nil {
+			return err
+		}
+	}
+	if h.Automation == nil {
+		return problem.New(problem.NotFound, "not_found", "automation is not enabled")
+	}
+	if err := h.Automation.Accept(c.Request().Context(), form); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "accepted"})
+}
+
+// stringsOnly makes a JSON call look like the form: scalars as strings.
+func stringsOnly(m map[string]any) map[string]any {
+	var conv func(v any) any
+	conv = func(v any) any {
+		switch t := v.(type) {
+		case map[string]any:
+			out := make(map[string]any, len(t))
+			for k, e := range t {
+				out[k] = conv(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(t))
+			for i, e := range t {
+				out[i] = conv(e)
+			}
+			return out
+		case string:
+			return t
+		case float64, bool:
+			b, _ := json.Marshal(t)
+			return string(b)
+		}
+		return ""
+	}
+	return conv(m).(map[string]any)
+}
+
+// channelsChanged brings the robot's channel list up to date; the change
+// itself stands without it (a repair redoes it).
+func (h *Handlers) channelsChanged(ctx context.Context, portalID int64) {
+	if h.Automation == nil {
+		return
+	}
+	if err := h.Automation.ChannelsChanged(ctx, portalID); err != nil {
+		h.Log.WarnContext(ctx, "robot's channel list not scheduled", "error", err.Error())
+	}
+}
