@@ -6,12 +6,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/store"
 	"github.com/relay24/relay24/telegram/tgtest"
@@ -116,7 +118,7 @@ func TestRobotRegisteredAtInstall(t *testing.T) {
 	if ch["Type"] != "select" || ch["Required"] != "Y" || opts[wa] == nil || opts[ig] == nil || len(opts) != 2 {
 		t.Fatalf("channel_id property: %+v", ch)
 	}
-	if txt := prop("text"); txt["Type"] != "text" || txt["Required"] != "Y" {
+	if txt := prop("text"); txt["Type"] != "text" || txt["Required"] != "N" {
 		t.Fatalf("text property: %+v", txt)
 	}
 	if tpl := prop("template_id"); tpl["Type"] != "string" || tpl["Required"] != "N" {
@@ -441,5 +443,258 @@ func TestRobotTemplateHook(t *testing.T) {
 	}
 	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "template order_ready" {
 		t.Fatalf("sent %+v", sent)
+	}
+}
+
+// repairAnswer is the settings page's «Восстановить» answer.
+type repairAnswer struct {
+	Missing    []string                 `json:"missing"`
+	Automation []portal.AutomationState `json:"automation"`
+}
+
+func (a repairAnswer) state(code string) portal.AutomationState {
+	for _, s := range a.Automation {
+		if s.Code == code {
+			return s
+		}
+	}
+	return portal.AutomationState{}
+}
+
+// «Восстановить» tells the robot's and each trigger's state: in place,
+// repaired (added again), or failed with the portal's reason, which does not
+// undo the rest of the repair.
+func TestRepairReportsAutomation(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	var a repairAnswer
+	if s := r.api("POST", "/api/v1/settings/repair", r.Admin, nil, &a); s != http.StatusOK || len(a.Automation) != 3 {
+		t.Fatalf("repair: %d %+v", s, a)
+	}
+	for _, code := range []string{automation.RobotCode, automation.TriggerClientWrote, automation.TriggerNoReply} {
+		if st := a.state(code); st.State != "registered" || st.Reason != "" {
+			t.Errorf("%s: %+v", code, st)
+		}
+	}
+	if a.state(automation.RobotCode).Kind != "robot" || a.state(automation.TriggerNoReply).Kind != "trigger" {
+		t.Fatalf("kinds: %+v", a.Automation)
+	}
+
+	r.P.RemoveRobot(automation.RobotCode)
+	a = repairAnswer{}
+	if s := r.api("POST", "/api/v1/settings/repair", r.Admin, nil, &a); s != http.StatusOK {
+		t.Fatalf("repair: %d", s)
+	}
+	if st := a.state(automation.RobotCode); st.State != "repaired" || len(r.P.Robots()) != 1 {
+		t.Fatalf("robot after repair: %+v, %d robots", st, len(r.P.Robots()))
+	}
+	if st := a.state(automation.TriggerClientWrote); st.State != "registered" {
+		t.Fatalf("trigger: %+v", st)
+	}
+
+	// The portal refuses the registering batch (the third batch of the
+	// repair: bindings read, automation read, automation written).
+	r.P.RemoveRobot(automation.RobotCode)
+	r.P.SetFault(&b24test.Fault{Method: "batch", Skip: 2, Status: http.StatusForbidden})
+	a = repairAnswer{}
+	if s := r.api("POST", "/api/v1/settings/repair", r.Admin, nil, &a); s != http.StatusOK {
+		t.Fatalf("repair with a refusal: %d", s)
+	}
+	if st := a.state(automation.RobotCode); st.State != "failed" || !strings.Contains(st.Reason, "ACCESS_DENIED") {
+		t.Fatalf("refused robot: %+v", st)
+	}
+	if len(a.Missing) != 0 || a.state(automation.TriggerNoReply).State != "registered" {
+		t.Fatalf("the rest of the repair: %+v", a)
+	}
+}
+
+// «Нет ответа клиенту N минут» needs only the escalation delay: it fires
+// with the portal's notifications off (nobody is notified), and not at all
+// when the delay is 0 (escalation switched off).
+func TestNoReplyTriggerWithoutNotifications(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	r.App.Relay.SetClock(func() time.Time { return time.Unix(0, now.Load()) })
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"notify": false, "escalate_after_minutes": 5}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	fired := func(dealID int) int {
+		n := 0
+		for _, e := range r.P.TriggerExecutions() {
+			if e.Code == automation.TriggerNoReply && e.OwnerID == dealID {
+				n++
+			}
+		}
+		return n
+	}
+	due := func() {
+		if _, err := r.App.Store.DB().Exec(`UPDATE jobs SET run_at = now() WHERE kind = 'escalate.dialog' AND state = 'ready'`); err != nil {
+			t.Fatal(err)
+		}
+		r.settle()
+	}
+	notifications := methodCalls(r.P, "im.notify.system.add")
+	const phone = "79161230011"
+	_, deal := r.dealOf("Тихая", phone)
+	r.clientWrites(r.WA, "whatsapp", phone, "Есть кто?")
+	r.settle()
+	now.Add(int64(6 * time.Minute))
+	due()
+	if n := fired(deal.ID); n != 1 {
+		t.Fatalf("«Нет ответа» fired %d times with notifications off", n)
+	}
+	if n := methodCalls(r.P, "im.notify.system.add"); n != notifications {
+		t.Fatalf("%d notifications sent with notifications off", n-notifications)
+	}
+
+	// A delay of 0: no escalation, no trigger.
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"notify": false, "escalate_after_minutes": 0}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	const phone2 = "79161230012"
+	_, deal2 := r.dealOf("Вторая тихая", phone2)
+	r.clientWrites(r.WA, "whatsapp", phone2, "Алло")
+	r.settle()
+	now.Add(int64(24 * time.Hour))
+	due()
+	if n := fired(deal2.ID); n != 0 {
+		t.Fatalf("«Нет ответа» fired %d times with escalation off", n)
+	}
+}
+
+// A lead with a phone on itself but no contact: relay24 writes only to
+// contacts and known chats, so the workflow gets robot_no_contact with a
+// Russian text that says what to do. A lead relay24 made from a chat (no
+// contact either) is written to in that chat.
+func TestRobotOnLeadWithoutContact(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	lead := r.P.AddLead(b24test.Lead{Title: "Заявка с сайта", AssignedByID: 2,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "79161230021"}}})
+	if _, err := r.P.FireEvent(r.ctx, "ONCRMLEADADD", map[string]any{"FIELDS": map[string]any{"ID": strconv.Itoa(lead.ID)}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	sends := len(r.Acc.Sent())
+	call := r.runRobot(b24test.RobotCall{Document: [3]string{"crm", "CCrmDocumentLead", "LEAD_" + strconv.Itoa(lead.ID)},
+		Properties: map[string]string{"channel_id": wa, "text": "Здравствуйте"}})
+	r.untilReported(call.EventToken)
+	rep := reports(r.P, call.EventToken)
+	if len(rep) != 1 || rep[0].ReturnValues["status"] != "robot_no_contact" {
+		t.Fatalf("reports: %+v", rep)
+	}
+	for _, want := range []string{"не отправлено", "нет контакта", "в самом лиде", "robot_no_contact"} {
+		if !strings.Contains(rep[0].LogMessage, want) {
+			t.Errorf("the workflow's log %q does not say %q", rep[0].LogMessage, want)
+		}
+	}
+	if n := len(r.Acc.Sent()); n != sends {
+		t.Fatalf("sent %d", n-sends)
+	}
+
+	// New clients become leads: the lead relay24 made has the chat.
+	if s := r.api("PUT", "/api/v1/settings", r.Admin, map[string]any{"new_client": "lead"}, nil); s != http.StatusOK {
+		t.Fatalf("settings: %d", s)
+	}
+	const phone = "79161230022"
+	r.clientWrites(r.WA, "whatsapp", phone, "Хочу заказать")
+	r.settle()
+	var chatLead int64
+	if err := r.App.Store.DB().Get(&chatLead, `SELECT lead_id FROM dialogs WHERE chat_id = $1 AND contact_id IS NULL`, phone); err != nil {
+		t.Fatal(err)
+	}
+	call = r.runRobot(b24test.RobotCall{Document: [3]string{"crm", "CCrmDocumentLead", "LEAD_" + strconv.FormatInt(chatLead, 10)},
+		Properties: map[string]string{"channel_id": wa, "text": "Заявка принята"}})
+	r.untilReported(call.EventToken)
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" || !strings.Contains(rep[0].LogMessage, "отправлено (№") {
+		t.Fatalf("reports: %+v", rep)
+	}
+	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "Заявка принята" {
+		t.Fatalf("sent %+v", sent)
+	}
+}
+
+// The queue server delivering one call twice at once (two parallel POSTs
+// with the same event_token): one message, one report.
+func TestRobotConcurrentSameTokenSendsOnce(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	const phone = "79161230031"
+	_, deal := r.dealOf("Двойная", phone)
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	token, err := r.P.NewRobotToken(automation.RobotCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	replies := make([]b24test.RobotCall, 2)
+	for i := range replies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i], _ = r.P.RunRobot(r.ctx, b24test.RobotCall{Code: automation.RobotCode, Document: dealDoc(deal.ID), EventToken: token,
+				Properties: map[string]string{"channel_id": wa, "text": "Одно сообщение"}})
+		}()
+	}
+	wg.Wait()
+	for i, c := range replies {
+		if c.Reply.Status != http.StatusOK {
+			t.Fatalf("call %d answered %d %s", i, c.Reply.Status, c.Reply.Body)
+		}
+	}
+	r.untilReported(token)
+	r.settle()
+	if sent := sentTo(r.Acc, phone); len(sent) != 1 {
+		t.Fatalf("%d messages sent for one event_token", len(sent))
+	}
+	if n := len(reports(r.P, token)); n != 1 {
+		t.Fatalf("%d reports", n)
+	}
+	if n := r.count(`SELECT count(*) FROM robot_runs`); n != 1 {
+		t.Fatalf("%d robot runs recorded", n)
+	}
+}
+
+// A robot call for a portal relay24 was uninstalled from (kept or wiped)
+// is 401 and queues nothing; a call accepted just before the uninstall
+// sends nothing either (its job goes with the portal's; the robot job also
+// checks the portal is still installed).
+func TestRobotAfterUninstallSendsNothing(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kept", true: "clean"}[clean], func(t *testing.T) {
+			r := newRelayEnv(t)
+			r.settle()
+			const phone = "79161230032"
+			_, deal := r.dealOf("Удалённая", phone)
+			wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+			// Accepted, then the app is removed before the job runs.
+			early := r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), Properties: map[string]string{"channel_id": wa, "text": "До удаления"}})
+			if early.Reply.Status != http.StatusOK {
+				t.Fatalf("call before uninstall: %d", early.Reply.Status)
+			}
+			memberID, appToken := r.P.MemberID(), r.P.ApplicationToken()
+			if _, err := r.P.Uninstall(r.ctx, clean); err != nil {
+				t.Fatal(err)
+			}
+			r.settle()
+			jobsBefore := r.count(`SELECT count(*) FROM jobs WHERE kind = 'automation.robot'`)
+			form := url.Values{"event_token": {"6650a1c2d3e4f5.12345678|A1_2_3_4|x.y"}, "code": {automation.RobotCode},
+				"document_id[0]": {"crm"}, "document_id[1]": {"CCrmDocumentDeal"}, "document_id[2]": {"DEAL_" + strconv.Itoa(deal.ID)},
+				"properties[channel_id]": {wa}, "properties[text]": {"После удаления"},
+				"auth[member_id]": {memberID}, "auth[application_token]": {appToken}}
+			if s, body := r.postForm("/b24/robot", nil, form); s != http.StatusUnauthorized {
+				t.Fatalf("a call after uninstall: %d %s", s, body)
+			}
+			r.settle()
+			if n := r.count(`SELECT count(*) FROM jobs WHERE kind = 'automation.robot'`); n != jobsBefore {
+				t.Fatalf("a call after uninstall queued %d jobs", n-jobsBefore)
+			}
+			if sent := sentTo(r.Acc, phone); len(sent) != 0 {
+				t.Fatalf("sent after uninstall: %+v", sent)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ package automation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -121,8 +122,10 @@ func (s *Service) robotFields(channels []store.Channel, userID int64) bitrix.Par
 		"PROPERTIES": map[string]any{
 			"channel_id": map[string]any{"Name": map[string]any{"ru": "Канал", "en": "Channel"}, "Type": "select",
 				"Required": "Y", "Multiple": "N", "Options": options},
+			// Not required: a template alone is a message too (the robot
+			// ends with robot_empty_text when it has neither).
 			"text": map[string]any{"Name": map[string]any{"ru": "Текст", "en": "Text"}, "Type": "text",
-				"Required": "Y", "Multiple": "N"},
+				"Required": "N", "Multiple": "N"},
 			"template_id": map[string]any{"Name": map[string]any{"ru": "Шаблон WABA (если окно 24 ч закрыто)", "en": "WABA template (when the 24 h window is closed)"},
 				"Type": "string", "Required": "N", "Multiple": "N"},
 		},
@@ -168,36 +171,57 @@ func triggerNames(lang string) map[string]string {
 // Ensure registers the robot and the triggers on a portal, idempotently:
 // one request reads what this app registered, one batch adds what is
 // missing and brings the robot's definition (its channel list) up to date.
-// It is the portal's Registrar (install, repair).
-func (s *Service) Ensure(ctx context.Context, c *bitrix.Client, r portal.Registration) error {
+// It is the portal's Registrar (install, repair): it tells the state of each
+// item, and fails when any of them could not be registered.
+func (s *Service) Ensure(ctx context.Context, c *bitrix.Client, r portal.Registration) ([]portal.AutomationState, error) {
 	var channels []store.Channel
 	if r.PortalID != 0 {
 		var err error
 		if channels, err = s.o.Store.Channels(ctx, r.PortalID); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	names := triggerNames(r.Lang)
+	codes := make([]string, 0, len(names))
+	for code := range names {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	states := []portal.AutomationState{{Kind: "robot", Code: RobotCode}}
+	for _, code := range codes {
+		states = append(states, portal.AutomationState{Kind: "trigger", Code: code})
+	}
+	// failAll marks what is not decided yet as failed for why.
+	failAll := func(why error) ([]portal.AutomationState, error) {
+		for i := range states {
+			if states[i].State == "" {
+				states[i].State, states[i].Reason = "failed", reason(why)
+			}
+		}
+		return states, why
 	}
 	res, err := c.Batch(ctx, []bitrix.Command{
 		{Key: "robots", Method: "bizproc.robot.list"},
 		{Key: "triggers", Method: "crm.automation.trigger.list"},
-	}, true)
+	}, false)
 	if err != nil {
-		return err
-	}
-	for _, k := range []string{"robots", "triggers"} {
-		if e := res.Errors[k]; e != nil {
-			return fmt.Errorf("reading registered %s: %w", k, e)
-		}
+		return failAll(err)
 	}
 	var robots []string
 	var triggers []struct {
 		Code string `json:"CODE"`
 	}
-	if err := json.Unmarshal(res.Result["robots"], &robots); err != nil {
-		return fmt.Errorf("decoding bizproc.robot.list: %w", err)
+	if e := res.Errors["robots"]; e != nil {
+		states[0].State, states[0].Reason = "failed", reason(e)
+	} else if err := json.Unmarshal(res.Result["robots"], &robots); err != nil {
+		return failAll(fmt.Errorf("decoding bizproc.robot.list: %w", err))
 	}
-	if err := json.Unmarshal(res.Result["triggers"], &triggers); err != nil {
-		return fmt.Errorf("decoding crm.automation.trigger.list: %w", err)
+	if e := res.Errors["triggers"]; e != nil {
+		for i := 1; i < len(states); i++ {
+			states[i].State, states[i].Reason = "failed", reason(e)
+		}
+	} else if err := json.Unmarshal(res.Result["triggers"], &triggers); err != nil {
+		return failAll(fmt.Errorf("decoding crm.automation.trigger.list: %w", err))
 	}
 	haveRobot := false
 	for _, code := range robots {
@@ -209,45 +233,80 @@ func (s *Service) Ensure(ctx context.Context, c *bitrix.Client, r portal.Registr
 	}
 	fields := s.robotFields(channels, r.UserID)
 	var cmds []bitrix.Command
-	if haveRobot {
-		cmds = append(cmds, bitrix.Command{Key: "robot", Method: "bizproc.robot.update", Params: bitrix.Params{"CODE": RobotCode, "FIELDS": fields}})
-	} else {
-		add := bitrix.Params{"CODE": RobotCode}
-		for k, v := range fields {
-			add[k] = v
-		}
-		cmds = append(cmds, bitrix.Command{Key: "robot", Method: "bizproc.robot.add", Params: add})
-	}
-	names := triggerNames(r.Lang)
-	codes := make([]string, 0, len(names))
-	for code := range names {
-		codes = append(codes, code)
-	}
-	sort.Strings(codes)
-	for _, code := range codes {
-		if !haveTrigger[code] {
-			cmds = append(cmds, bitrix.Command{Key: "t_" + code, Method: "crm.automation.trigger.add", Params: bitrix.Params{"CODE": code, "NAME": names[code]}})
-		}
-	}
-	out, err := c.Batch(ctx, cmds, false)
-	if err != nil {
-		return err
-	}
-	for _, cmd := range cmds {
-		e := out.Errors[cmd.Key]
-		if e == nil {
-			continue
-		}
-		if cmd.Method == "bizproc.robot.add" && e.Code == "ERROR_ACTIVITY_ALREADY_INSTALLED" {
-			// Added meanwhile (a concurrent install): bring it up to date.
-			if err := c.Call(ctx, "bizproc.robot.update", bitrix.Params{"CODE": RobotCode, "FIELDS": fields}, nil); err != nil {
-				return fmt.Errorf("bizproc.robot.update: %w", err)
+	idx := map[string]int{} // command key → its item
+	if states[0].State == "" {
+		if haveRobot {
+			// There: kept up to date (its channel list).
+			states[0].State = "registered"
+			cmds = append(cmds, bitrix.Command{Key: "robot", Method: "bizproc.robot.update", Params: bitrix.Params{"CODE": RobotCode, "FIELDS": fields}})
+		} else {
+			states[0].State = "repaired"
+			add := bitrix.Params{"CODE": RobotCode}
+			for k, v := range fields {
+				add[k] = v
 			}
-			continue
+			cmds = append(cmds, bitrix.Command{Key: "robot", Method: "bizproc.robot.add", Params: add})
 		}
-		return fmt.Errorf("%s %s: %w", cmd.Method, cmd.Key, e)
+		idx["robot"] = 0
 	}
-	return nil
+	for i := 1; i < len(states); i++ {
+		st := &states[i]
+		switch {
+		case st.State != "":
+		case haveTrigger[st.Code]:
+			st.State = "registered"
+		default:
+			st.State = "repaired"
+			key := "t_" + st.Code
+			idx[key] = i
+			cmds = append(cmds, bitrix.Command{Key: key, Method: "crm.automation.trigger.add", Params: bitrix.Params{"CODE": st.Code, "NAME": names[st.Code]}})
+		}
+	}
+	if len(cmds) > 0 {
+		out, err := c.Batch(ctx, cmds, false)
+		if err != nil {
+			for _, i := range idx {
+				states[i].State, states[i].Reason = "failed", reason(err)
+			}
+			return states, err
+		}
+		for _, cmd := range cmds {
+			e := out.Errors[cmd.Key]
+			if e == nil {
+				continue
+			}
+			st := &states[idx[cmd.Key]]
+			if cmd.Method == "bizproc.robot.add" && e.Code == "ERROR_ACTIVITY_ALREADY_INSTALLED" {
+				// Added meanwhile (a concurrent install): bring it up to date.
+				if err := c.Call(ctx, "bizproc.robot.update", bitrix.Params{"CODE": RobotCode, "FIELDS": fields}, nil); err != nil {
+					st.State, st.Reason = "failed", reason(err)
+				} else {
+					st.State = "registered"
+				}
+				continue
+			}
+			st.State, st.Reason = "failed", reason(e)
+		}
+	}
+	var errs []error
+	for _, st := range states {
+		if st.State == "failed" {
+			errs = append(errs, fmt.Errorf("%s %s: %s", st.Kind, st.Code, st.Reason))
+		}
+	}
+	return states, errors.Join(errs...)
+}
+
+// reason is why an item failed, as the portal said it (its code and text).
+func reason(err error) string {
+	var be *bitrix.Error
+	if errors.As(err, &be) {
+		if be.Description == "" {
+			return be.Code
+		}
+		return strings.TrimSpace(be.Code + " " + be.Description)
+	}
+	return err.Error()
 }
 
 // ChannelsChanged schedules bringing the robot's channel list up to date
@@ -266,7 +325,12 @@ func (s *Service) robotOptionsJob(ctx context.Context, j *jobs.Job) error {
 	if !j.PortalID.Valid {
 		return jobs.Permanent(fmt.Errorf("job has no portal"))
 	}
-	portalID := j.PortalID.Int64
+	return s.RefreshRobot(ctx, j.PortalID.Int64)
+}
+
+// RefreshRobot brings the robot's definition (its channel list) up to date
+// now; a robot removed from the portal is registered again.
+func (s *Service) RefreshRobot(ctx context.Context, portalID int64) error {
 	p, err := s.o.Store.PortalByID(ctx, portalID)
 	if err != nil {
 		return err
@@ -285,7 +349,8 @@ func (s *Service) robotOptionsJob(ctx context.Context, j *jobs.Job) error {
 	err = c.Call(ctx, "bizproc.robot.update", bitrix.Params{"CODE": RobotCode, "FIELDS": s.robotFields(channels, p.TokenUserID.Int64)}, nil)
 	if bitrix.HasCode(err, "ERROR_ACTIVITY_NOT_FOUND") {
 		// Removed from the portal: registered again in full.
-		return portal.JobError(s.Ensure(ctx, c, portal.Registration{PortalID: portalID, UserID: p.TokenUserID.Int64, Lang: p.Lang}))
+		_, err := s.Ensure(ctx, c, portal.Registration{PortalID: portalID, UserID: p.TokenUserID.Int64, Lang: p.Lang})
+		return portal.JobError(err)
 	}
 	if err != nil {
 		return portal.JobError(fmt.Errorf("updating the robot's channels: %w", err))

@@ -142,6 +142,11 @@ func (s *Service) robotJob(ctx context.Context, j *jobs.Job) error {
 	if err != nil {
 		return err
 	}
+	if !p.Active() {
+		// Uninstalled since the call was accepted: nothing is sent, and the
+		// portal takes no report without a token.
+		return nil
+	}
 	lang := crmLang(p.Lang)
 	log := s.o.Log.With(slog.Int64("portal_id", portalID), slog.String("document", c.Document))
 	var out outcome
@@ -197,6 +202,15 @@ func failed(lang string, pe *problem.Error) outcome {
 	return outcome{status: pe.ReasonOrCode(), err: text}
 }
 
+// portalLang is the language relay24 writes into a portal in.
+func (s *Service) portalLang(ctx context.Context, portalID int64) (string, error) {
+	p, err := s.o.Store.PortalByID(ctx, portalID)
+	if err != nil {
+		return "", err
+	}
+	return crmLang(p.Lang), nil
+}
+
 func crmLang(lang string) string {
 	if lang == "en" {
 		return "en"
@@ -216,11 +230,24 @@ func (s *Service) report(ctx context.Context, portalID int64, eventToken string,
 	if out.messageID != 0 {
 		id = strconv.FormatInt(out.messageID, 10)
 	}
-	logMsg := "relay24: " + out.status
-	if out.err != "" {
-		logMsg += ": " + out.err
-	} else if id != "" {
-		logMsg += " (message " + id + ")"
+	// The workflow's log is what the portal's admin reads: in his language,
+	// the code kept for a search.
+	lang, err := s.portalLang(ctx, portalID)
+	if err != nil {
+		return err
+	}
+	var logMsg string
+	switch {
+	case out.err != "" || id == "":
+		why := out.err
+		if why == "" {
+			why = out.status
+		}
+		logMsg = fmt.Sprintf(web.Word(lang, "crm_robot_failed"), why, out.status)
+	case out.status == "pending":
+		logMsg = fmt.Sprintf(web.Word(lang, "crm_robot_pending"), id)
+	default:
+		logMsg = fmt.Sprintf(web.Word(lang, "crm_robot_sent"), id)
 	}
 	err = c.Call(ctx, "bizproc.event.send", bitrix.Params{
 		"EVENT_TOKEN":   eventToken,
@@ -260,18 +287,7 @@ func (s *Service) send(ctx context.Context, portalID int64, c Call) (*store.Mess
 	if text == "" && (c.TemplateID == "" || s.o.Templates == nil) {
 		return nil, problem.New(problem.Invalid, "robot_empty_text", "the robot has no text to send")
 	}
-	contacts, err := s.o.Relay.EntityContacts(ctx, portalID, c.Entity, c.EntityID)
-	if problem.Is(err, problem.NotFound) || (err == nil && len(contacts) == 0) {
-		return nil, problem.New(problem.Invalid, "robot_no_contact", "%s has no client contact", c.Document)
-	}
-	if err != nil {
-		return nil, err
-	}
-	contact := contacts[0] // the primary contact comes first
-	d, err := s.dialogOf(ctx, portalID, contact.ID, ch.ID)
-	if pe, ok := problem.As(err); ok && (pe.Reason == "no_chat_id" || pe.Reason == "bad_chat_id") {
-		return nil, problem.New(problem.Invalid, "robot_no_handle", "contact %d has no phone or account for %s", contact.ID, ch.Name)
-	}
+	d, err := s.documentDialog(ctx, portalID, c, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -294,14 +310,38 @@ func (s *Service) send(ctx context.Context, portalID int64, c Call) (*store.Mess
 	return s.o.Relay.Send(ctx, portalID, author, d.ID, text, clientID)
 }
 
-// dialogOf is the contact's dialog on the channel: the one he wrote in
-// last (a Telegram bot can only write to a chat it knows by id), else one
-// opened from his phone or account for the channel.
-func (s *Service) dialogOf(ctx context.Context, portalID, contactID, channelID int64) (*store.Dialog, error) {
-	ids, err := s.o.Store.DialogIDsOfContact(ctx, portalID, contactID)
+// documentDialog is the dialog on the channel with the document's client:
+// one the deal or lead itself belongs to (a lead relay24 made from a chat
+// may have no contact), else the primary contact's (opened when needed).
+// Bitrix24 leads may carry a PHONE without any contact; relay24 writes
+// only to contacts and to the chats it knows, so such a lead is
+// robot_no_contact, said so in the workflow's log.
+func (s *Service) documentDialog(ctx context.Context, portalID int64, c Call, ch *store.Channel) (*store.Dialog, error) {
+	ids, err := s.o.Store.DialogIDsOfRecord(ctx, portalID, c.Entity, c.EntityID)
 	if err != nil {
 		return nil, err
 	}
+	if d, err := s.latestOn(ctx, portalID, ids, ch.ID, 0); d != nil || err != nil {
+		return d, err
+	}
+	contacts, err := s.o.Relay.EntityContacts(ctx, portalID, c.Entity, c.EntityID)
+	if problem.Is(err, problem.NotFound) || (err == nil && len(contacts) == 0) {
+		return nil, problem.New(problem.Invalid, "robot_no_contact", "%s has no client contact", c.Document)
+	}
+	if err != nil {
+		return nil, err
+	}
+	contact := contacts[0] // the primary contact comes first
+	d, err := s.dialogOf(ctx, portalID, contact.ID, ch.ID)
+	if pe, ok := problem.As(err); ok && (pe.Reason == "no_chat_id" || pe.Reason == "bad_chat_id") {
+		return nil, problem.New(problem.Invalid, "robot_no_handle", "contact %d has no phone or account for %s", contact.ID, ch.Name)
+	}
+	return d, err
+}
+
+// latestOn is the dialog among ids on the channel (and of the contact, when
+// one is given) with the latest message; nil when there is none.
+func (s *Service) latestOn(ctx context.Context, portalID int64, ids []int64, channelID, contactID int64) (*store.Dialog, error) {
 	var best *store.Dialog
 	for _, id := range ids {
 		d, err := s.o.Store.DialogByID(ctx, portalID, id)
@@ -311,13 +351,24 @@ func (s *Service) dialogOf(ctx context.Context, portalID, contactID, channelID i
 		if err != nil {
 			return nil, err
 		}
-		if d.ChannelID == channelID && d.ContactID.Int64 == contactID &&
+		if d.ChannelID == channelID && (contactID == 0 || d.ContactID.Int64 == contactID) &&
 			(best == nil || d.LastMessageAt.Time.After(best.LastMessageAt.Time)) {
 			best = d
 		}
 	}
-	if best != nil {
-		return best, nil
+	return best, nil
+}
+
+// dialogOf is the contact's dialog on the channel: the one he wrote in
+// last (a Telegram bot can only write to a chat it knows by id), else one
+// opened from his phone or account for the channel.
+func (s *Service) dialogOf(ctx context.Context, portalID, contactID, channelID int64) (*store.Dialog, error) {
+	ids, err := s.o.Store.DialogIDsOfContact(ctx, portalID, contactID)
+	if err != nil {
+		return nil, err
+	}
+	if best, err := s.latestOn(ctx, portalID, ids, channelID, contactID); best != nil || err != nil {
+		return best, err
 	}
 	return s.o.Relay.CreateDialog(ctx, portalID, contactID, channelID, "")
 }

@@ -26,7 +26,7 @@ const RobotText = "Здравствуйте! Ваш заказ собран и �
 // up to date first (the sandbox account was connected without the settings
 // page).
 func ConfigureRobot(ctx context.Context, a *app.App, portalID int64, p *b24test.Portal) error {
-	if err := a.Automation.ChannelsChanged(ctx, portalID); err != nil {
+	if err := a.Automation.RefreshRobot(ctx, portalID); err != nil {
 		return err
 	}
 	chans, err := a.Store.Channels(ctx, portalID)
@@ -35,9 +35,8 @@ func ConfigureRobot(ctx context.Context, a *app.App, portalID int64, p *b24test.
 	}
 	for _, ch := range chans {
 		if ch.Transport == "whatsapp" {
-			p.SetStageRobot(b24test.StageRobot{StageID: RobotStage, Code: automation.RobotCode,
+			return p.SetStageRobot(b24test.StageRobot{StageID: RobotStage, Code: automation.RobotCode,
 				Properties: map[string]string{"channel_id": strconv.FormatInt(ch.ID, 10), "text": RobotText}})
-			return nil
 		}
 	}
 	return fmt.Errorf("demo: no WhatsApp channel to place the robot with")

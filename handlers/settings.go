@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/relay24/relay24/portal"
 	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/store"
 )
@@ -101,7 +102,12 @@ func (h *Handlers) repairPlacements(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"bound": b.Placements, "events": b.Events, "missing": nonNil(b.Missing())})
+	auto := b.Automation
+	if auto == nil {
+		auto = []portal.AutomationState{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bound": b.Placements, "events": b.Events, "missing": nonNil(b.Missing()),
+		"automation": auto})
 }
 
 // userAccessJSON is one employee with his rule.

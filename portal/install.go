@@ -100,7 +100,7 @@ func (s *Service) Install(ctx context.Context, req InstallRequest) (*store.Porta
 		if existing != nil {
 			id = existing.ID
 		}
-		if err := s.registrar(ctx, c, Registration{PortalID: id, UserID: installer.ID, Lang: langCode(req.Lang)}); err != nil {
+		if _, err := s.registrar(ctx, c, Registration{PortalID: id, UserID: installer.ID, Lang: langCode(req.Lang)}); err != nil {
 			log.WarnContext(ctx, "automation robot not registered at install", slog.String("error", err.Error()))
 		}
 	}
@@ -168,6 +168,7 @@ func (s *Service) installClient(existing *store.Portal, endpoint, accessToken st
 type Bindings struct {
 	Placements map[string]bool
 	Events     map[string]bool
+	Automation []AutomationState // after a repair: the robot and triggers
 }
 
 // Missing lists what is not bound.
@@ -277,19 +278,26 @@ func (s *Service) Repair(ctx context.Context, portalID int64) (Bindings, error) 
 	if err := s.ensureBindings(ctx, c, s.o.Log.With(slog.Int64("portal_id", portalID))); err != nil {
 		return Bindings{}, classifyRemote(err, "repairing bindings")
 	}
+	var auto []AutomationState
 	if s.registrar != nil {
 		p, err := s.o.Store.PortalByID(ctx, portalID)
 		if err != nil {
 			return Bindings{}, err
 		}
-		if err := s.registrar(ctx, c, Registration{PortalID: portalID, UserID: p.TokenUserID.Int64, Lang: p.Lang}); err != nil {
-			return Bindings{}, classifyRemote(err, "repairing the automation robot")
+		// Each item's state is the answer; one that failed (the app lacks
+		// the bizproc scope, the portal refused) does not undo the rest.
+		if auto, err = s.registrar(ctx, c, Registration{PortalID: portalID, UserID: p.TokenUserID.Int64, Lang: p.Lang}); err != nil {
+			s.o.Log.WarnContext(ctx, "automation not fully repaired", slog.Int64("portal_id", portalID), slog.String("error", err.Error()))
+			if len(auto) == 0 {
+				return Bindings{}, err
+			}
 		}
 	}
 	b, err := s.readBindings(ctx, c)
 	if err != nil {
 		return Bindings{}, classifyRemote(err, "reading bindings")
 	}
+	b.Automation = auto
 	return b, nil
 }
 
@@ -316,7 +324,15 @@ type Registration struct {
 // Registrar registers what relay24 adds to a portal beyond placements and
 // events (the automation robot and triggers) with c, at install and on
 // repair; it must look before it adds, like the bindings.
-type Registrar func(ctx context.Context, c *bitrix.Client, r Registration) error
+type Registrar func(ctx context.Context, c *bitrix.Client, r Registration) ([]AutomationState, error)
+
+// AutomationState is one robot or trigger after a registration.
+type AutomationState struct {
+	Kind   string `json:"kind"`  // robot, trigger
+	Code   string `json:"code"`  // its CODE on the portal
+	State  string `json:"state"` // registered (was there), repaired (added now), failed
+	Reason string `json:"reason,omitempty"`
+}
 
 // SetRegistrar installs the registrar; automation is built after the portals.
 func (s *Service) SetRegistrar(f Registrar) { s.registrar = f }

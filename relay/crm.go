@@ -193,8 +193,16 @@ func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
 		return jobs.RetryAfter(s.o.NotifyDelay, errors.New("waiting for the client to be resolved"))
 	}
 	settings, err := s.o.Store.Settings(ctx, portalID)
-	if err != nil || !settings.Notify {
+	if err != nil {
 		return err
+	}
+	// The wait is escalated (and the automation's «Нет ответа клиенту»
+	// fired) whether or not anybody is notified of it.
+	if err := s.scheduleEscalation(ctx, d, settings); err != nil {
+		return err
+	}
+	if !settings.Notify {
+		return nil
 	}
 	var to []int64
 	if d.ResponsibleID.Valid {
@@ -234,14 +242,22 @@ func (s *Service) notifyJob(ctx context.Context, j *jobs.Job) error {
 	if err := s.sendNotifications(ctx, c, d, to, msg); err != nil {
 		return err
 	}
-	if settings.EscalateAfterMinutes > 0 && d.UnansweredSince.Valid {
-		if _, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), JobEscalate, map[string]int64{"dialog_id": d.ID}, jobs.Options{
-			PortalID: portalID, UniqueKey: "escalate:" + itoa(d.ID),
-			RunAt: d.UnansweredSince.Time.Add(time.Duration(settings.EscalateAfterMinutes) * time.Minute)}); err != nil {
-			return err
-		}
-	}
 	return s.o.Store.MarkNotified(ctx, d.ID)
+}
+
+// scheduleEscalation queues the check that the client still waits once the
+// admin's delay has passed; a delay of 0 switches escalation off.
+func (s *Service) scheduleEscalation(ctx context.Context, d *store.Dialog, settings store.Settings) error {
+	if settings.EscalateAfterMinutes <= 0 || !d.UnansweredSince.Valid {
+		return nil
+	}
+	_, err := s.o.Jobs.Enqueue(ctx, s.o.Store.DB(), JobEscalate, map[string]int64{"dialog_id": d.ID}, jobs.Options{
+		PortalID: d.PortalID, UniqueKey: "escalate:" + itoa(d.ID),
+		RunAt: d.UnansweredSince.Time.Add(time.Duration(settings.EscalateAfterMinutes) * time.Minute)})
+	if err != nil {
+		return fmt.Errorf("scheduling the escalation: %w", err)
+	}
+	return nil
 }
 
 // sendNotifications sends one system notification to each user in one batch.
@@ -284,19 +300,22 @@ func (s *Service) escalateJob(ctx context.Context, j *jobs.Job) error {
 		return nil
 	}
 	settings, err := s.o.Store.Settings(ctx, portalID)
-	if err != nil || settings.EscalateAfterMinutes <= 0 || !settings.Notify {
+	if err != nil || settings.EscalateAfterMinutes <= 0 {
 		return err
 	}
 	due := d.UnansweredSince.Time.Add(time.Duration(settings.EscalateAfterMinutes) * time.Minute)
 	if wait := due.Sub(s.o.Now()); wait > 0 {
 		return jobs.RetryAfter(wait, errors.New("not due yet"))
 	}
-	to, err := s.o.Access.Who(ctx, portalID, d)
-	if err != nil {
-		return err
-	}
-	if to, err = s.o.Store.WhoGetNotifications(ctx, portalID, to); err != nil {
-		return err
+	var to []int64
+	if settings.Notify {
+		// With notifications off only the automation hears of it.
+		if to, err = s.o.Access.Who(ctx, portalID, d); err != nil {
+			return err
+		}
+		if to, err = s.o.Store.WhoGetNotifications(ctx, portalID, to); err != nil {
+			return err
+		}
 	}
 	if len(to) > 0 {
 		c, err := s.o.Portals.Client(ctx, portalID)

@@ -260,6 +260,20 @@ func (s *Store) DialogIDsOfContact(ctx context.Context, portalID, contactID int6
 	return ids, nil
 }
 
+// DialogIDsOfRecord lists the dialogs a deal or lead belongs to (a lead
+// relay24 created for a client known only by his chat has no contact).
+func (s *Store) DialogIDsOfRecord(ctx context.Context, portalID int64, entity string, id int64) ([]int64, error) {
+	col := map[string]string{"deal": "deal_id", "lead": "lead_id"}[entity]
+	if col == "" {
+		return nil, nil
+	}
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, `SELECT id FROM dialogs WHERE portal_id = $1 AND `+col+` = $2`, portalID, id); err != nil {
+		return nil, fmt.Errorf("store: %s dialogs: %w", entity, err)
+	}
+	return ids, nil
+}
+
 // EntityContacts are the contacts of a deal, lead or contact card, as the
 // mirror knows them.
 func (s *Store) EntityContacts(ctx context.Context, portalID int64, entity string, id int64) ([]ContactRow, error) {

@@ -243,6 +243,14 @@ func TestSettingsAdminPage(t *testing.T) {
 	tb.yes(`document.querySelector("#set-escalate").dispatchEvent(new Event("change", {bubbles: true}))`)
 	e.eventually("the escalation delay is saved", func() bool { return e.settings().EscalateAfterMinutes == 12 })
 	tb.waitJS(`document.querySelector("#notify-state").getAttribute("data-state") === "saved"`)
+	// With notifications off the delay still counts (the automation's
+	// «Нет ответа клиенту» trigger) and can be changed.
+	tb.yes(`(document.querySelector("#set-notify input[type=checkbox]").click(), true)`)
+	e.eventually("notifications are off", func() bool { return !e.settings().Notify })
+	tb.waitJS(`!document.querySelector("#set-escalate").disabled && document.querySelector("#escalate-trigger-hint").textContent.includes("Нет ответа клиенту")`)
+	tb.waitJS(`document.querySelector("#notify-state").getAttribute("data-state") === "saved"`)
+	tb.yes(`(document.querySelector("#set-notify input[type=checkbox]").click(), true)`)
+	e.eventually("notifications are on again", func() bool { return e.settings().Notify })
 
 	// 5. The left-menu button: a placement unbound on the portal, repaired.
 	e.unbindPlacement(placement.LeadToolbar)
@@ -259,6 +267,11 @@ func TestSettingsAdminPage(t *testing.T) {
 	tb.waitJS(`document.querySelector("#placements-status").getAttribute("data-ok") === "true"`)
 	if n := tb.num(`document.querySelectorAll("#placement-list .pl-item[data-bound='true']").length`); n != 5 {
 		t.Errorf("%d bound items after repair, want 4 placements and the events", n)
+	}
+	// The robot and the triggers are listed with their state.
+	tb.waitJS(`document.querySelectorAll("#automation-list .pl-item[data-state='registered']").length === 3`)
+	if !tb.yes(`document.querySelector("#automation-list [data-code='relay24_send']").textContent.includes("Робот «Отправить сообщение (relay24)»")`) {
+		t.Error("the robot is not named in the repair's answer")
 	}
 	found := false
 	for _, pb := range e.P.Placements() {

@@ -53,7 +53,7 @@ func FailureText(lang, stored string) string {
 var errRU = map[string]string{
 	"err_bad_robot_call":   "Вызов робота relay24 не прочитан: нет event_token или документ не сделка, лид или контакт.",
 	"err_robot_no_channel": "Канал робота не найден среди каналов relay24 этого портала. Выберите канал в настройках робота заново.",
-	"err_robot_no_contact": "У документа нет клиента (контакта): сообщение некому отправить.",
+	"err_robot_no_contact": "У документа нет контакта клиента и переписки с ним в relay24: сообщение некому отправить. Телефон, записанный в самом лиде, relay24 не использует — привяжите к лиду или сделке контакт с телефоном.",
 	"err_robot_no_handle":  "У клиента нет телефона или аккаунта для этого канала: сообщение не отправлено.",
 	"err_robot_empty_text": "В настройках робота не указан текст сообщения.",
 	// Generic: the HTTP layer, the network.
@@ -217,7 +217,7 @@ var errRU = map[string]string{
 var errEN = map[string]string{
 	"err_bad_robot_call":           "The relay24 robot call could not be read: no event_token, or the document is not a deal, lead or contact.",
 	"err_robot_no_channel":         "The robot's channel is not one of this portal's relay24 channels. Choose the channel in the robot's settings again.",
-	"err_robot_no_contact":         "The document has no client (contact): there is nobody to send the message to.",
+	"err_robot_no_contact":         "The document has no client contact and no relay24 conversation: there is nobody to send the message to. relay24 does not use a phone written on the lead itself — link a contact with a phone to the lead or deal.",
 	"err_robot_no_handle":          "The client has no phone number or account for this channel: the message was not sent.",
 	"err_robot_empty_text":         "The robot's settings have no message text.",
 	"err_internal":                 "Something went wrong on relay24's server. Try again; if it keeps happening, contact support.",
@@ -376,6 +376,8 @@ var crmRU = map[string]string{
 	"crm_notification": "Новое сообщение от клиента %s (%s, %s). [url=%s]%s[/url]",
 	"crm_escalation":   "Клиент ждёт ответа %d мин.",
 	"crm_robot":        "Робот relay24", "crm_robot_for": "Робот relay24 (за %s)",
+	"crm_robot_sent": "relay24: сообщение отправлено (№ %s)", "crm_robot_pending": "relay24: сообщение принято к отправке (№ %s)",
+	"crm_robot_failed":  "relay24: сообщение не отправлено — %s (%s)",
 	"placeholder_image": "[Изображение]", "placeholder_video": "[Видео]", "placeholder_audio": "[Аудио]",
 	"placeholder_voice": "[Голосовое сообщение]", "placeholder_document": "[Документ]", "placeholder_vcard": "[Контакт]",
 	"placeholder_geo": "[Геопозиция]", "placeholder_sticker": "[Стикер]", "placeholder_missing_call": "[Пропущенный звонок]",
@@ -388,6 +390,8 @@ var crmEN = map[string]string{
 	"crm_notification": "New message from client %s (%s, %s). [url=%s]%s[/url]",
 	"crm_escalation":   "A client has waited %d min for an answer.",
 	"crm_robot":        "relay24 robot", "crm_robot_for": "relay24 robot (for %s)",
+	"crm_robot_sent": "relay24: message sent (no. %s)", "crm_robot_pending": "relay24: message accepted for sending (no. %s)",
+	"crm_robot_failed":  "relay24: message not sent — %s (%s)",
 	"placeholder_image": "[Image]", "placeholder_video": "[Video]", "placeholder_audio": "[Audio]",
 	"placeholder_voice": "[Voice message]", "placeholder_document": "[Document]", "placeholder_vcard": "[Contact card]",
 	"placeholder_geo": "[Location]", "placeholder_sticker": "[Sticker]", "placeholder_missing_call": "[Missed call]",

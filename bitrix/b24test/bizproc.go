@@ -94,6 +94,29 @@ func errBizprocDenied() *apiError {
 	return errCode(http.StatusBadRequest, "ACCESS_DENIED", "Access denied!")
 }
 
+// robotCaller is who may call the robot methods: an installed app
+// (a webhook is "Application context required") acting as an administrator.
+func robotCaller(c *callCtx) *apiError {
+	if c.webhook {
+		return errCode(http.StatusBadRequest, "ACCESS_DENIED", "Application context required")
+	}
+	if !c.admin {
+		return errBizprocDenied()
+	}
+	return nil
+}
+
+// triggerCaller is robotCaller for the app triggers, in their words.
+func triggerCaller(c *callCtx) *apiError {
+	if c.webhook {
+		return errAccessDenied("Application context required")
+	}
+	if !c.admin {
+		return errAccessDenied("Admin permissions required")
+	}
+	return nil
+}
+
 var (
 	robotCodeRe   = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 	propertyKeyRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
@@ -153,8 +176,31 @@ func checkProperties(v any) (map[string]any, *apiError) {
 		if !nonEmptyName(prop["Name"]) {
 			return nil, errActivity("Empty property NAME " + k + "!")
 		}
-		if t, _ := asString(prop["Type"]); t != "" && !propertyTypes[t] {
+		t, _ := asString(prop["Type"])
+		if t != "" && !propertyTypes[t] {
 			return nil, errActivity("Wrong properties array!")
+		}
+		for _, flag := range []string{"Required", "Multiple"} {
+			if f, _ := asString(prop[flag]); f != "" && f != "Y" && f != "N" {
+				return nil, errActivity("Wrong properties array!")
+			}
+		}
+		if t == "select" {
+			// Options is {value: title}; a Default must be one of them.
+			opts, isMap := asMap(prop["Options"])
+			if o, given := prop["Options"]; given && !isMap {
+				if s, _ := asString(o); s != "" {
+					return nil, errActivity("Wrong properties array!")
+				}
+			}
+			for k, title := range opts {
+				if ts, isStr := asString(title); k == "" || !isStr || ts == "" {
+					return nil, errActivity("Wrong properties array!")
+				}
+			}
+			if d, _ := asString(prop["Default"]); d != "" && opts[d] == nil {
+				return nil, errActivity("Wrong properties array!")
+			}
 		}
 	}
 	return m, nil
@@ -277,8 +323,8 @@ func robotCode(in params) (string, *apiError) {
 }
 
 func methodRobotAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errBizprocDenied()
+	if e := robotCaller(c); e != nil {
+		return nil, e
 	}
 	if len(in) == 0 {
 		return nil, errActivity("Empty data!")
@@ -300,8 +346,8 @@ func methodRobotAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
 }
 
 func methodRobotUpdate(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errBizprocDenied()
+	if e := robotCaller(c); e != nil {
+		return nil, e
 	}
 	code, e := robotCode(in)
 	if e != nil {
@@ -331,8 +377,8 @@ func methodRobotUpdate(p *Portal, c *callCtx, in params) (*restResult, *apiError
 }
 
 func methodRobotList(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errBizprocDenied()
+	if e := robotCaller(c); e != nil {
+		return nil, e
 	}
 	out := []string{}
 	for _, r := range p.auto().robots {
@@ -342,8 +388,8 @@ func methodRobotList(p *Portal, c *callCtx, in params) (*restResult, *apiError) 
 }
 
 func methodRobotDelete(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errBizprocDenied()
+	if e := robotCaller(c); e != nil {
+		return nil, e
 	}
 	code, e := robotCode(in)
 	if e != nil {
@@ -377,6 +423,10 @@ func methodEventSend(p *Portal, c *callCtx, in params) (*restResult, *apiError) 
 	if token == "" || t == nil || t.used || !t.wait {
 		return nil, errAccessDenied("")
 	}
+	var declared map[string]any
+	if r := a.robot(t.code); r != nil {
+		declared = r.ReturnProperties
+	}
 	send := EventSend{EventToken: token, ReturnValues: map[string]any{}, UserID: c.userID, At: c.now}
 	if rv, ok := paramFold(in, "RETURN_VALUES"); ok {
 		m, isMap := asMap(rv)
@@ -386,6 +436,12 @@ func methodEventSend(p *Portal, c *callCtx, in params) (*restResult, *apiError) 
 			}
 		}
 		for k, e := range m {
+			// Only the robot's RETURN_PROPERTIES (matched in any case, as the
+			// portal upper-cases both); the portal's handling of others is
+			// [UNCONFIRMED], so the emulator refuses them and keeps the token.
+			if _, ok := paramFold(params(declared), k); !ok {
+				return nil, errArg("RETURN_VALUES", "Unknown return value "+k+": not in the robot's RETURN_PROPERTIES")
+			}
 			send.ReturnValues[k] = e
 		}
 	}
@@ -401,8 +457,8 @@ func methodEventSend(p *Portal, c *callCtx, in params) (*restResult, *apiError) 
 func triggerError(desc string) *apiError { return errCRM(desc) }
 
 func methodTriggerAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errAccessDenied("Admin permissions required")
+	if e := triggerCaller(c); e != nil {
+		return nil, e
 	}
 	code := strings.TrimSpace(in.str("CODE"))
 	name := strings.TrimSpace(in.str("NAME"))
@@ -426,8 +482,8 @@ func methodTriggerAdd(p *Portal, c *callCtx, in params) (*restResult, *apiError)
 }
 
 func methodTriggerList(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errAccessDenied("Admin permissions required")
+	if e := triggerCaller(c); e != nil {
+		return nil, e
 	}
 	out := []map[string]string{}
 	for _, t := range p.auto().triggers {
@@ -437,8 +493,8 @@ func methodTriggerList(p *Portal, c *callCtx, in params) (*restResult, *apiError
 }
 
 func methodTriggerDelete(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errAccessDenied("Admin permissions required")
+	if e := triggerCaller(c); e != nil {
+		return nil, e
 	}
 	code := strings.TrimSpace(in.str("CODE"))
 	if code == "" {
@@ -455,8 +511,8 @@ func methodTriggerDelete(p *Portal, c *callCtx, in params) (*restResult, *apiErr
 }
 
 func methodTriggerExecute(p *Portal, c *callCtx, in params) (*restResult, *apiError) {
-	if !c.admin {
-		return nil, errAccessDenied("Admin permissions required")
+	if e := triggerCaller(c); e != nil {
+		return nil, e
 	}
 	code := strings.TrimSpace(in.str("CODE"))
 	if code == "" {
@@ -557,6 +613,22 @@ func newEventToken() (workflowID, token string) {
 	return workflowID, workflowID + "|A" + n() + "_" + n() + "_" + n() + "_" + n() + "|" + randomHex(16) + "." + randomHex(32)
 }
 
+// NewRobotToken is a fresh event token of a registered robot, as a workflow
+// reaching it gets: RunRobot calls with it repeat one call (tests of the
+// queue server delivering a call twice at once).
+func (p *Portal) NewRobotToken(code string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.auto()
+	r := a.robot(code)
+	if r == nil {
+		return "", ErrNoRobot
+	}
+	_, token := newEventToken()
+	a.tokens[token] = &robotToken{code: r.Code, wait: r.UseSubscription != "N"}
+	return token, nil
+}
+
 // RunRobot makes the portal's queue server call a robot's handler as a
 // workflow reaching it does (the robot.handler.POST form: workflow_id,
 // code, document_id[], document_type[], event_token, properties[…],
@@ -641,12 +713,38 @@ type StageRobot struct {
 	Properties map[string]string
 }
 
-// SetStageRobot places a robot on a deal stage (the automation-rules board).
-func (p *Portal) SetStageRobot(r StageRobot) {
+// ErrRuleInvalid is SetStageRobot's refusal: the rule's settings form does
+// not save (a required property left empty, a select value not offered).
+var ErrRuleInvalid = errors.New("b24test: the automation rule's settings do not save")
+
+// SetStageRobot places a robot on a deal stage (the automation-rules board),
+// checking its settings as the robot's form does.
+func (p *Portal) SetStageRobot(r StageRobot) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	a := p.auto()
+	robot := a.robot(r.Code)
+	if robot == nil {
+		return ErrNoRobot
+	}
+	for k, v := range robot.Properties {
+		prop, _ := asMap(v)
+		if req, _ := asString(prop["Required"]); req == "Y" && strings.TrimSpace(r.Properties[k]) == "" {
+			return fmt.Errorf("%w: %s is required", ErrRuleInvalid, k)
+		}
+		if t, _ := asString(prop["Type"]); t == "select" && r.Properties[k] != "" {
+			if opts, _ := asMap(prop["Options"]); opts[r.Properties[k]] == nil {
+				return fmt.Errorf("%w: %s is not one of %s's options", ErrRuleInvalid, r.Properties[k], k)
+			}
+		}
+	}
+	for k := range r.Properties {
+		if _, ok := robot.Properties[k]; !ok {
+			return fmt.Errorf("%w: the robot has no property %s", ErrRuleInvalid, k)
+		}
+	}
 	a.stages = append(a.stages, r)
+	return nil
 }
 
 // MoveDeal moves a deal to a stage, as a user dragging it on the board does,

@@ -1,7 +1,11 @@
 package b24test_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -185,4 +189,143 @@ func TestAppTriggers(t *testing.T) {
 	if x := e.p.TriggerExecutions(); len(x) != 1 || x[0].Code != "c5u4m" || x[0].OwnerTypeID != 2 || x[0].OwnerID != deal.ID {
 		t.Fatalf("executions: %+v", x)
 	}
+}
+
+// callHook POSTs JSON params to an incoming webhook URL.
+func (e *env) callHook(hook, method string, params map[string]any) answer {
+	e.t.Helper()
+	b, err := json.Marshal(params)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.Post(hook+method, "application/json", bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return readAnswer(e.t, resp)
+}
+
+// The robot and app-trigger methods refuse a webhook (no application
+// context) with the docs' texts, even an administrator's; the webhook
+// itself works for other methods.
+func TestAutomationNeedsApplicationContext(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{})
+	hook := e.p.AddWebhook(1)
+	e.callHook(hook, "profile", nil).mustOK(t)
+	if a := e.callHook(strings.Replace(hook, "/rest/1/", "/rest/2/", 1), "profile", nil); a.Status != http.StatusForbidden {
+		t.Fatalf("a webhook under another user's id: %d %s", a.Status, a.Raw)
+	}
+	add := fixtureJSON(t, "bizproc.robot.add.request.relay24_send.SYNTH.json")
+	for _, m := range []string{"bizproc.robot.add", "bizproc.robot.list", "bizproc.robot.update", "bizproc.robot.delete"} {
+		assertErrorFixture(t, e.callHook(hook, m, add), 400, "error.ACCESS_DENIED.application_context.SYNTH.json")
+	}
+	trig := fixtureJSON(t, "crm.automation.trigger.add.request.json")
+	delete(trig, "auth")
+	for _, m := range []string{"crm.automation.trigger.add", "crm.automation.trigger.list", "crm.automation.trigger.execute", "crm.automation.trigger.delete"} {
+		assertErrorFixture(t, e.callHook(hook, m, trig), 403, "crm.automation.trigger.add.error.json")
+	}
+	if len(e.p.Robots()) != 0 || len(e.p.AppTriggers()) != 0 {
+		t.Fatal("a webhook registered something")
+	}
+	// The same calls with the app's token are accepted.
+	e.call("bizproc.robot.add", add).mustOK(t)
+	e.call("crm.automation.trigger.add", trig).mustOK(t)
+}
+
+// PROPERTIES as the docs define them: Required/Multiple are Y or N, a
+// select's Options is {value: title} and its Default one of the values.
+func TestRobotPropertiesStrict(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{})
+	base := fixtureJSON(t, "bizproc.robot.add.request.relay24_send.SYNTH.json")
+	channel := func(change map[string]any) map[string]any {
+		p := map[string]any{"Name": "Канал", "Type": "select", "Options": map[string]any{"1": "WhatsApp"}}
+		for k, v := range change {
+			p[k] = v
+		}
+		return p
+	}
+	for name, prop := range map[string]map[string]any{
+		"required flag":  channel(map[string]any{"Required": "yes"}),
+		"multiple flag":  channel(map[string]any{"Multiple": "1"}),
+		"options list":   channel(map[string]any{"Options": "WhatsApp"}),
+		"empty title":    channel(map[string]any{"Options": map[string]any{"1": ""}}),
+		"default absent": channel(map[string]any{"Default": "2"}),
+		"unknown type":   channel(map[string]any{"Type": "phone"}),
+	} {
+		params := map[string]any{}
+		for k, v := range base {
+			params[k] = v
+		}
+		params["PROPERTIES"] = map[string]any{"channel_id": prop}
+		a := e.call("bizproc.robot.add", params)
+		if a.Status != 400 || a.Body["error"] != "ERROR_ACTIVITY_VALIDATION_FAILURE" || a.Body["error_description"] != "Wrong properties array!" {
+			t.Errorf("%s: %d %s", name, a.Status, a.Raw)
+		}
+	}
+	if len(e.p.Robots()) != 0 {
+		t.Fatalf("registered: %+v", e.p.Robots())
+	}
+	base["PROPERTIES"] = map[string]any{"channel_id": channel(map[string]any{"Default": "1", "Required": "Y"})}
+	e.call("bizproc.robot.add", base).mustOK(t)
+}
+
+// bizproc.event.send takes only the robot's RETURN_PROPERTIES (any case): an
+// unknown key is refused and the token stays usable.
+func TestEventSendOnlyDeclaredReturnValues(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{})
+	rec := newRecorder(t)
+	add := fixtureJSON(t, "bizproc.robot.add.request.relay24_send.SYNTH.json")
+	add["HANDLER"] = rec.srv.URL + "/b24/robot"
+	e.call("bizproc.robot.add", add).mustOK(t)
+	e.p.InstallFinish()
+	call, err := e.p.RunRobot(context.Background(), b24test.RobotCall{Code: "relay24_send",
+		Document: [3]string{"crm", "CCrmDocumentDeal", "DEAL_1"}, Properties: map[string]string{"channel_id": "tg-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := map[string]any{"EVENT_TOKEN": call.EventToken, "RETURN_VALUES": map[string]any{"message_id": "1", "error": "x"}}
+	a := e.call("bizproc.event.send", send)
+	if a.Status != 400 || a.Body["error"] != "ERROR_ARGUMENT" || !strings.Contains(a.Body["error_description"].(string), "error") {
+		t.Fatalf("an undeclared return value: %d %s", a.Status, a.Raw)
+	}
+	send["RETURN_VALUES"] = map[string]any{"MESSAGE_ID": "1", "status": "sent"}
+	e.call("bizproc.event.send", send).mustOK(t)
+	if s := e.p.EventSends(); len(s) != 1 || s[0].ReturnValues["status"] != "sent" {
+		t.Fatalf("sends: %+v", s)
+	}
+}
+
+// A rule is saved on a stage only as the robot's form allows: required
+// properties filled, a select's value among its options, no unknown keys.
+func TestStageRobotSettingsChecked(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{})
+	add := fixtureJSON(t, "bizproc.robot.add.request.relay24_send.SYNTH.json")
+	if err := e.p.SetStageRobot(b24test.StageRobot{StageID: "WON", Code: "relay24_send"}); !errors.Is(err, b24test.ErrNoRobot) {
+		t.Fatalf("an unregistered robot: %v", err)
+	}
+	e.call("bizproc.robot.add", add).mustOK(t)
+	for name, props := range map[string]map[string]string{
+		"no channel":      {"text": "x"},
+		"unknown channel": {"channel_id": "tg-2", "text": "x"},
+		"unknown key":     {"channel_id": "tg-1", "colour": "red"},
+	} {
+		if err := e.p.SetStageRobot(b24test.StageRobot{StageID: "WON", Code: "relay24_send", Properties: props}); !errors.Is(err, b24test.ErrRuleInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := e.p.SetStageRobot(b24test.StageRobot{StageID: "WON", Code: "relay24_send", Properties: map[string]string{"channel_id": "tg-1"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// App trigger codes: lower-case letters, digits, '.', '-', '_' only.
+func TestTriggerCodeCharset(t *testing.T) {
+	e := newEnv(t, b24test.PortalOptions{})
+	for _, code := range []string{"Relay24", "relay24/x", "relay 24", "клиент"} {
+		a := e.call("crm.automation.trigger.add", map[string]any{"CODE": code, "NAME": "x"})
+		if a.Status != 400 || a.Body["error"] != "" || a.Body["error_description"] != "Wrong trigger code!" {
+			t.Errorf("%q: %d %s", code, a.Status, a.Raw)
+		}
+	}
+	e.call("crm.automation.trigger.add", map[string]any{"CODE": "relay24_no-reply.v2", "NAME": "x"}).mustOK(t)
 }

@@ -175,6 +175,9 @@ type Fault struct {
 	// matched against the URL's method, so "batch" for batches); "" = any.
 	// Ignored by the OAuth server.
 	Method string
+	// Carrying limits it further to requests whose body names this method
+	// (a batch carrying those commands); "" = any.
+	Carrying string
 	// Lost lets the portal run the request first and then answers with the
 	// fault instead of the result: an answer lost on its way back (a proxy's
 	// timeout, a dropped connection), so the writes happened but the caller

@@ -73,7 +73,8 @@ type Portal struct {
 	emailIdx   commIndex // lower-cased e-mail → contact / lead ids
 	dealsByCt  map[int][]int
 
-	automation *automation // robots, event tokens, triggers (bizproc.go)
+	automation *automation    // robots, event tokens, triggers (bizproc.go)
+	webhooks   map[string]int // incoming webhooks: secret → user (AddWebhook)
 }
 
 type dealCategory struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,6 +180,7 @@ func writeAPIError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, 
 type callCtx struct {
 	userID  int
 	admin   bool
+	webhook bool // an incoming webhook: no application context
 	inBatch bool
 	now     time.Time
 	events  []pendingEvent // automatic events to fire after the call
@@ -278,15 +280,28 @@ func looksJSON(b []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
+// hasCarryingFault tells whether the fault set looks into bodies.
+func (p *Portal) hasCarryingFault() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fault != nil && p.fault.f.Carrying != ""
+}
+
 // handleREST is /rest/: fault and latency first, then the rate limit,
 // authorization and the method.
 func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	method, okName := restMethodName(r.URL.Path)
+	carries := func(string) bool { return true }
+	if p.hasCarryingFault() {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		carries = func(m string) bool { return m == "" || bytes.Contains(bytes.ToLower(body), []byte(strings.ToLower(m))) }
+	}
 
 	p.mu.Lock()
 	p.httpRequests++
 	var fault *Fault
-	if fs := p.fault; fs != nil && (fs.f.Method == "" || strings.EqualFold(fs.f.Method, method)) {
+	if fs := p.fault; fs != nil && (fs.f.Method == "" || strings.EqualFold(fs.f.Method, method)) && carries(fs.f.Carrying) {
 		var done bool
 		if fault, done = fs.take(); done {
 			p.fault = nil
@@ -317,12 +332,17 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errQueryLimit())
 		return
 	}
+	var hook *callCtx
 	if !okName {
-		// Webhooks are not registered on the emulator.
-		e := errCode(http.StatusForbidden, "INVALID_CREDENTIALS", "Invalid request credentials")
-		p.record(Call{Method: method, Status: e.Status, Error: e.Code, At: start})
-		writeAPIError(w, e)
-		return
+		// /rest/{user}/{secret}/{method}: only webhooks made by AddWebhook.
+		var wm string
+		if hook, wm = p.webhookCall(r.URL.Path); hook == nil {
+			e := errCode(http.StatusForbidden, "INVALID_CREDENTIALS", "Invalid request credentials")
+			p.record(Call{Method: method, Status: e.Status, Error: e.Code, At: start})
+			writeAPIError(w, e)
+			return
+		}
+		method = wm
 	}
 
 	req, err := parseRequest(r)
@@ -335,7 +355,10 @@ func (p *Portal) handleREST(w http.ResponseWriter, r *http.Request) {
 	token := req.in.str("auth")
 	in := req.in.without("auth")
 
-	c, aerr := p.authenticate(token)
+	c, aerr := hook, (*apiError)(nil)
+	if hook == nil {
+		c, aerr = p.authenticate(token)
+	}
 	if aerr != nil {
 		p.record(Call{Method: method, Params: in, Status: aerr.Status, Error: aerr.Code, At: start})
 		writeAPIError(w, aerr)
@@ -538,3 +561,38 @@ var restMethods = map[string]methodDef{
 // "methods" lists the table itself, so it is registered after the table
 // exists (a direct entry would be an initialization cycle).
 func init() { restMethods["methods"] = methodDef{"", methodMethods} }
+
+// AddWebhook makes an incoming webhook of a user (the portal's
+// "Developer resources"): its URL ends with a slash, the method follows.
+// Calls through it run as that user without application context, so the
+// methods that need an app (bizproc.robot.*, the app triggers) refuse them.
+func (p *Portal) AddWebhook(userID int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.webhooks == nil {
+		p.webhooks = map[string]int{}
+	}
+	secret := randomHex(8)
+	p.webhooks[secret] = userID
+	return p.srv.URL + "/rest/" + strconv.Itoa(userID) + "/" + secret + "/"
+}
+
+// webhookCall authenticates /rest/{user}/{secret}/{method}: nil when it is
+// not a live webhook of an active user.
+func (p *Portal) webhookCall(path string) (*callCtx, string) {
+	parts := strings.Split(strings.TrimPrefix(path, "/rest/"), "/")
+	if len(parts) != 3 || parts[2] == "" {
+		return nil, ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	uid, ok := p.webhooks[parts[1]]
+	if !ok || strconv.Itoa(uid) != parts[0] {
+		return nil, ""
+	}
+	u := p.users[uid]
+	if u == nil || !u.Active {
+		return nil, ""
+	}
+	return &callCtx{userID: uid, admin: u.Admin, webhook: true}, strings.TrimSuffix(strings.ToLower(parts[2]), ".json")
+}

@@ -635,7 +635,8 @@
     on.checked = !!s.notify;
     var mins = el("input", { type: "number", id: "set-escalate", class: "set-input set-number", min: "1", max: "1440", step: "1", inputmode: "numeric" });
     mins.value = String(s.escalate_after_minutes || 5);
-    mins.disabled = !s.notify;
+    // The delay stays editable with notifications off: it also starts the
+    // CRM trigger «Нет ответа клиенту N минут».
     on.addEventListener("change", function () { putSettings({ notify: on.checked }, st, renderNotify); });
     mins.addEventListener("change", function () {
       var n = parseInt(mins.value, 10);
@@ -648,10 +649,28 @@
       el("div", { class: "set-row escalate" },
         el("label", { for: "set-escalate", text: T("s_escalate_before") }), mins, el("span", { text: T("s_escalate_after") })),
       el("div", { class: "set-hint", text: T("s_escalate_hint") }),
+      el("div", { class: "set-hint", id: "escalate-trigger-hint", text: T("s_escalate_trigger_hint") }),
       st]);
   }
 
   // ---- 5. the left-menu button -------------------------------------------------
+
+  // automationList is the robot's and triggers' state after a repair; a
+  // failure says why, in the portal's words.
+  function automationList(items) {
+    var list = el("ul", { class: "pl-list", id: "automation-list" });
+    items.forEach(function (a) {
+      var ok = a.state !== "failed";
+      var state = T("auto_" + a.state) + (a.reason ? ": " + a.reason : "");
+      list.appendChild(el("li", { class: "pl-item " + (ok ? "ok" : "bad"), "data-code": a.code, "data-state": a.state },
+        el("span", { class: "pl-mark", "aria-hidden": "true", text: ok ? "✓" : "✕" }),
+        el("span", { class: "pl-name", text: T("auto_" + a.kind + "_" + a.code) }),
+        el("span", { class: "pl-state", text: state })));
+    });
+    var box = el("div", { class: "automation" });
+    C.append(box, [el("h3", { class: "set-sub", text: T("s_automation") }), list]);
+    return box;
+  }
 
   function renderPlacements() {
     var b = cardBody("placements");
@@ -682,6 +701,7 @@
         el("span", { class: "pl-name", text: T("s_events") }),
         el("span", { class: "pl-state", text: evMissing.length ? T("s_events_missing") + ": " + evMissing.join(", ") : evBound + " / " + Math.max(evTotal, evBound) })));
       C.append(b, [status, list]);
+      if (pl.automation && pl.automation.length) b.appendChild(automationList(pl.automation));
     } else {
       status.className = "pl-status bad";
       status.setAttribute("data-ok", "false");
@@ -695,11 +715,13 @@
       var g = gen;
       C.api("POST", "/api/v1/settings/repair").then(function (r) {
         if (g !== gen) return;
-        data.placements = { bound: r.bound || {}, events: r.events || {}, missing: r.missing || [] };
+        var auto = r.automation || [];
+        data.placements = { bound: r.bound || {}, events: r.events || {}, missing: r.missing || [], automation: auto };
         data.placementsError = "";
         renderPlacements();
+        var partial = (r.missing || []).length || auto.some(function (a) { return a.state === "failed"; });
         var n = document.getElementById("repair-state");
-        if (n) setSave(n, (r.missing || []).length ? "error" : "saved", (r.missing || []).length ? T("s_repair_partial") : T("s_repaired"));
+        if (n) setSave(n, partial ? "error" : "saved", partial ? T("s_repair_partial") : T("s_repaired"));
       }).catch(function (e) {
         if (g !== gen) return;
         repair.disabled = false;
