@@ -180,12 +180,26 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		Files: files, Links: a.Sessions,
 	})
 	a.Relay.Register(q)
+	// WhatsApp Business templates are fetched again now and then (their
+	// moderation webhook keeps them current in between).
+	if _, err := a.Cron.AddFunc("@every "+relay.TemplatesEvery.String(), func() {
+		if err := a.Relay.ScheduleTemplateRefresh(context.Background()); err != nil {
+			log.Error("scheduling the template refresh", slog.String("error", err.Error()))
+		}
+	}); err != nil {
+		st.Close()
+		ln.Close()
+		return nil, fmt.Errorf("scheduling the template refresh: %w", err)
+	}
 	a.Automation = automation.New(automation.Options{
 		Store: st, Portals: a.Portals, Relay: a.Relay, Jobs: q, Log: log, PublicURL: cfg.PublicURL, Now: o.Now,
 	})
 	a.Automation.Register(q)
 	a.Portals.SetRegistrar(a.Automation.Ensure)
 	a.Relay.SetHooks(a.Automation.Hooks())
+	// The robot's template_id goes out as a WABA template when the window
+	// is closed.
+	a.Automation.SetTemplates(relay.RobotTemplates{S: a.Relay})
 	a.Stream = stream.New(st, cfg.DatabaseURL, log)
 	a.Stream.OnAccessChanged = a.Access.Invalidate
 

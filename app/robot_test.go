@@ -420,6 +420,7 @@ func TestRobotTemplateHook(t *testing.T) {
 	const phone = "79161230005"
 	_, deal := r.dealOf("Шаблонова", phone)
 	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	r.App.Automation.SetTemplates(nil) // the app's own sender is tested in templates_test.go
 
 	call := r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), Properties: map[string]string{"channel_id": wa, "template_id": "order_ready"}})
 	r.untilReported(call.EventToken)

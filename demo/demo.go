@@ -74,6 +74,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout i
 	defer wz.Close()
 	cfg.WazzupAPIURL = wz.URL()
 	world := NewWorld(wz, cast)
+	// A WhatsApp Business channel whose client wrote 25 hours ago: the
+	// composer shows the closed window and the templates.
+	world.AddWABA()
 
 	cfg.B24OAuthURL = oauth.URL()
 	cfg.B24ClientID = oauth.App().ClientID

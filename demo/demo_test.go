@@ -45,7 +45,13 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the sandbox frame carries no session:\n%s", frame)
 	}
-	var dialogs []any
+	var dialogs []struct {
+		ID      int64  `json:"id"`
+		ChatID  string `json:"chat_id"`
+		Channel struct {
+			Transport string `json:"transport"`
+		} `json:"channel"`
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		req, _ := http.NewRequest("GET", d.Base+"/api/v1/dialogs", nil)
 		req.Header.Set("Authorization", "Bearer "+m[1])
@@ -54,16 +60,53 @@ func TestDemoInstallsAndLogsIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		var body struct {
-			Dialogs []any `json:"dialogs"`
+			Dialogs []struct {
+				ID      int64  `json:"id"`
+				ChatID  string `json:"chat_id"`
+				Channel struct {
+					Transport string `json:"transport"`
+				} `json:"channel"`
+			} `json:"dialogs"`
 		}
 		_ = json.NewDecoder(res.Body).Decode(&body)
 		res.Body.Close()
-		if dialogs = body.Dialogs; len(dialogs) >= 5 {
+		if dialogs = body.Dialogs; len(dialogs) >= 6 {
 			break
 		}
 	}
-	if len(dialogs) < 5 {
-		t.Fatalf("the demo seeded %d dialogs, want 5", len(dialogs))
+	if len(dialogs) < 6 {
+		t.Fatalf("the demo seeded %d dialogs, want 6", len(dialogs))
+	}
+	// The WhatsApp Business client wrote 25 hours ago: the window is closed
+	// and the channel's three templates are offered.
+	var waba int64
+	for _, dl := range dialogs {
+		if dl.Channel.Transport == "wapi" {
+			waba = dl.ID
+		}
+	}
+	if waba == 0 {
+		t.Fatalf("no WhatsApp Business dialog in %+v", dialogs)
+	}
+	var tl struct {
+		WindowOpen bool  `json:"window_open"`
+		Templates  []any `json:"templates"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/dialogs/%d/templates", d.Base, waba), nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(res.Body).Decode(&tl)
+		res.Body.Close()
+		if len(tl.Templates) == 3 {
+			break
+		}
+	}
+	if tl.WindowOpen || len(tl.Templates) != 3 {
+		t.Fatalf("the demo's WhatsApp Business dialog: %+v", tl)
 	}
 	d.Stop()
 }
@@ -121,7 +164,7 @@ func waitSettled(t *testing.T, db *sql.DB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dialogs >= 5 && resolved == dialogs && jobs == 0 && pending == 0 {
+		if dialogs >= 6 && resolved == dialogs && jobs == 0 && pending == 0 {
 			return
 		}
 	}
@@ -146,8 +189,8 @@ func TestDemoRestartShowsTheSameWorld(t *testing.T) {
 	waitSettled(t, db)
 	first.Stop()
 	before := countWorld(t, db)
-	if before.Dialogs != 5 || before.Channels != 2 || before.Messages != 6 || before.QuickReplies != 4 {
-		t.Fatalf("the first run seeded %+v, want 2 channels, 5 dialogs, 6 messages, 4 quick replies", before)
+	if before.Dialogs != 6 || before.Channels != 3 || before.Messages != 7 || before.QuickReplies != 4 {
+		t.Fatalf("the first run seeded %+v, want 3 channels, 6 dialogs, 7 messages, 4 quick replies", before)
 	}
 
 	second := startDemo(t, dbURL, keyDir)

@@ -30,14 +30,53 @@ type Client struct {
 }
 
 // World is the demo's messaging side: a Wazzup account with a WhatsApp and
-// an Instagram channel, connected to relay24, and clients who write.
+// an Instagram channel (and, in the demo, a WhatsApp Business one: AddWABA),
+// connected to relay24, and clients who write.
 type World struct {
 	Acc     *wztest.Account
 	WA, IG  wztest.Channel
 	Clients []Client
 	// FeaturedDeal is a deal with two contacts who both write.
 	FeaturedDeal int
+	// WABA is the WhatsApp Business channel (AddWABA), with its client who
+	// wrote more than 24 hours ago: only a template reaches her.
+	WABA       wztest.Channel
+	WABAClient *Client
 }
+
+// WABASilence is how long ago the WhatsApp Business client last wrote: past
+// the 24-hour window, so the composer offers the templates.
+const WABASilence = 25 * time.Hour
+
+// wabaSeedID is the provider id of the WhatsApp Business client's message.
+const wabaSeedID = "5eed0000-0000-4000-8000-000000000006"
+
+// AddWABA adds the account's WhatsApp Business channel with its approved
+// templates (fixed ids, so a restarted demo finds them again) and its
+// client, who wrote WABASilence ago.
+func (w *World) AddWABA() Client {
+	w.WABA = w.Acc.AddChannelWithID("7c3e9a10-4b2d-4f6e-8a1c-5d9e0f1a2b3c", "wapi", "79001234590", "WhatsApp Business магазина")
+	body := func(text string) []wztest.TemplateComponent {
+		return []wztest.TemplateComponent{{Type: "BODY", Text: text}}
+	}
+	for _, t := range []wztest.Template{
+		{GUID: "a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a51", Title: "Заказ готов к выдаче", Name: "order_ready",
+			Components: body("Здравствуйте, {{1}}! Ваш заказ № {{2}} готов к выдаче. Ждём вас в магазине «Уютный дом» с 10 до 20.")},
+		{GUID: "a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a52", Title: "Продолжим разговор", Name: "follow_up",
+			Components: body("Здравствуйте, {{1}}! Это Мария из «Уютного дома». Вы спрашивали нас о товаре — удобно продолжить разговор здесь?")},
+		{GUID: "a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a53", Title: "Доставка назначена", Name: "delivery_scheduled",
+			Components: body("Добрый день! Доставка вашего заказа назначена на {{1}}. Курьер позвонит за час до приезда.")},
+	} {
+		t.Status, t.Language, t.Category, t.Channels = "approved", "ru", "UTILITY", []string{w.WABA.ChannelID}
+		w.Acc.AddTemplate(t)
+	}
+	c := Client{Name: "Ольга Кузнецова", Channel: w.WABA, ChatType: "whatsapp", ChatID: "79161234509"}
+	w.WABAClient = &c
+	return c
+}
+
+// wabaFirst is what the WhatsApp Business client wrote.
+const wabaFirst = "Добрый вечер! Отложите, пожалуйста, для меня кресло «Скандинавия» серого цвета."
 
 // Cast are the portal's named clients the demo's conversations use: a deal
 // with two contacts, added to the portal before the install so the first
@@ -117,6 +156,13 @@ func (w *World) RecallChats(ctx context.Context) error {
 			return fmt.Errorf("demo: recalling the chat of %s: %w", c.Name, err)
 		}
 	}
+	if c := w.WABAClient; c != nil {
+		_, err := w.Acc.ClientWrites(ctx, c.Channel.ChannelID, c.ChatType, c.ChatID, wztest.Incoming{Text: wabaFirst, ContactName: c.Name,
+			DateTime: time.Now().Add(-WABASilence)})
+		if err != nil && !errors.Is(err, wztest.ErrNoWebhook) {
+			return fmt.Errorf("demo: recalling the chat of %s: %w", c.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -147,6 +193,13 @@ func (w *World) seedWebhook(now time.Time) ([]byte, error) {
 			MessageID: seedMessageIDs[i%len(seedMessageIDs)], ChannelID: c.Channel.ChannelID, ChatType: c.ChatType, ChatID: c.ChatID,
 			DateTime: at.UTC().Format("2006-01-02T15:04:05.000Z"), Type: "text", Contact: &contact{Name: c.Name},
 			Text: seedFirst[i%len(seedFirst)], Status: "inbound",
+		})
+	}
+	if c := w.WABAClient; c != nil {
+		body.Messages = append(body.Messages, item{
+			MessageID: wabaSeedID, ChannelID: c.Channel.ChannelID, ChatType: c.ChatType, ChatID: c.ChatID,
+			DateTime: now.Add(-WABASilence).UTC().Format("2006-01-02T15:04:05.000Z"), Type: "text", Contact: &contact{Name: c.Name},
+			Text: wabaFirst, Status: "inbound",
 		})
 	}
 	b, err := json.Marshal(body)

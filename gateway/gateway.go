@@ -82,8 +82,12 @@ type Gateway interface {
 	// ReplyWindow is how long after the client's last message the channel
 	// lets a free-form reply out; 0: no window. After it only a template
 	// may be sent (WhatsApp Business, Wazzup transport "wapi": 24 hours;
-	// Instagram: 7 days). Nothing calls it yet: it is there for templates.
+	// Instagram: 7 days). It is the one source of the window: relay
+	// refuses a plain reply to a closed window with it, and the chat shows it.
 	ReplyWindow(transport string) time.Duration
+	// TemplatesOn reports whether a channel of the transport sends
+	// templates (WhatsApp Business only).
+	TemplatesOn(transport string) bool
 
 	// SendText sends a text reply.
 	SendText(ctx context.Context, cred string, out Outgoing) (Sent, error)
@@ -94,9 +98,10 @@ type Gateway interface {
 	// WhatsApp Business channel lets out after ReplyWindow); a gateway
 	// without templates returns *NotSupportedError.
 	SendTemplate(ctx context.Context, cred string, out Outgoing, t Template) (Sent, error)
-	// Templates lists the templates a channel may send; a gateway without
-	// templates returns *NotSupportedError.
-	Templates(ctx context.Context, cred string, channel Channel) ([]Template, error)
+	// Templates lists the account's templates, every status, each with the
+	// channels it is bound to; a gateway without templates returns
+	// *NotSupportedError.
+	Templates(ctx context.Context, cred string) ([]Template, error)
 	// OpenAttachment opens a client's file by the reference its message
 	// carries when that reference starts with Traits().FileRefPrefix;
 	// errors are *AttachmentError. A gateway whose files are public links
@@ -182,15 +187,34 @@ type Sent struct {
 	MessageID string
 }
 
-// Template is a message template approved for a channel (WhatsApp
-// Business); filled in by the template work.
+// Template is a message template of a gateway account (WhatsApp
+// Business), as listed, or as sent (ID and Params).
 type Template struct {
-	ID       string
+	// ID is the gateway's id of the template (Wazzup's templateGuid).
+	ID string
+	// Title names it to a person; Name is its name at Meta.
+	Title    string
 	Name     string
 	Language string
-	Text     string
-	// Params fill the template's placeholders, in order.
+	Category string
+	Status   string // lower case; "approved" may be sent
+	// Channels are the external ids of the channels it is bound to.
+	Channels []string
+	// Text is the body with its {{n}} placeholders; Variables how many
+	// values a send takes.
+	Text      string
+	Variables int
+	Raw       []byte
+	// Params fill the template's placeholders, in order (a send).
 	Params []string
+}
+
+// TemplateStatus is a template's new moderation status, as a gateway's
+// webhook announced it.
+type TemplateStatus struct {
+	ID     string
+	Name   string
+	Status string // lower case
 }
 
 // FilePlan is how a file reply leaves its channel.
@@ -346,6 +370,8 @@ type Inbound struct {
 	ChannelUpdates []ChannelUpdate
 	Messages       []Message
 	Statuses       []Status
+	// TemplateStatuses are templates whose moderation status changed.
+	TemplateStatuses []TemplateStatus
 	// UnknownKeys are parts of the body the adapter does not know (logged).
 	UnknownKeys []string
 	// Ignored says why the body carries nothing to file (an update kind

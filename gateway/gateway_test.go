@@ -88,19 +88,20 @@ func TestAdapters(t *testing.T) {
 	}
 }
 
-// Templates are not there yet: a bot never has them (a typed error), and
-// Wazzup's wait for the template work.
+// A bot never has templates (a typed error).
 func TestTemplatesNotSupported(t *testing.T) {
 	ctx := context.Background()
-	for _, gw := range []Gateway{&Telegram{}, &Wazzup{}} {
-		_, err := gw.SendTemplate(ctx, "cred", Outgoing{}, Template{Name: "hello"})
-		var ns *NotSupportedError
-		if !errors.As(err, &ns) || ns.Provider != gw.Provider() || !errors.Is(err, ErrNotSupported) {
-			t.Errorf("%s SendTemplate: %v, want NotSupportedError", gw.Provider(), err)
-		}
-		if _, err := gw.Templates(ctx, "cred", Channel{}); !errors.Is(err, ErrNotSupported) {
-			t.Errorf("%s Templates: %v, want not supported", gw.Provider(), err)
-		}
+	gw := &Telegram{}
+	_, err := gw.SendTemplate(ctx, "cred", Outgoing{}, Template{Name: "hello"})
+	var ns *NotSupportedError
+	if !errors.As(err, &ns) || ns.Provider != gw.Provider() || !errors.Is(err, ErrNotSupported) {
+		t.Errorf("SendTemplate: %v, want NotSupportedError", err)
+	}
+	if _, err := gw.Templates(ctx, "cred"); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Templates: %v, want not supported", err)
+	}
+	if gw.TemplatesOn("telegram") {
+		t.Error("a bot takes templates")
 	}
 }
 

@@ -268,13 +268,16 @@ func telegramSendError(err error) error {
 	return failure("send_refused", err)
 }
 
+// TemplatesOn implements Gateway: a bot has no templates.
+func (t *Telegram) TemplatesOn(string) bool { return false }
+
 // SendTemplate implements Gateway: a bot has no templates.
 func (t *Telegram) SendTemplate(context.Context, string, Outgoing, Template) (Sent, error) {
 	return Sent{}, &NotSupportedError{Provider: ProviderTelegram, Op: "templates"}
 }
 
 // Templates implements Gateway: a bot has no templates.
-func (t *Telegram) Templates(context.Context, string, Channel) ([]Template, error) {
+func (t *Telegram) Templates(context.Context, string) ([]Template, error) {
 	return nil, &NotSupportedError{Provider: ProviderTelegram, Op: "templates"}
 }
 

@@ -107,9 +107,11 @@ func ChannelState(s string) string {
 	return strings.ToLower(s)
 }
 
-// RegisterWebhook implements Gateway: messages, statuses and channel updates.
+// RegisterWebhook implements Gateway: messages, statuses, channel updates
+// and WABA templates' moderation.
 func (w *Wazzup) RegisterWebhook(ctx context.Context, apiKey, uri, _ string) error {
-	if err := w.client(apiKey).SetWebhooks(ctx, uri, wazzup.Subscriptions{MessagesAndStatuses: true, ChannelsUpdates: true}); err != nil {
+	if err := w.client(apiKey).SetWebhooks(ctx, uri, wazzup.Subscriptions{MessagesAndStatuses: true, ChannelsUpdates: true,
+		TemplateStatus: true}); err != nil {
 		return Problem(err, "registering relay24's webhook with Wazzup")
 	}
 	return nil
@@ -149,7 +151,9 @@ func (w *Wazzup) ParseWebhook(body []byte, _ string) (*Inbound, error) {
 			Client:     store.ClientInfo{Name: m.Contact.Name, Username: m.Contact.Username, Phone: m.Contact.Phone},
 			AuthorName: m.AuthorName, Status: strings.ToLower(m.Status), Edited: m.IsEdited, Deleted: m.IsDeleted,
 		}
-		if m.Error != nil {
+		if m.WindowClosed() {
+			msg.Error = Failure("window_closed", m.Error.Error)
+		} else if m.Error != nil {
 			msg.Error = Failure("send_refused", m.Error.Error+" "+m.Error.Description)
 		}
 		if id, err := strconv.ParseInt(m.AuthorID, 10, 64); err == nil {
@@ -162,10 +166,18 @@ func (w *Wazzup) ParseWebhook(body []byte, _ string) (*Inbound, error) {
 	}
 	for _, st := range wh.Statuses {
 		s := Status{ProviderID: st.MessageID, Status: strings.ToLower(st.Status), At: st.Timestamp}
-		if st.Error != nil {
+		if st.WindowClosed() {
+			// Sent outside the customer-service window: said as such, so
+			// the chat can tell the salesperson to use a template.
+			s.Error = Failure("window_closed", st.Error.Error)
+		} else if st.Error != nil {
 			s.Error = Failure("send_refused", st.Error.Error+" "+st.Error.Description)
 		}
 		in.Statuses = append(in.Statuses, s)
+	}
+	if wh.Template != nil {
+		in.TemplateStatuses = append(in.TemplateStatuses, TemplateStatus{ID: wh.Template.TemplateGUID, Name: wh.Template.Name,
+			Status: strings.ToLower(strings.TrimSpace(wh.Template.Status))})
 	}
 	return in, nil
 }
@@ -289,15 +301,51 @@ func wazzupSendError(err error) error {
 	return failure("send_refused", err)
 }
 
-// SendTemplate implements Gateway. Not yet: WhatsApp Business templates
-// (transport "wapi") are the template work's to add here.
-func (w *Wazzup) SendTemplate(context.Context, string, Outgoing, Template) (Sent, error) {
-	return Sent{}, &NotSupportedError{Provider: ProviderWazzup, Op: "templates (not yet)"}
+// TemplatesOn implements Gateway: WABA templates go through WhatsApp
+// Business channels (transport "wapi") only.
+func (w *Wazzup) TemplatesOn(transport string) bool { return wazzup.TemplatesAllowed(transport) }
+
+// SendTemplate implements Gateway: the template by its templateGuid with its
+// values, no text. A refusal because of the template or its values, or an
+// empty WABA balance, is a refusal with a code of its own.
+func (w *Wazzup) SendTemplate(ctx context.Context, apiKey string, out Outgoing, t Template) (Sent, error) {
+	req := w.request(out)
+	req.TemplateID = t.ID
+	req.TemplateValues = append([]string{}, t.Params...)
+	res, err := w.client(apiKey).SendTemplate(ctx, req)
+	if err == nil {
+		return Sent{MessageID: res.MessageID}, nil
+	}
+	switch wazzup.TemplateKindOf(err) {
+	case wazzup.TemplateNotUsable:
+		return Sent{}, failure("template_not_approved", err)
+	case wazzup.TemplateBadRequest, wazzup.TemplateBadValues:
+		return Sent{}, failure("template_values_refused", err)
+	case wazzup.TemplateTooLong:
+		return Sent{}, failure("template_too_long", err)
+	case wazzup.TemplateNoBalance:
+		return Sent{}, failure("waba_balance_empty", err)
+	}
+	return Sent{}, wazzupSendError(err)
 }
 
-// Templates implements Gateway. Not yet (see SendTemplate).
-func (w *Wazzup) Templates(context.Context, string, Channel) ([]Template, error) {
-	return nil, &NotSupportedError{Provider: ProviderWazzup, Op: "templates (not yet)"}
+// Templates implements Gateway: the account's WABA templates, every status.
+func (w *Wazzup) Templates(ctx context.Context, apiKey string) ([]Template, error) {
+	list, err := w.client(apiKey).Templates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the WABA templates: %w", err)
+	}
+	out := make([]Template, 0, len(list))
+	for _, t := range list {
+		title := t.Title
+		if title == "" {
+			title = t.Name
+		}
+		out = append(out, Template{ID: t.GUID, Title: title, Name: t.Name, Language: t.Language, Category: t.Category,
+			Status: strings.ToLower(strings.TrimSpace(t.Status)), Channels: t.Channels, Text: t.Text(),
+			Variables: t.Variables(), Raw: t.Raw})
+	}
+	return out, nil
 }
 
 // OpenAttachment implements Gateway: Wazzup's files are public links, which

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -434,6 +435,10 @@ type sendBody struct {
 	Text     string `json:"text"`
 	ClientID string `json:"client_id"`
 	FileID   int64  `json:"file_id"`
+	// TemplateID sends an approved template (WhatsApp Business) with its
+	// TemplateValues instead of a text or a file.
+	TemplateID     string   `json:"template_id"`
+	TemplateValues []string `json:"template_values"`
 }
 
 // send accepts a reply (202); a worker sends it.
@@ -449,7 +454,12 @@ func (h *Handlers) send(c echo.Context) error {
 	}
 	author := relay.Author{ID: cl.User.ID, Name: cl.User.Name}
 	var m *store.Message
-	if b.FileID != 0 {
+	if b.TemplateID != "" || b.TemplateValues != nil {
+		if b.FileID != 0 || strings.TrimSpace(b.Text) != "" {
+			return problem.New(problem.Invalid, "template_with_text", "a template is sent alone: without text or file_id")
+		}
+		m, err = h.Relay.SendTemplate(c.Request().Context(), cl.Portal.ID, author, v.ID, b.TemplateID, b.TemplateValues, b.ClientID)
+	} else if b.FileID != 0 {
 		m, err = h.Relay.SendFile(c.Request().Context(), cl.Portal.ID, author, v.ID, b.FileID, b.Text, b.ClientID)
 	} else {
 		m, err = h.Relay.Send(c.Request().Context(), cl.Portal.ID, author, v.ID, b.Text, b.ClientID)

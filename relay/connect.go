@@ -48,6 +48,12 @@ func (s *Service) Connect(ctx context.Context, portalID int64, r ConnectRequest)
 	if err := s.scheduleCRMPush(ctx, portalID, gw.Provider(), g.ID); err != nil {
 		return nil, err
 	}
+	if hasTemplateChannels(gw, out) {
+		// WhatsApp Business channels: their templates are fetched now.
+		if err := s.scheduleTemplates(ctx, s.o.Store.DB(), portalID, g.ID, s.o.Now()); err != nil {
+			return nil, err
+		}
+	}
 	s.o.Log.InfoContext(ctx, "gateway connected", slog.String("provider", gw.Provider()), slog.Int64("portal_id", portalID),
 		slog.Int64("gateway_id", g.ID), slog.Int("channels", len(out)))
 	return out, nil

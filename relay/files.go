@@ -59,6 +59,9 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
+	if err := s.checkWindow(t); err != nil {
+		return s.repeatOr(ctx, t, err)
+	}
 	kind := filestore.Kind(f.Type)
 	atts, _ := json.Marshal([]Attachment{{URL: fileURLPrefix + strconv.FormatInt(f.ID, 10), Type: kind, Name: f.Name}})
 	caption := ""
@@ -70,7 +73,7 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 		m := &store.Message{PortalID: portalID, DialogID: d.ID, ChannelID: ch.ID, Direction: "out", ClientID: nullString(clientID),
 			Kind: kind, Text: caption, Attachments: atts, AuthorID: nullInt(author.ID), AuthorName: author.Name, Status: "pending", SentAt: s.o.Now()}
 		var err error
-		out, err = s.acceptReply(ctx, tx, d, author, m, func(stored *store.Message, payload map[string]int64) error {
+		out, err = s.acceptReply(ctx, tx, d, author, m, func(stored *store.Message, payload map[string]any) error {
 			if text == "" || plan.Caption {
 				return nil
 			}
@@ -97,6 +100,11 @@ func (s *Service) SendFile(ctx context.Context, portalID int64, author Author, d
 func (s *Service) Retry(ctx context.Context, portalID int64, author Author, old *store.Message) (*store.Message, error) {
 	if old.Direction != "out" || old.Status != "error" {
 		return nil, problem.New(problem.Conflict, "not_retriable", "only a reply that failed can be sent again")
+	}
+	if old.Kind == TemplateKind {
+		// Its template and values went with its send job: it is chosen
+		// again from the template list.
+		return nil, problem.New(problem.Conflict, "template_not_retriable", "a template is sent again from the template list")
 	}
 	clientID := store.RetryClientID(old.ID)
 	if len(old.Attachments) == 0 || string(old.Attachments) == "[]" || string(old.Attachments) == "null" {

@@ -267,6 +267,11 @@ func (s *Service) webhookJob(ctx context.Context, j *jobs.Job) error {
 			return err
 		}
 	}
+	for _, ts := range w.TemplateStatuses {
+		if err := s.applyTemplateStatus(ctx, g, ts, log); err != nil {
+			return err
+		}
+	}
 	if early != nil {
 		// What is done stays done: filing again is a redelivery, and a
 		// status applied twice changes nothing.

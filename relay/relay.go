@@ -38,7 +38,8 @@ var SendKinds = []string{JobSend}
 
 // MediaKinds download clients' files from the gateways (up to a minute
 // each): workers of their own, so that a slow download delays no reply.
-var MediaKinds = []string{JobMediaCopy}
+// Fetching a gateway's templates talks to the gateway too.
+var MediaKinds = []string{JobMediaCopy, JobTemplates}
 
 // Job kinds.
 const (
@@ -223,6 +224,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobAssign, s.assignJob)
 	q.HandleWithLease(JobSend, s.sendJob, sendLease)
 	q.HandleWithLease(JobMediaCopy, s.mediaCopyJob, 5*time.Minute)
+	q.Handle(JobTemplates, s.templatesJob)
 	// A portal's CRM work that is due at once shares its requests: a
 	// burst's look-ups, creations, timeline entries and notifications go
 	// out in batches of up to 50 commands (docs/ARCHITECTURE.md).

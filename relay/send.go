@@ -51,6 +51,9 @@ func (s *Service) Send(ctx context.Context, portalID int64, author Author, dialo
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
+	if err := s.checkWindow(t); err != nil {
+		return s.repeatOr(ctx, t, err)
+	}
 	var out *store.Message
 	err = s.o.Store.Tx(ctx, func(tx *store.Store) error {
 		m := &store.Message{PortalID: portalID, DialogID: t.d.ID, ChannelID: t.ch.ID, Direction: "out", ClientID: nullString(t.clientID),
@@ -108,12 +111,12 @@ func (t *replyTarget) writable() error {
 // request's message and changes nothing; before reports whether m was new,
 // so the caller can add what goes with it in the same transaction.
 func (s *Service) acceptReply(ctx context.Context, tx *store.Store, d *store.Dialog, author Author, m *store.Message,
-	before func(stored *store.Message, payload map[string]int64) error) (*store.Message, error) {
+	before func(stored *store.Message, payload map[string]any) error) (*store.Message, error) {
 	stored, inserted, err := tx.InsertMessage(ctx, m)
 	if err != nil || !inserted {
 		return stored, err // a repeated request: the first one's message
 	}
-	payload := map[string]int64{"message_id": stored.ID}
+	payload := map[string]any{"message_id": stored.ID}
 	if before != nil {
 		if err := before(stored, payload); err != nil {
 			return nil, err
@@ -166,6 +169,10 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 		// Then is the text that follows a file on a channel with no
 		// captions: its send job is enqueued with the file's outcome.
 		Then int64 `json:"then"`
+		// Template is the gateway's id of a template to send, with its
+		// values (the message's text is its preview).
+		Template string   `json:"template"`
+		Values   []string `json:"values"`
 	}
 	if err := j.Decode(&p); err != nil {
 		return jobs.Permanent(err)
@@ -231,7 +238,10 @@ func (s *Service) sendJob(ctx context.Context, j *jobs.Job) error {
 	}
 	var sent gateway.Sent
 	doing := "sending through " + traits.Title
-	if fileID, name := fileOf(m); fileID != 0 {
+	if p.Template != "" {
+		doing = "sending a template through " + traits.Title
+		sent, err = gw.SendTemplate(ctx, cred, out, gateway.Template{ID: p.Template, Params: p.Values})
+	} else if fileID, name := fileOf(m); fileID != 0 {
 		doing = "sending a file through " + traits.Title
 		f := gateway.OutFile{Name: name,
 			Open: func(ctx context.Context) (*filestore.File, error) { return s.o.Files.Get(ctx, m.PortalID, fileID) }}

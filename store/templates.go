@@ -144,7 +144,7 @@ func (s *Store) UsableTemplate(ctx context.Context, portalID, channelID int64, g
 		FROM channels c JOIN waba_templates t ON `+usableOn+`
 		WHERE c.portal_id = $1 AND c.id = $2 AND t.guid = $3`, portalID, channelID, pgsafe.Text(guid))
 	if err == sql.ErrNoRows {
-		return nil, problem.New(problem.NotFound, "not_found", "no approved template %q on this channel", guid)
+		return nil, problem.New(problem.NotFound, "template_not_found", "no approved template %q on this channel", guid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: template: %w", err)
@@ -182,8 +182,8 @@ type DialogWindow struct {
 }
 
 // DialogWindowOf reads a dialog's window facts; another portal's dialog is
-// not found. With wazzup.WindowOpen(w.Transport, w.LastInAt.Time, now) it
-// answers window_open and window_closes_at.
+// not found. With the gateway adapter's ReplyWindow(w.Transport) it answers
+// window_open and window_closes_at (relay.Service.Window).
 func (s *Store) DialogWindowOf(ctx context.Context, portalID, dialogID int64) (*DialogWindow, error) {
 	var w DialogWindow
 	err := s.db.GetContext(ctx, &w, `SELECT d.id AS dialog_id, c.id AS channel_id, c.gateway_id, c.external_id,
@@ -194,4 +194,42 @@ func (s *Store) DialogWindowOf(ctx context.Context, portalID, dialogID int64) (*
 		return nil, fmt.Errorf("store: dialog window: %w", notFound(err, "dialog"))
 	}
 	return &w, nil
+}
+
+// ConnectedGateways lists the gateways of installed portals that are not
+// disconnected (the periodic template refresh walks them).
+func (s *Store) ConnectedGateways(ctx context.Context) ([]Gateway, error) {
+	out := []Gateway{}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+prefixed("g.", gatewayColumns)+` FROM gateways g
+		JOIN portals p ON p.id = g.portal_id AND p.uninstalled_at IS NULL
+		WHERE g.state <> 'disconnected' ORDER BY g.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: connected gateways: %w", err)
+	}
+	return out, nil
+}
+
+// GatewayChannels lists a gateway's channels.
+func (s *Store) GatewayChannels(ctx context.Context, gatewayID int64) ([]Channel, error) {
+	out := []Channel{}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+channelColumns+` FROM channels WHERE gateway_id = $1 ORDER BY id`, gatewayID)
+	if err != nil {
+		return nil, fmt.Errorf("store: gateway channels: %w", err)
+	}
+	return out, nil
+}
+
+// MessageByClientID reads a dialog's message by the client id its request
+// carried; nil when there is none.
+func (s *Store) MessageByClientID(ctx context.Context, dialogID int64, clientID string) (*Message, error) {
+	var m Message
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM messages WHERE dialog_id = $1 AND client_id = $2`,
+		dialogID, pgsafe.Text(clientID))
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message by client id: %w", err)
+	}
+	return &m, nil
 }

@@ -2,9 +2,10 @@
 // a client for the routes relay24 calls (channels, webhook settings, sending
 // texts, and files by contentUri with SendFile and typed MediaError; WABA
 // templates with Templates and SendTemplate and typed TemplateError;
-// users/contacts/deals upserts), typed API errors, the customer-service
-// window of a transport (WindowOpen), and a parser for the webhooks Wazzup
-// POSTs to relay24.
+// users/contacts/deals upserts), typed API errors, the codes of a message
+// sent outside the customer-service window (IsWindowClosed; the window's
+// length is gateway.Wazzup.ReplyWindow's), and a parser for the webhooks
+// Wazzup POSTs to relay24.
 //
 // The client is deliberately thin: it never retries (the caller's job queue
 // does, with crmMessageId as the idempotency key of a send) but classifies

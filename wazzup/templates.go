@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // TemplatesPageSize is the limit asked per GET /v3/templates/whatsapp page
@@ -48,35 +47,6 @@ const (
 	CodeValidationError      = "VALIDATION_ERROR"
 	CodeMessagesNotTextFirst = "MESSAGES_NOT_TEXT_FIRST"
 )
-
-// Window is how long after the client's last message a plain (non-template)
-// message may be sent through a channel of the transport: 24 h on WABA,
-// 7 days on Instagram, 0 for a transport without a window.
-func Window(transport string) time.Duration {
-	switch strings.ToLower(strings.TrimSpace(transport)) {
-	case TransportWABA:
-		return 24 * time.Hour
-	case TransportInstagram:
-		return 7 * 24 * time.Hour
-	}
-	return 0
-}
-
-// WindowOpen reports whether a plain message may go out at now through a
-// channel of the transport whose chat's last client message was at lastIn
-// (zero: the client never wrote), and until when. A transport without a
-// window is always open, closing at the zero time.
-func WindowOpen(transport string, lastIn, now time.Time) (open bool, closesAt time.Time) {
-	d := Window(transport)
-	if d == 0 {
-		return true, time.Time{}
-	}
-	if lastIn.IsZero() {
-		return false, time.Time{}
-	}
-	closesAt = lastIn.Add(d)
-	return now.Before(closesAt), closesAt
-}
 
 // TemplatesAllowed reports whether the transport takes WABA templates.
 func TemplatesAllowed(transport string) bool {

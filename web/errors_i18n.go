@@ -194,6 +194,19 @@ var errRU = map[string]string{
 	"err_send_file_gone":              "Файл больше не хранится. Прикрепите его заново и отправьте.",
 	"err_send_refused":                "Сервис канала отказался отправить сообщение. Проверьте номер клиента и канал, затем отправьте снова.",
 	"err_send_failed_after_file":      "Не отправлено, потому что не ушёл файл перед ним. Отправьте снова.",
+	// WhatsApp Business templates and the reply window.
+	"err_window_closed":           "Клиент писал слишком давно: окно для ответа закрыто. В WhatsApp Business отправьте шаблон; в Instagram дождитесь нового сообщения клиента.",
+	"err_templates_not_supported": "Этот канал не отправляет шаблоны. Напишите обычное сообщение.",
+	"err_template_not_found":      "Шаблон не найден или не одобрен для этого канала. Обновите список шаблонов и выберите другой.",
+	"err_template_required":       "Выберите шаблон.",
+	"err_template_values_count":   "Заполнены не все поля шаблона. Обновите список шаблонов и заполните каждое поле.",
+	"err_template_value_empty":    "Заполните все поля шаблона.",
+	"err_template_with_text":      "Шаблон отправляется без текста и файла. Уберите текст или файл.",
+	"err_template_not_approved":   "WhatsApp не принял шаблон: он не одобрен. Выберите другой шаблон.",
+	"err_template_values_refused": "WhatsApp не принял значения шаблона. Проверьте поля и отправьте снова.",
+	"err_template_too_long":       "Шаблон с подставленными значениями слишком длинный. Сократите значения.",
+	"err_template_not_retriable":  "Шаблон нельзя отправить повторно этой кнопкой. Выберите его снова в списке шаблонов.",
+	"err_waba_balance_empty":      "Баланс WhatsApp Business в Wazzup пуст. Пополните его в Wazzup и отправьте снова.",
 
 	// Link previews («богатые ссылки»).
 	"err_invalid_url":             "Это не ссылка http или https, которую можно показать карточкой. Ссылка остаётся обычной.",
@@ -336,6 +349,19 @@ var errEN = map[string]string{
 	"err_send_file_gone":              "The file is no longer stored. Attach it again and send.",
 	"err_send_refused":                "The channel's service refused to send the message. Check the client's number and the channel, then send again.",
 	"err_send_failed_after_file":      "Not sent because the file before it did not go. Send again.",
+	// WhatsApp Business templates and the reply window.
+	"err_window_closed":           "The client wrote too long ago: the reply window is closed. On WhatsApp Business send a template; on Instagram wait for the client's next message.",
+	"err_templates_not_supported": "This channel sends no templates. Write a plain message.",
+	"err_template_not_found":      "The template is not found or not approved for this channel. Reload the templates and choose another.",
+	"err_template_required":       "Choose a template.",
+	"err_template_values_count":   "Not every field of the template is filled. Reload the templates and fill each field.",
+	"err_template_value_empty":    "Fill every field of the template.",
+	"err_template_with_text":      "A template is sent without text or a file. Remove the text or the file.",
+	"err_template_not_approved":   "WhatsApp refused the template: it is not approved. Choose another template.",
+	"err_template_values_refused": "WhatsApp refused the template's values. Check the fields and send again.",
+	"err_template_too_long":       "The filled template is too long. Shorten the values.",
+	"err_template_not_retriable":  "A template cannot be sent again with this button. Choose it again in the template list.",
+	"err_waba_balance_empty":      "The WhatsApp Business balance at Wazzup is empty. Top it up at Wazzup and send again.",
 
 	// Link previews (rich links).
 	"err_invalid_url":             "This is not an http or https link that can be shown as a card. It stays a plain link.",
