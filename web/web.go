@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 )
 
 //go:embed templates/*.html
@@ -22,11 +23,50 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+// bundles are scripts served as one file made of the parts in a folder of
+// static, in name order, inside one function (as miniflux bundles its
+// JavaScript): the parts share one scope as the single file they were did,
+// each stays a file of one subject, the browser makes one request and there
+// is no build step. A part is not served alone.
+var bundles = []struct{ name, dir, prefix, suffix string }{
+	{"chat.js", "chat",
+		"// relay24 chat: the general chat (every dialog the employee may see) and the\n" +
+			"// individual chat (the dialogs of one deal's, lead's or contact's clients),\n" +
+			"// both inside the Bitrix24 iframe. Bundled by package web from\n" +
+			"// web/static/chat/*.js; plain JavaScript, no build step.\n" +
+			"//\n" +
+			"// Client text is text: everything a client or an employee wrote goes into the\n" +
+			"// page through textContent or DOM properties, never through innerHTML.\n" +
+			"(function () {\n\"use strict\";\n",
+		"})();\n"},
+}
+
 // Assets renders pages and serves static files under checksummed URLs.
 type Assets struct {
-	pages  *template.Template
-	sums   map[string]string // file name → short content hash
-	static fs.FS
+	pages   *template.Template
+	sums    map[string]string // file name → short content hash
+	static  fs.FS
+	bundled map[string][]byte // bundle name → its content
+}
+
+// bundle joins a bundle's parts.
+func bundle(static fs.FS, dir, prefix, suffix string) ([]byte, error) {
+	parts, err := fs.Glob(static, dir+"/*.js")
+	if err != nil || len(parts) == 0 {
+		return nil, fmt.Errorf("web: bundle %s: no parts (%v)", dir, err)
+	}
+	var b bytes.Buffer
+	b.WriteString(prefix)
+	for _, p := range parts { // Glob answers in name order
+		c, err := fs.ReadFile(static, p)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("\n// ---- " + p + "\n")
+		b.Write(c)
+	}
+	b.WriteString(suffix)
+	return b.Bytes(), nil
 }
 
 // New parses the templates.
@@ -35,10 +75,27 @@ func New() (*Assets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: static: %w", err)
 	}
-	a := &Assets{static: static, sums: map[string]string{}}
+	a := &Assets{static: static, sums: map[string]string{}, bundled: map[string][]byte{}}
+	parts := map[string]bool{}
+	for _, bd := range bundles {
+		b, err := bundle(static, bd.dir, bd.prefix, bd.suffix)
+		if err != nil {
+			return nil, err
+		}
+		a.bundled[bd.name] = b
+		h := sha256.Sum256(b)
+		a.sums[bd.name] = hex.EncodeToString(h[:6])
+		parts[bd.dir] = true
+	}
 	err = fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if parts[p] {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		b, err := fs.ReadFile(static, p)
 		if err != nil {
@@ -87,6 +144,10 @@ func (a *Assets) Static() http.Handler {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
 			w.Header().Set("Cache-Control", "no-cache")
+		}
+		if b, ok := a.bundled[name]; ok {
+			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+			return
 		}
 		files.ServeHTTP(w, r)
 	}))

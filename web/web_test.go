@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -89,7 +90,9 @@ func TestContractWords(t *testing.T) {
 func TestScriptsFindTheirTexts(t *testing.T) {
 	literal := regexp.MustCompile(`\bT\(\s*["']([a-z0-9_]+)["']\s*\)`)
 	files, err := filepath.Glob(filepath.Join("static", "*.js"))
-	if err != nil || len(files) == 0 {
+	parts, _ := filepath.Glob(filepath.Join("static", "chat", "*.js"))
+	files = append(files, parts...)
+	if err != nil || len(parts) == 0 {
 		t.Fatalf("no scripts: %v", err)
 	}
 	used := map[string]string{}
@@ -212,6 +215,49 @@ func checkCatalogue(t *testing.T, lang, page string) {
 	}
 }
 
+// The chat's script is its parts in name order inside one function, each
+// part once, and (where Node.js is at hand) it parses.
+func TestChatBundle(t *testing.T) {
+	a, err := web.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	a.Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, a.URL("chat.js"), nil))
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(rec.Header().Get("Content-Type"), "javascript") {
+		t.Fatalf("chat.js: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if !strings.Contains(body, "(function () {\n\"use strict\";") || !strings.HasSuffix(body, "})();\n") {
+		t.Fatal("chat.js is not one function")
+	}
+	parts, _ := filepath.Glob(filepath.Join("static", "chat", "*.js"))
+	at := 0
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.Index(body[at:], string(b))
+		if i < 0 || strings.Count(body, string(b)) != 1 {
+			t.Fatalf("%s is not in chat.js once, after the parts before it", p)
+		}
+		at += i + len(b)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Log("no node: chat.js not parsed here (the browser tests run it)")
+		return
+	}
+	f := filepath.Join(t.TempDir(), "chat.js")
+	if err := os.WriteFile(f, rec.Body.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(node, "--check", f).CombinedOutput(); err != nil {
+		t.Fatalf("chat.js does not parse: %v\n%s", err, out)
+	}
+}
+
 // Static files are served only under their names; a URL with the current
 // checksum may be cached for good, any other must be revalidated.
 func TestStaticAssets(t *testing.T) {
@@ -233,6 +279,7 @@ func TestStaticAssets(t *testing.T) {
 		{"/static/chat.js?v=old", 200, "no-cache"},
 		{"/static/chat.js", 200, "no-cache"},
 		{"/static/nope.js", 404, ""},
+		{"/static/chat/01-inputs.js", 404, ""}, // a part is served only in its bundle
 		{"/static/../web.go", 404, ""},
 		{"/static/", 404, ""},
 	} {

@@ -1,0 +1,323 @@
+// chat.js, part 12: files.
+
+//
+// One file at a time: chosen with the paperclip, dropped on the
+// conversation or pasted (a pasted image becomes a file). The composer
+// shows it (a thumbnail, or an icon with its name and size) until it is
+// sent or removed; the composer's text is its caption. Sending uploads it
+// (POST /api/v1/files, with a progress bar), then posts the message with
+// the file's client_id, which stays the same for every retry of this file,
+// so it goes out once. A refusal leaves the file in the composer with the
+// reason.
+
+var attached = null; // {file, thumb, cid, uploaded, busy, progress}
+
+function clipIcon() {
+  return svg("clip-icon", "0 0 24 24", [["path", { d: "M16.5 6.5l-7.8 7.8a1.8 1.8 0 0 0 2.5 2.5l8-8a3.5 3.5 0 0 0-5-5l-8.2 8.2a5.2 5.2 0 0 0 7.4 7.4l7.1-7.1",
+    fill: "none", stroke: "currentColor", "stroke-width": "1.8", "stroke-linecap": "round", "stroke-linejoin": "round" }]]);
+}
+
+function docIcon() {
+  return svg("doc-icon", "0 0 24 24", [
+    ["path", { d: "M6 2.5h8l4.5 4.5v14.5H6z", fill: "#eef2f4", stroke: "#8fa0ad", "stroke-width": "1.2" }],
+    ["path", { d: "M14 2.5V7h4.5", fill: "none", stroke: "#8fa0ad", "stroke-width": "1.2" }]]);
+}
+
+function buildAttach() {
+  ui.fileInput = el("input", { type: "file", id: "file-input", class: "file-input", hidden: true, tabindex: "-1" });
+  ui.fileInput.addEventListener("change", function () {
+    var f = ui.fileInput.files && ui.fileInput.files[0];
+    if (f) attachFile(f);
+    ui.fileInput.value = "";
+  });
+  ui.attachBtn = el("button", { type: "button", class: "icon-btn attach-btn", id: "attach-btn", title: T("file_attach"), "aria-label": T("file_attach"),
+    onclick: function () { if (!(attached && attached.busy)) ui.fileInput.click(); } }, clipIcon());
+  ui.filePreview = el("div", { class: "file-preview", id: "file-preview", hidden: true });
+  ui.input.addEventListener("paste", function (e) {
+    var items = (e.clipboardData && e.clipboardData.files) || [];
+    if (!items.length) return;
+    e.preventDefault();
+    attachFile(pastedName(items[0]));
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && ui.lightbox && !ui.lightbox.hidden) closeLightbox();
+  });
+}
+
+// pastedName names a pasted screenshot (the clipboard calls every one
+// "image.png").
+function pastedName(f) {
+  if (f.name && f.name !== "image.png") return f;
+  var d = new Date();
+  var ext = (f.type && f.type.split("/")[1]) || "png";
+  var name = "image-" + d.getFullYear() + pad(d.getMonth() + 1) + pad(d.getDate()) + "-" + pad(d.getHours()) + pad(d.getMinutes()) + pad(d.getSeconds()) + "." + ext;
+  try { return new File([f], name, { type: f.type }); } catch (e) { return f; }
+}
+
+function bindFileDrop() {
+  var depth = 0;
+  var hasFiles = function (e) {
+    var t = e.dataTransfer && e.dataTransfer.types;
+    return !!t && Array.prototype.indexOf.call(t, "Files") >= 0;
+  };
+  ui.conv.addEventListener("dragenter", function (e) {
+    if (!hasFiles(e) || !currentDialog()) return;
+    e.preventDefault();
+    depth++;
+    ui.conv.classList.add("drop-target");
+  });
+  ui.conv.addEventListener("dragover", function (e) {
+    if (!hasFiles(e) || !currentDialog()) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  ui.conv.addEventListener("dragleave", function () {
+    depth = Math.max(0, depth - 1);
+    if (!depth) ui.conv.classList.remove("drop-target");
+  });
+  ui.conv.addEventListener("drop", function (e) {
+    depth = 0;
+    ui.conv.classList.remove("drop-target");
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    var f = e.dataTransfer.files && e.dataTransfer.files[0];
+    if (f && currentDialog()) attachFile(f);
+  });
+}
+
+function isImageFile(f) {
+  return /^image\/(png|jpe?g|gif|webp|bmp)$/i.test(f.type || "");
+}
+
+function attachFile(f) {
+  if (attached && attached.busy) return;
+  dropAttached();
+  var a = attached = { file: f, thumb: null, cid: randomID(), uploaded: null, busy: false, progress: 0 };
+  showNote("");
+  renderAttached();
+  // The thumbnail is a data: URL (the page's policy allows no blob: images).
+  if (isImageFile(f) && f.size <= 25 * 1048576) {
+    var rd = new FileReader();
+    rd.onload = function () {
+      if (attached !== a) return;
+      a.thumb = rd.result;
+      renderAttached();
+    };
+    rd.readAsDataURL(f);
+  }
+  ui.input.focus();
+}
+
+function dropAttached() {
+  attached = null;
+}
+
+function removeAttached() {
+  if (attached && attached.busy) return;
+  dropAttached();
+  showNote("");
+  renderAttached();
+}
+
+function fileSize(n) {
+  if (n < 1024) return n + " " + T("file_unit_b");
+  if (n < 1024 * 1024) return Math.max(1, Math.round(n / 1024)) + " " + T("file_unit_kb");
+  // «1,2 МБ» / "1.2 MB": the page's language writes the decimal mark.
+  var mb = Math.round(n / 104857.6) / 10;
+  return (mb.toLocaleString ? mb.toLocaleString(LANG === "en" ? "en" : "ru", { maximumFractionDigits: 1 }) : String(mb)) + " " + T("file_unit_mb");
+}
+
+function renderAttached() {
+  clear(ui.filePreview);
+  ui.filePreview.hidden = !attached;
+  ui.attachBtn.disabled = !!(attached && attached.busy);
+  if (!attached) return;
+  var f = attached.file;
+  ui.filePreview.setAttribute("data-busy", attached.busy ? "true" : "false");
+  ui.filePreview.appendChild(attached.thumb
+    ? el("img", { class: "file-thumb", src: attached.thumb, alt: f.name })
+    : el("span", { class: "file-icon" }, docIcon()));
+  ui.fileBar = el("span", { class: "file-progress-bar" });
+  ui.fileBar.style.width = Math.round(attached.progress * 100) + "%";
+  ui.filePreview.appendChild(el("div", { class: "file-info" },
+    el("div", { class: "file-name", text: f.name || T("attachment") }),
+    el("div", { class: "file-size", text: fileSize(f.size) }),
+    el("div", { class: "file-progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+      "aria-valuenow": String(Math.round(attached.progress * 100)), hidden: !attached.busy }, ui.fileBar)));
+  ui.filePreview.appendChild(el("button", { type: "button", class: "icon-btn file-remove", id: "file-remove", title: T("file_remove"), "aria-label": T("file_remove"),
+    disabled: attached.busy, onclick: removeAttached, text: "×" }));
+}
+
+function setProgress(p) {
+  if (!attached) return;
+  attached.progress = p;
+  if (ui.fileBar) {
+    ui.fileBar.style.width = Math.round(p * 100) + "%";
+    ui.fileBar.parentNode.setAttribute("aria-valuenow", String(Math.round(p * 100)));
+  }
+}
+
+// upload posts the file as multipart with the session's header, as api
+// does, and reports the upload's progress.
+function upload(file, onProgress) {
+  return new Promise(function (resolve, reject) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/files");
+    xhr.setRequestHeader("Authorization", "Bearer " + SESSION);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    });
+    xhr.onload = function () {
+      var data = null;
+      try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch (e) { data = null; }
+      if (xhr.status >= 200 && xhr.status < 300 && data && data.file) {
+        resolve(data.file);
+        return;
+      }
+      var err = (data && data.error) || {};
+      if (xhr.status === 401) showBanner(T("session_expired"));
+      if (xhr.status === 413 && !err.code) err.code = "file_too_large";
+      reject(new ApiError(xhr.status, err.code || "http_" + xhr.status, err.message || xhr.statusText, err));
+    };
+    xhr.onerror = function () { reject(new ApiError(0, "network", "")); };
+    var form = new FormData();
+    form.append("file", file, file.name || "file");
+    xhr.send(form);
+  });
+}
+
+// fileError says, in the page's language, why a file did not go and what
+// to do about it.
+function fileError(e) {
+  switch (e.code) {
+    case "file_too_large": return T("file_too_large");
+    case "empty_file": return T("file_empty");
+    case "no_file":
+    case "not_multipart": return T("file_not_received");
+    case "file_too_large_for_channel":
+      var limit = e.data && e.data.limit_mb;
+      return limit ? T("file_too_large_for_channel").replace("{limit}", limit) : T("file_too_large_for_channel_any");
+    case "file_type_not_allowed_for_channel": return T("file_type_not_allowed");
+    case "file_not_found": return T("file_not_found");
+    case "file_refused_by_channel": return T("file_refused");
+    case "read_only": return T("read_only");
+    case "network": return T("file_network");
+  }
+  return errorText(e, "file_send_failed");
+}
+
+function attachmentKind(f) {
+  var t = f.type || "";
+  if (isImageFile(f)) return "image";
+  if (/^video\//.test(t)) return "video";
+  if (/^audio\//.test(t)) return "audio";
+  return "document";
+}
+
+function sendAttached(dialogID, text) {
+  var a = attached;
+  if (!a || a.busy) return;
+  a.busy = true;
+  showNote("");
+  ui.input.value = "";
+  autoGrow();
+  var kind = attachmentKind(a.file);
+  var ad = state.byId[dialogID];
+  var local = { id: "local-" + a.cid, local: true, dialog_id: dialogID, channel: ad ? ad.channel : null, direction: "out", kind: kind, text: text,
+    attachments: [{ url: a.thumb || "", type: kind, name: a.file.name, size: a.file.size }],
+    author: state.me ? { id: state.me.user.id, name: state.me.user.name } : null, status: "pending", error: null,
+    created_at: new Date().toISOString() };
+  var seq = state.viewSeq;
+  state.messages.push(local);
+  renderMessages(true);
+  renderAttached();
+  state.inflight++;
+  var uploaded = a.uploaded ? Promise.resolve(a.uploaded) : upload(a.file, setProgress).then(function (f) {
+    a.uploaded = f;
+    setProgress(1);
+    return f;
+  });
+  uploaded.then(function (f) {
+    var body = { client_id: a.cid, file_id: f.id };
+    if (text.trim()) body.text = text;
+    return api("POST", "/api/v1/dialogs/" + dialogID + "/messages", body);
+  }).then(function (r) {
+    if (attached === a) {
+      a.busy = false;
+      dropAttached();
+      renderAttached();
+    }
+    if (seq !== state.viewSeq) return;
+    settleLocal(local, r.message);
+  }).catch(function (e) {
+    a.busy = false;
+    a.progress = 0;
+    if (e.code === "file_not_found") a.uploaded = null; // upload it again
+    if (attached === a) {
+      if (!ui.input.value) { ui.input.value = text; autoGrow(); }
+      renderAttached();
+      showNote(fileError(e));
+    }
+    if (seq !== state.viewSeq) return;
+    removeLocal(local.id);
+    renderMessages(atBottom());
+  }).then(sendSettled);
+}
+
+// renderAttachment shows what a message carries: images and video inline
+// (a click opens them large), audio and voice with a player, any other
+// file with its name, size and a download link. Only the message's own
+// (signed) links are used; a message being sent shows the local file.
+function renderAttachment(a, local) {
+  var href = local ? (/^data:image\//.test(a.url || "") ? a.url : null) : safeURL(a.url);
+  var name = a.name || T("attachment");
+  if (local && !href) {
+    return el("div", { class: "msg-att msg-att-doc msg-att-local" }, el("span", { class: "file-icon" }, docIcon()),
+      el("span", { class: "att-name", text: name }), a.size ? el("span", { class: "att-size", text: fileSize(a.size) }) : null);
+  }
+  if (a.unavailable) {
+    // The client's file could not be copied from the gateway (its link
+    // expired, or it was refused): say so instead of a broken link.
+    return el("div", { class: "msg-att msg-att-doc msg-att-unavailable", title: a.reason || "" },
+      el("span", { class: "file-icon" }, docIcon()),
+      el("span", { class: "att-name", text: a.name || T("attachment") }),
+      el("span", { class: "att-size", text: T("file_unavailable") }));
+  }
+  if (!href) return null;
+  switch (a.type) {
+    case "image":
+      return el("a", { class: "msg-att msg-att-image", href: href, target: "_blank", rel: "noopener noreferrer",
+        onclick: function (e) { e.preventDefault(); openLightbox("image", href, name); } },
+        el("img", { src: href, alt: name, loading: "lazy" }));
+    case "video":
+      return el("div", { class: "msg-att msg-att-video" },
+        el("video", { src: href, controls: true, preload: "metadata" }),
+        el("button", { type: "button", class: "link-btn att-expand", text: T("file_open_large"),
+          onclick: function () { openLightbox("video", href, name); } }));
+    case "audio":
+    case "voice":
+      return el("div", { class: "msg-att msg-att-audio" },
+        el("audio", { src: href, controls: true, preload: "metadata", "aria-label": name }),
+        a.type === "audio" && a.name ? el("div", { class: "att-name", text: a.name }) : null);
+  }
+  return el("a", { class: "msg-att msg-att-doc", href: href, download: a.name || "", target: "_blank", rel: "noopener noreferrer", title: T("file_download") },
+    el("span", { class: "file-icon" }, docIcon()),
+    el("span", { class: "att-name", text: name }),
+    a.size ? el("span", { class: "att-size", text: fileSize(a.size) }) : null,
+    el("span", { class: "att-download", text: T("file_download") }));
+}
+
+function openLightbox(kind, href, name) {
+  clear(ui.lightbox);
+  ui.lightbox.appendChild(kind === "video"
+    ? el("video", { class: "lightbox-media", src: href, controls: true, autoplay: true, onclick: function (e) { e.stopPropagation(); } })
+    : el("img", { class: "lightbox-media", src: href, alt: name }));
+  ui.lightbox.appendChild(el("button", { type: "button", class: "lightbox-close", "aria-label": T("close"), title: T("close"), text: "×" }));
+  ui.lightbox.hidden = false;
+}
+
+function closeLightbox() {
+  ui.lightbox.hidden = true;
+  clear(ui.lightbox);
+}
