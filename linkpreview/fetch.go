@@ -190,7 +190,7 @@ func (f *Fetcher) Check(raw string) (*url.URL, error) {
 		u.Host = host
 	}
 	u.Host = strings.ToLower(u.Host)
-	hostport := hostPort(u)
+	hostport := netguard.HostPort(u)
 	if f.isTrusted(hostport) {
 		return u, nil
 	}
@@ -203,47 +203,52 @@ func (f *Fetcher) Check(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// hostPort is a URL's host:port, its scheme's port when it names none.
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "443"
-		if u.Scheme == "http" {
-			port = "80"
-		}
+// limit bounds a fetch by the fetcher's time limit.
+func (f *Fetcher) limit(ctx context.Context) (context.Context, context.CancelFunc) {
+	limit := f.Timeout
+	if limit <= 0 {
+		limit = Timeout
 	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return context.WithTimeout(ctx, limit)
+}
+
+// get checks raw and GETs it under the fetcher's rules (netguard, the
+// redirects, no cookies); only a 200 is answered. what names the thing in
+// the error ("page", "picture").
+func (f *Fetcher) get(ctx context.Context, raw, accept, what string) (*url.URL, *http.Response, error) {
+	u, err := f.Check(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, nil, &Error{Kind: KindInvalidURL, Err: err}
+	}
+	req.Header.Set("User-Agent", f.UserAgent)
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept-Language", "ru, en;q=0.8")
+	res, err := f.client.Do(req)
+	if err != nil {
+		return nil, nil, classify(ctx, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		res.Body.Close()
+		return nil, nil, &Error{Kind: KindStatus, Err: fmt.Errorf("the %s answered %d", what, res.StatusCode)}
+	}
+	return u, res, nil
 }
 
 // Fetch reads a page's preview. Its Preview.URL is the URL asked for
 // (checked, without its fragment); the image is resolved against the page
 // the redirects ended on.
 func (f *Fetcher) Fetch(ctx context.Context, raw string) (*Preview, error) {
-	u, err := f.Check(raw)
+	ctx, cancel := f.limit(ctx)
+	defer cancel()
+	u, res, err := f.get(ctx, raw, "text/html, image/*;q=0.8", "page")
 	if err != nil {
 		return nil, err
 	}
-	limit := f.Timeout
-	if limit <= 0 {
-		limit = Timeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, &Error{Kind: KindInvalidURL, Err: err}
-	}
-	req.Header.Set("User-Agent", f.UserAgent)
-	req.Header.Set("Accept", "text/html, image/*;q=0.8")
-	req.Header.Set("Accept-Language", "ru, en;q=0.8")
-	res, err := f.client.Do(req)
-	if err != nil {
-		return nil, classify(ctx, err)
-	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, &Error{Kind: KindStatus, Err: fmt.Errorf("the page answered %d", res.StatusCode)}
-	}
 	ct := res.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && imageTypes[mt] {

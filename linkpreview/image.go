@@ -24,30 +24,13 @@ var imageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/g
 // redirects, the time limit), at most MaxImage bytes, and answers it with
 // its type sniffed from the bytes.
 func (f *Fetcher) Image(ctx context.Context, raw string) ([]byte, string, error) {
-	u, err := f.Check(raw)
+	ctx, cancel := f.limit(ctx)
+	defer cancel()
+	_, res, err := f.get(ctx, raw, "image/webp,image/png,image/jpeg,image/gif", "picture")
 	if err != nil {
 		return nil, "", err
 	}
-	limit := f.Timeout
-	if limit <= 0 {
-		limit = Timeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, "", &Error{Kind: KindInvalidURL, Err: err}
-	}
-	req.Header.Set("User-Agent", f.UserAgent)
-	req.Header.Set("Accept", "image/webp,image/png,image/jpeg,image/gif")
-	res, err := f.client.Do(req)
-	if err != nil {
-		return nil, "", classify(ctx, err)
-	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, "", &Error{Kind: KindStatus, Err: fmt.Errorf("the picture answered %d", res.StatusCode)}
-	}
 	if res.ContentLength > MaxImage {
 		return nil, "", &Error{Kind: KindTooLarge}
 	}

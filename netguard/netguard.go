@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 )
 
@@ -91,4 +92,16 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	// The address checked is the address dialled.
 	return nd.DialContext(ctx, network, net.JoinHostPort(ips[0].Unmap().String(), port))
+}
+
+// HostPort is a URL's host:port, its scheme's port when it names none.
+func HostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/relay24/relay24/gateway"
 	"github.com/relay24/relay24/jobs"
 	"github.com/relay24/relay24/problem"
+	"github.com/relay24/relay24/store"
 )
 
 // JobWazzupCRM tells a gateway who is who on the CRM side (its name is
@@ -36,23 +37,34 @@ func (s *Service) scheduleCRMPush(ctx context.Context, portalID int64, provider 
 	return err
 }
 
+// jobGateway is the gateway a job of a gateway is about ({"gateway_id"}):
+// nil, with no error, when it is gone or disconnected (the job has nothing
+// left to do).
+func (s *Service) jobGateway(ctx context.Context, j *jobs.Job) (*store.Gateway, error) {
+	var p struct {
+		GatewayID int64 `json:"gateway_id"`
+	}
+	if err := j.Decode(&p); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
+	if problem.Is(err, problem.NotFound) || (err == nil && g.State == "disconnected") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
 // crmPushJob hands the gateway the portal's employees, the contacts that
 // have dialogs on its channels and their open deals (gateway.CRMPusher), so
 // it shows the right author of a reply (crmUserId) and the right
 // responsible person. A credential limited to messaging (a Wazzup
 // "sidecar" key answers 403) is noted and left alone.
 func (s *Service) crmPushJob(ctx context.Context, j *jobs.Job) error {
-	var p struct {
-		GatewayID int64 `json:"gateway_id"`
-	}
-	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
-	}
-	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
-	if problem.Is(err, problem.NotFound) {
-		return nil
-	}
-	if err != nil || g.State == "disconnected" {
+	g, err := s.jobGateway(ctx, j)
+	if g == nil {
 		return err
 	}
 	pusher, ok := s.crmPusher(g.Provider)

@@ -436,14 +436,7 @@ func hostPort(raw string) string {
 	if err != nil || u.Host == "" {
 		return ""
 	}
-	port := u.Port()
-	if port == "" {
-		port = "443"
-		if u.Scheme == "http" {
-			port = "80"
-		}
-	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return netguard.HostPort(u)
 }
 
 // publicAddr reports whether an address is one on the public internet.

@@ -281,17 +281,8 @@ func (s *Service) ScheduleTemplateRefresh(ctx context.Context) error {
 // templatesJob fetches a gateway's templates and replaces its cache; a
 // gateway that has no channel with templates (any more) keeps none.
 func (s *Service) templatesJob(ctx context.Context, j *jobs.Job) error {
-	var p struct {
-		GatewayID int64 `json:"gateway_id"`
-	}
-	if err := j.Decode(&p); err != nil {
-		return jobs.Permanent(err)
-	}
-	g, err := s.o.Store.GatewayByID(ctx, p.GatewayID)
-	if problem.Is(err, problem.NotFound) {
-		return nil
-	}
-	if err != nil || g.State == "disconnected" {
+	g, err := s.jobGateway(ctx, j)
+	if g == nil {
 		return err
 	}
 	gw, ok := s.adapter(g.Provider)
