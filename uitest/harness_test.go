@@ -177,6 +177,13 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 	e.World = demo.NewWorld(s.WZ, cast)
 	e.WA2 = e.World.Acc.AddChannel("whatsapp", "79001230002", "Support WhatsApp")
 	e.WA3 = e.World.Acc.AddChannel("whatsapp", "79001230003", "Резервный WhatsApp")
+	e.connectWazzup()
+	return e
+}
+
+// connectWazzup connects (or connects again) the demo's Wazzup account as
+// the admin, learning its channels' ids.
+func (e *env) connectWazzup() {
 	var res struct {
 		Channels []struct {
 			ID         int64  `json:"id"`
@@ -184,12 +191,11 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 		} `json:"channels"`
 	}
 	if code := e.api("POST", "/api/v1/channels", e.Admin, map[string]string{"provider": "wazzup", "api_key": demo.WazzupKey}, &res); code != http.StatusCreated {
-		t.Fatalf("connect wazzup: %d", code)
+		e.t.Fatalf("connect wazzup: %d", code)
 	}
 	for _, c := range res.Channels {
 		e.chans[c.ExternalID] = c.ID
 	}
-	return e
 }
 
 var sessionMeta = regexp.MustCompile(`<meta name="relay24-session" content="([^"]+)">`)

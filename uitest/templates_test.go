@@ -11,7 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/relay24/relay24/bitrix/b24test"
-	"github.com/relay24/relay24/demo"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -23,18 +22,7 @@ import (
 func TestWABATemplateWhenWindowClosed(t *testing.T) {
 	e := newEnv(t)
 	c := e.World.AddWABA()
-	var res struct {
-		Channels []struct {
-			ID         int64  `json:"id"`
-			ExternalID string `json:"external_id"`
-		} `json:"channels"`
-	}
-	if code := e.api("POST", "/api/v1/channels", e.Admin, map[string]string{"provider": "wazzup", "api_key": demo.WazzupKey}, &res); code != http.StatusCreated {
-		t.Fatalf("reconnect wazzup: %d", code)
-	}
-	for _, ch := range res.Channels {
-		e.chans[ch.ExternalID] = ch.ID
-	}
+	e.connectWazzup()
 	e.eventually("the WhatsApp Business templates are fetched", func() bool {
 		var n int
 		_ = e.App.Store.DB().Get(&n, `SELECT count(*) FROM waba_templates WHERE portal_id = $1 AND status = 'approved'`, e.PortalID)
@@ -118,18 +106,7 @@ func TestWriteFirstOnWABAIsATemplate(t *testing.T) {
 		deal = p.AddDeal(b24test.Deal{Title: "Диван для Елены", StageID: "NEW", AssignedByID: 2, ContactIDs: []int{lena.ID}})
 	})
 	e.World.AddWABA()
-	var res struct {
-		Channels []struct {
-			ID         int64  `json:"id"`
-			ExternalID string `json:"external_id"`
-		} `json:"channels"`
-	}
-	if code := e.api("POST", "/api/v1/channels", e.Admin, map[string]string{"provider": "wazzup", "api_key": demo.WazzupKey}, &res); code != http.StatusCreated {
-		t.Fatalf("reconnect wazzup: %d", code)
-	}
-	for _, ch := range res.Channels {
-		e.chans[ch.ExternalID] = ch.ID
-	}
+	e.connectWazzup()
 	e.eventually("the WhatsApp Business templates are fetched", func() bool {
 		var n int
 		_ = e.App.Store.DB().Get(&n, `SELECT count(*) FROM waba_templates WHERE portal_id = $1 AND status = 'approved'`, e.PortalID)
