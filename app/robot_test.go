@@ -406,7 +406,7 @@ type fakeTemplates struct {
 
 func (f *fakeTemplates) WindowOpen(context.Context, int64, int64) (bool, error) { return false, nil }
 
-func (f *fakeTemplates) SendTemplate(ctx context.Context, portalID int64, author relay.Author, dialogID int64, templateID, clientID string) (*store.Message, error) {
+func (f *fakeTemplates) SendTemplate(ctx context.Context, portalID int64, author relay.Author, dialogID int64, templateID string, values []string, clientID string) (*store.Message, error) {
 	f.calls.Add(1)
 	return f.relay.Send(ctx, portalID, author, dialogID, "template "+templateID, clientID)
 }

@@ -409,6 +409,9 @@ func TestRobotSendsWABATemplate(t *testing.T) {
 	if len(sent) != 1 || sent[0].Request.TemplateID != w.Greet.GUID || sent[0].Request.Text != "" {
 		t.Fatalf("the emulator got %+v", sent)
 	}
+	// A template with variables: without values the workflow is told why;
+	// with them (one a line of template_values, the portal's fields put in)
+	// it goes with those values.
 	call = w.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID),
 		Properties: map[string]string{"channel_id": waba, "template_id": w.Ready.GUID}})
 	w.untilReported(call.EventToken)
@@ -417,5 +420,15 @@ func TestRobotSendsWABATemplate(t *testing.T) {
 	}
 	if n := len(sentTo(w.Acc, phone)); n != 1 {
 		t.Fatalf("%d sends, want the one template", n)
+	}
+	call = w.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID),
+		Properties: map[string]string{"channel_id": waba, "template_id": w.Ready.GUID, "template_values": "Роберт\r\nA-17"}})
+	w.untilReported(call.EventToken)
+	if rep := reports(w.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" {
+		t.Fatalf("a template with its values from the robot: %+v", rep)
+	}
+	sent = sentTo(w.Acc, phone)
+	if len(sent) != 2 || sent[1].Request.TemplateID != w.Ready.GUID || strings.Join(sent[1].Request.TemplateValues, "|") != "Роберт|A-17" {
+		t.Fatalf("the emulator got %+v", sent)
 	}
 }

@@ -54,7 +54,7 @@ type TemplateSender interface {
 	WindowOpen(ctx context.Context, portalID, dialogID int64) (bool, error)
 	// SendTemplate accepts a template message like relay.Service.Send
 	// accepts text: the same clientID twice is one message.
-	SendTemplate(ctx context.Context, portalID int64, author relay.Author, dialogID int64, templateID, clientID string) (*store.Message, error)
+	SendTemplate(ctx context.Context, portalID int64, author relay.Author, dialogID int64, templateID string, values []string, clientID string) (*store.Message, error)
 }
 
 // Options configure the Service.
@@ -128,6 +128,8 @@ func (s *Service) robotFields(channels []store.Channel, userID int64) bitrix.Par
 				"Required": "N", "Multiple": "N"},
 			"template_id": map[string]any{"Name": map[string]any{"ru": "Шаблон WABA (если окно 24 ч закрыто)", "en": "WABA template (when the 24 h window is closed)"},
 				"Type": "string", "Required": "N", "Multiple": "N"},
+			"template_values": map[string]any{"Name": map[string]any{"ru": "Значения переменных шаблона, по одному в строке", "en": "The template's variable values, one a line"},
+				"Type": "text", "Required": "N", "Multiple": "N"},
 		},
 		"RETURN_PROPERTIES": map[string]any{
 			"message_id": map[string]any{"Name": map[string]any{"ru": "ID сообщения", "en": "Message ID"}, "Type": "string"},

@@ -29,7 +29,10 @@ type Call struct {
 	ChannelID  string // properties[channel_id]: the chosen Options key
 	Text       string
 	TemplateID string
-	UserID     int64 // auth[user_id]: the robot's AUTH_USER_ID
+	// TemplateValues fill the template's variables in order: one a line of
+	// properties[template_values] (the portal has put its fields in).
+	TemplateValues []string `json:",omitempty"`
+	UserID         int64    // auth[user_id]: the robot's AUTH_USER_ID
 }
 
 // documentClasses are the document classes the robot is offered on, with
@@ -75,6 +78,14 @@ func ParseCall(form map[string]any) (Call, error) {
 	c.TemplateID = strings.TrimSpace(str(props["template_id"]))
 	if len(c.TemplateID) > 200 {
 		return bad("template_id is too long")
+	}
+	if v := str(props["template_values"]); strings.TrimSpace(v) != "" {
+		for _, line := range strings.Split(strings.ReplaceAll(v, "\r\n", "\n"), "\n") {
+			c.TemplateValues = append(c.TemplateValues, strings.TrimSpace(line))
+		}
+		if len(c.TemplateValues) > 20 {
+			return bad("template_values has more than 20 lines")
+		}
 	}
 	if auth, ok := form["auth"].(map[string]any); ok {
 		c.UserID, _ = strconv.ParseInt(str(auth["user_id"]), 10, 64)
@@ -304,7 +315,7 @@ func (s *Service) send(ctx context.Context, portalID int64, c Call) (*store.Mess
 			return nil, err
 		}
 		if !open || text == "" {
-			return s.o.Templates.SendTemplate(ctx, portalID, author, d.ID, c.TemplateID, clientID)
+			return s.o.Templates.SendTemplate(ctx, portalID, author, d.ID, c.TemplateID, c.TemplateValues, clientID)
 		}
 	}
 	return s.o.Relay.Send(ctx, portalID, author, d.ID, text, clientID)

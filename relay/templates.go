@@ -336,9 +336,8 @@ func (s *Service) applyTemplateStatus(ctx context.Context, g *store.Gateway, ts 
 }
 
 // RobotTemplates is the template sender of the automation's robot
-// (automation.TemplateSender): its window by ReplyWindow, and a template
-// without values (the robot's properties carry none, so a template with
-// variables is refused as template_values_count).
+// (automation.TemplateSender): its window by ReplyWindow, the template with
+// the values of the robot's template_values property.
 type RobotTemplates struct{ S *Service }
 
 // WindowOpen reports whether a plain reply may go to the dialog now.
@@ -349,6 +348,6 @@ func (t RobotTemplates) WindowOpen(ctx context.Context, portalID, dialogID int64
 
 // SendTemplate sends the template as the chat does, exactly once per
 // clientID.
-func (t RobotTemplates) SendTemplate(ctx context.Context, portalID int64, author Author, dialogID int64, templateID, clientID string) (*store.Message, error) {
-	return t.S.SendTemplate(ctx, portalID, author, dialogID, templateID, nil, clientID)
+func (t RobotTemplates) SendTemplate(ctx context.Context, portalID int64, author Author, dialogID int64, templateID string, values []string, clientID string) (*store.Message, error) {
+	return t.S.SendTemplate(ctx, portalID, author, dialogID, templateID, values, clientID)
 }
