@@ -55,6 +55,7 @@ function svg(cls, viewBox, shapes) {
 function transportIcon(transport) {
   switch (transport) {
     case "whatsapp":
+    case "wapi": // WhatsApp Business: the same messenger to the client
       return svg("tr tr-whatsapp", "0 0 24 24", [
         ["circle", { cx: "12", cy: "12", r: "12", fill: "#25d366" }],
         ["path", { fill: "#fff", d: "M12 5.2a6.8 6.8 0 0 0-5.9 10.2L5.2 18.8l3.5-.9A6.8 6.8 0 1 0 12 5.2zm0 1.3a5.5 5.5 0 1 1-2.9 10.2l-.2-.1-2 .5.5-2-.1-.2A5.5 5.5 0 0 1 12 6.5z" }],
