@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		CommandsPortal: m.commandsPortal, RetryBase: o.RetryBase,
 	})
 	// Portal-bound jobs are claimed per portal, only while the portal has
-	// request budget (docs/ARCHITECTURE.md, "Per-portal lanes"); filing
+	// request budget (docs/DESIGN.md, "Per-portal lanes"); filing
 	// webhooks is local work, and sending and copying clients' files talk to
 	// the gateways: unpaced.
 	q.SetGate(a.Portals, slices.Concat(relay.FilingKinds, relay.SendKinds, relay.MediaKinds)...)

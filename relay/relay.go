@@ -227,7 +227,7 @@ func (s *Service) Register(q *jobs.Queue) {
 	q.Handle(JobTemplates, s.templatesJob)
 	// A portal's CRM work that is due at once shares its requests: a
 	// burst's look-ups, creations, timeline entries and notifications go
-	// out in batches of up to 50 commands (docs/ARCHITECTURE.md).
+	// out in batches of up to 50 commands (docs/DESIGN.md).
 	q.ClaimTogether(JobResolveClient, JobTimeline, JobNotify, JobEscalate, JobAssign)
 }
 
