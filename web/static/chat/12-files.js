@@ -317,27 +317,32 @@ function usableLink(msgId, n, known) {
 }
 
 // retryFresh makes a media element whose load fails try once more with a
-// fresh link (an <img> cannot tell why it failed: one retry is cheap).
+// fresh link (an <img> cannot tell why it failed: one retry is cheap; a
+// load that succeeds allows the next). A player started after its link
+// expired renews it first, once per link (a clock far off cannot loop it).
 function retryFresh(node, msgId, n) {
   if (!msgId) return node;
+  var media = node.tagName !== "IMG";
   node.addEventListener("error", function () {
     if (node.getAttribute("data-retried")) return;
     node.setAttribute("data-retried", "1");
-    var wanted = node.tagName !== "IMG" && node.getAttribute("data-wants-play");
+    var wanted = media && node.getAttribute("data-wants-play");
     freshLink(msgId, n, null).then(function (url) {
       if (!url || url === node.getAttribute("src")) return;
       node.src = url;
       if (wanted) node.play().catch(function () {});
     });
   });
-  if (node.tagName !== "IMG") {
-    // Played after the hour: renewed before it asks for the file.
+  node.addEventListener(media ? "loadeddata" : "load", function () { node.removeAttribute("data-retried"); });
+  if (media) {
     node.addEventListener("play", function () {
       node.setAttribute("data-wants-play", "1");
-      if (!linkExpiring(node.getAttribute("src"))) return;
+      var src = node.getAttribute("src");
+      if (!linkExpiring(src) || node.getAttribute("data-renewed") === src) return;
       node.pause();
-      usableLink(msgId, n, node.getAttribute("src")).then(function (url) {
-        if (url !== node.getAttribute("src")) node.src = url;
+      usableLink(msgId, n, src).then(function (url) {
+        node.setAttribute("data-renewed", url);
+        if (url !== src) node.src = url;
         node.play().catch(function () {});
       });
     });
@@ -385,12 +390,15 @@ function renderAttachment(a, local, msgId, n) {
   }
   return el("a", { class: "msg-att msg-att-doc", href: href, download: a.name || "", target: "_blank", rel: "noopener noreferrer", title: T("file_download"),
     onclick: function (e) {
-      // Clicked after the hour: a fresh link first, then the download.
-      var link = this;
-      if (!msgId || !linkExpiring(link.getAttribute("href"))) return;
+      // Clicked after the hour: a fresh link first, then the download
+      // (once per link: a clock far off cannot loop it).
+      var link = this, old = link.getAttribute("href");
+      if (!msgId || !linkExpiring(old) || link.getAttribute("data-renewed") === old) return;
       e.preventDefault();
-      usableLink(msgId, n, link.getAttribute("href")).then(function (url) {
-        if (url && !linkExpiring(url)) { link.setAttribute("href", url); link.click(); }
+      usableLink(msgId, n, old).then(function (url) {
+        link.setAttribute("href", url);
+        link.setAttribute("data-renewed", url);
+        link.click();
       });
     } },
     el("span", { class: "file-icon" }, docIcon()),
