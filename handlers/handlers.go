@@ -105,6 +105,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	api.GET("/dialogs/:id/messages", h.history)
 	api.POST("/dialogs/:id/messages", h.send)
 	api.GET("/dialogs/:id/templates", h.dialogTemplates)
+	api.GET("/messages/:id", h.message)
 	api.POST("/messages/:id/retry", h.retryMessage)
 	api.POST("/files", h.uploadFile)
 	api.POST("/dialogs/:id/no-reply-needed", h.noReplyNeeded)

@@ -24,7 +24,7 @@ const linkPurpose = "attachment link v1"
 // session, so <img src> works inside the portal's iframe, where there is no
 // cookie and no header can be attached.
 func (s *Signer) AttachmentLink(portalID, messageID int64, n int) (exp, sig string) {
-	e := s.now().Add(LinkTTL).Truncate(linkStep).Add(linkStep).Unix()
+	e := s.linkTime().Add(LinkTTL).Truncate(linkStep).Add(linkStep).Unix()
 	exp = strconv.FormatInt(e, 10)
 	return exp, s.keys.MAC(linkPurpose, linkPayload(portalID, messageID, n, e))
 }
@@ -41,7 +41,7 @@ func (s *Signer) CheckAttachmentLink(portalID, messageID int64, n int, exp, sig 
 	if !s.keys.CheckMAC(linkPurpose, linkPayload(portalID, messageID, n, e), sig) {
 		return fmt.Errorf("attachment link: %w", secret.ErrInvalid)
 	}
-	if !s.now().Before(time.Unix(e, 0)) {
+	if !s.linkTime().Before(time.Unix(e, 0)) {
 		return ErrExpired
 	}
 	return nil
@@ -94,7 +94,7 @@ const previewImageLinkPurpose = "link preview image v1"
 // picture's URL. Only pictures relay24 itself found on a page get a link,
 // so the proxy fetches nothing a user merely names.
 func (s *Signer) PreviewImageLink(portalID int64, imageURL string) (exp, sig string) {
-	e := s.now().Add(LinkTTL).Truncate(linkStep).Add(linkStep).Unix()
+	e := s.linkTime().Add(LinkTTL).Truncate(linkStep).Add(linkStep).Unix()
 	exp = strconv.FormatInt(e, 10)
 	return exp, s.keys.MAC(previewImageLinkPurpose, previewImagePayload(portalID, imageURL, e))
 }
@@ -109,7 +109,7 @@ func (s *Signer) CheckPreviewImageLink(portalID int64, imageURL, exp, sig string
 	if !s.keys.CheckMAC(previewImageLinkPurpose, previewImagePayload(portalID, imageURL, e), sig) {
 		return fmt.Errorf("preview image link: %w", secret.ErrInvalid)
 	}
-	if !s.now().Before(time.Unix(e, 0)) {
+	if !s.linkTime().Before(time.Unix(e, 0)) {
 		return ErrExpired
 	}
 	return nil

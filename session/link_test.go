@@ -105,3 +105,32 @@ func TestFileLink(t *testing.T) {
 		t.Fatalf("an expired link: %v", err)
 	}
 }
+
+// A link clock of its own moves links (attachments, preview pictures) and
+// nothing else: a session issued by the same signer still holds.
+func TestLinkClock(t *testing.T) {
+	keys, err := secret.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 9, 3, 0, 0, time.UTC)
+	linkNow := now
+	s := NewSigner(keys, func() time.Time { return now })
+	s.SetLinkClock(func() time.Time { return linkNow })
+	exp, sig := s.AttachmentLink(3, 42, 1)
+	pExp, pSig := s.PreviewImageLink(3, "https://example.com/a.png")
+	tok, _ := s.Issue(3, 5)
+	linkNow = linkNow.Add(2 * LinkTTL)
+	if err := s.CheckAttachmentLink(3, 42, 1, exp, sig); !errors.Is(err, ErrExpired) {
+		t.Errorf("attachment link two hours later: %v; want expired", err)
+	}
+	if err := s.CheckPreviewImageLink(3, "https://example.com/a.png", pExp, pSig); !errors.Is(err, ErrExpired) {
+		t.Errorf("preview link two hours later: %v; want expired", err)
+	}
+	if _, err := s.Parse(tok); err != nil {
+		t.Errorf("the session went with the links' clock: %v", err)
+	}
+	if fExp, fSig := s.AttachmentLink(3, 42, 1); s.CheckAttachmentLink(3, 42, 1, fExp, fSig) != nil {
+		t.Error("a link issued by the moved clock is refused")
+	}
+}

@@ -30,6 +30,21 @@ var ErrExpired = errors.New("session expired")
 type Signer struct {
 	keys *secret.Keys
 	now  func() time.Time
+	// linkNow is the clock of signed links (attachments, preview
+	// pictures); nil: now.
+	linkNow func() time.Time
+}
+
+// SetLinkClock gives signed links a clock of their own (a test lets an
+// hour pass for links while sessions and jobs keep real time). Call it
+// before the signer is used.
+func (s *Signer) SetLinkClock(now func() time.Time) { s.linkNow = now }
+
+func (s *Signer) linkTime() time.Time {
+	if s.linkNow != nil {
+		return s.linkNow()
+	}
+	return s.now()
 }
 
 // NewSigner makes a signer; now may be nil (time.Now).

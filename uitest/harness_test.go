@@ -135,6 +135,13 @@ func newEnv(t *testing.T) *env {
 // install (more departments and employees, say), so the first sync sees it.
 func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 	t.Helper()
+	return newEnvTuned(t, setup, nil)
+}
+
+// newEnvTuned is newEnvWith with tune run on the app before it serves (a
+// clock of its own for signed links, say).
+func newEnvTuned(t *testing.T, setup func(p *b24test.Portal), tune func(s *apptest.Server)) *env {
+	t.Helper()
 	needBrowser(t)
 	var p *b24test.Portal
 	var cast demo.Cast
@@ -151,6 +158,9 @@ func newEnvWith(t *testing.T, setup func(p *b24test.Portal)) *env {
 			}
 			cast = demo.SeedCast(p)
 			demo.Sandbox(s.App.Echo, p, 1, []int{cast.Deal.ID})
+			if tune != nil {
+				tune(s)
+			}
 		}})
 	ctx, a := s.Ctx, s.App
 	e := &env{Server: s, t: t, ctx: ctx, P: p, Cast: cast, chans: map[string]int64{},

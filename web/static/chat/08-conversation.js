@@ -343,8 +343,8 @@ function renderMessage(m, showChannel) {
   }
   if (out && m.author && m.author.name) bubble.appendChild(el("div", { class: "msg-author", text: m.author.name }));
   if (shown) bubble.appendChild(body);
-  (m.attachments || []).forEach(function (a) {
-    var node = renderAttachment(a, !!m.local);
+  (m.attachments || []).forEach(function (a, n) {
+    var node = renderAttachment(a, !!m.local, m.local ? null : m.id, n);
     if (node) bubble.appendChild(node);
   });
   var cardURL = state.prefs.rich_links && !m.local && firstLink(shown);

@@ -35,24 +35,32 @@ function linkCard(href) {
 
 function fillLinkCard(card) {
   var href = card.getAttribute("data-url");
-  if (!linkPreviews[href]) {
-    linkPreviews[href] = api("GET", "/api/v1/link-preview?url=" + encodeURIComponent(href)).then(function (r) {
-      return (r && r.preview) || null;
-    }, function (e) {
-      if (e.status === 429 || e.status === 0) delete linkPreviews[href]; // may be had later
-      return null;
-    });
-  }
-  linkPreviews[href].then(function (p) {
+  askPreview(href, false).then(function (p) {
+    // Its picture's signed link near expiry (a page open for hours): the
+    // preview is asked again, which signs it anew.
+    if (p && p.image && linkExpiring(p.image)) return askPreview(href, true);
+    return p;
+  }).then(function (p) {
     if (!p || (!p.title && !p.description && !p.image)) return;
+    // A picture that fails to load (its link expired while it waited to be
+    // scrolled to) asks once for the preview again; then it goes.
+    var imgError = function () {
+      var img = this;
+      if (img.getAttribute("data-retried")) { img.remove(); return; }
+      img.setAttribute("data-retried", "1");
+      askPreview(href, true).then(function (q) {
+        if (q && q.image && q.image !== img.getAttribute("src")) img.src = q.image;
+        else img.remove();
+      });
+    };
     var a = !p.title && !p.description ?
       // A link to a picture (or a page with nothing but one) shows the
       // picture, through relay24's proxy like a card's.
       el("a", { class: "msg-att msg-att-image rich", href: href, target: "_blank", rel: "noopener noreferrer" },
-        el("img", { src: p.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer", onerror: function () { this.remove(); } })) :
+        el("img", { loading: "lazy", referrerpolicy: "no-referrer", src: p.image, alt: "", onerror: imgError })) :
       el("a", { class: "link-card-body", href: href, target: "_blank", rel: "noopener noreferrer" },
-      p.image ? el("img", { class: "link-card-image", src: p.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer",
-        onerror: function () { this.remove(); } }) : null,
+      p.image ? el("img", { class: "link-card-image", loading: "lazy", referrerpolicy: "no-referrer", src: p.image, alt: "",
+        onerror: imgError }) : null,
       el("span", { class: "link-card-text" },
         el("span", { class: "link-card-site", text: p.site_name || p.domain }),
         p.title ? el("span", { class: "link-card-title", text: p.title }) : null,
@@ -62,4 +70,18 @@ function fillLinkCard(card) {
     card.appendChild(a);
     if (atEnd) box.scrollTop = box.scrollHeight;
   });
+}
+
+// askPreview asks relay24 for a link's preview once per page (again when
+// renew: its picture's link expired), answering the promise.
+function askPreview(href, renew) {
+  if (!linkPreviews[href] || renew) {
+    linkPreviews[href] = api("GET", "/api/v1/link-preview?url=" + encodeURIComponent(href)).then(function (r) {
+      return (r && r.preview) || null;
+    }, function (e) {
+      if (e.status === 429 || e.status === 0) delete linkPreviews[href]; // may be had later
+      return null;
+    });
+  }
+  return linkPreviews[href];
 }

@@ -265,11 +265,97 @@ function sendAttached(dialogID, text) {
   }).then(sendSettled);
 }
 
+// Signed links expire (their exp is in the URL; an hour or so) while a page
+// stays open all day. Before a link near or past its expiry is used, the
+// message's links are renewed (GET /api/v1/messages/{id}, the history's
+// access rule); an <img>, <audio> or <video> whose file fails to load (a
+// lazy picture scrolled to after the hour) asks once for a fresh link.
+var LINK_MARGIN = 2 * 60 * 1000;
+var freshening = {}; // message id → Promise of the message with fresh links
+
+function linkExpiring(url) {
+  var m = /[?&]exp=(\d+)/.exec(url || "");
+  return !!m && Number(m[1]) * 1000 - LINK_MARGIN <= Date.now();
+}
+
+function shownMessage(id) {
+  for (var i = 0; i < state.messages.length; i++) if (state.messages[i].id === id) return state.messages[i];
+  return null;
+}
+
+// freshMessage asks for message id's fresh links (one request at a time)
+// and keeps them in the open view's state, so a re-render uses them.
+function freshMessage(id) {
+  if (!freshening[id]) {
+    var done = function () { delete freshening[id]; };
+    freshening[id] = api("GET", "/api/v1/messages/" + id).then(function (r) {
+      done();
+      var m = shownMessage(id);
+      if (m && r && r.message) m.attachments = r.message.attachments;
+      return r && r.message;
+    }, function (e) { done(); throw e; });
+  }
+  return freshening[id];
+}
+
+// freshLink is a promise of attachment n's renewed link (fallback when it
+// cannot be had).
+function freshLink(msgId, n, fallback) {
+  return freshMessage(msgId).then(function (m) {
+    var a = m && m.attachments && m.attachments[n];
+    return (a && safeURL(a.url)) || fallback;
+  }, function () { return fallback; });
+}
+
+// usableLink is a promise of attachment n's link to use now: the newest
+// one the page holds, renewed first if it is near its expiry.
+function usableLink(msgId, n, known) {
+  var m = shownMessage(msgId), a = m && m.attachments && m.attachments[n];
+  var url = (a && safeURL(a.url)) || known;
+  if (!msgId || !linkExpiring(url)) return Promise.resolve(url);
+  return freshLink(msgId, n, url);
+}
+
+// retryFresh makes a media element whose load fails try once more with a
+// fresh link (an <img> cannot tell why it failed: one retry is cheap; a
+// load that succeeds allows the next). A player started after its link
+// expired renews it first, once per link (a clock far off cannot loop it).
+function retryFresh(node, msgId, n) {
+  if (!msgId) return node;
+  var media = node.tagName !== "IMG";
+  node.addEventListener("error", function () {
+    if (node.getAttribute("data-retried")) return;
+    node.setAttribute("data-retried", "1");
+    var wanted = media && node.getAttribute("data-wants-play");
+    freshLink(msgId, n, null).then(function (url) {
+      if (!url || url === node.getAttribute("src")) return;
+      node.src = url;
+      if (wanted) node.play().catch(function () {});
+    });
+  });
+  node.addEventListener(media ? "loadeddata" : "load", function () { node.removeAttribute("data-retried"); });
+  if (media) {
+    node.addEventListener("play", function () {
+      node.setAttribute("data-wants-play", "1");
+      var src = node.getAttribute("src");
+      if (!linkExpiring(src) || node.getAttribute("data-renewed") === src) return;
+      node.pause();
+      usableLink(msgId, n, src).then(function (url) {
+        node.setAttribute("data-renewed", url);
+        if (url !== src) node.src = url;
+        node.play().catch(function () {});
+      });
+    });
+  }
+  return node;
+}
+
 // renderAttachment shows what a message carries: images and video inline
 // (a click opens them large), audio and voice with a player, any other
 // file with its name, size and a download link. Only the message's own
-// (signed) links are used; a message being sent shows the local file.
-function renderAttachment(a, local) {
+// (signed) links are used, renewed when they expire (msgId and n name the
+// attachment); a message being sent shows the local file.
+function renderAttachment(a, local, msgId, n) {
   var href = local ? (/^data:image\//.test(a.url || "") ? a.url : null) : safeURL(a.url);
   var name = a.name || T("attachment");
   if (local && !href) {
@@ -288,36 +374,55 @@ function renderAttachment(a, local) {
   switch (a.type) {
     case "image":
       return el("a", { class: "msg-att msg-att-image", href: href, target: "_blank", rel: "noopener noreferrer",
-        onclick: function (e) { e.preventDefault(); openLightbox("image", href, name); } },
-        el("img", { src: href, alt: name, loading: "lazy" }));
+        onclick: function (e) { e.preventDefault(); openLightbox("image", href, name, msgId, n); } },
+        // loading before src: set after it, the fetch may already be under way.
+        retryFresh(el("img", { loading: "lazy", src: href, alt: name }), msgId, n));
     case "video":
       return el("div", { class: "msg-att msg-att-video" },
-        el("video", { src: href, controls: true, preload: "metadata" }),
+        retryFresh(el("video", { src: href, controls: true, preload: "metadata" }), msgId, n),
         el("button", { type: "button", class: "link-btn att-expand", text: T("file_open_large"),
-          onclick: function () { openLightbox("video", href, name); } }));
+          onclick: function () { openLightbox("video", href, name, msgId, n); } }));
     case "audio":
     case "voice":
       return el("div", { class: "msg-att msg-att-audio" },
-        el("audio", { src: href, controls: true, preload: "metadata", "aria-label": name }),
+        retryFresh(el("audio", { src: href, controls: true, preload: "metadata", "aria-label": name }), msgId, n),
         a.type === "audio" && a.name ? el("div", { class: "att-name", text: a.name }) : null);
   }
-  return el("a", { class: "msg-att msg-att-doc", href: href, download: a.name || "", target: "_blank", rel: "noopener noreferrer", title: T("file_download") },
+  return el("a", { class: "msg-att msg-att-doc", href: href, download: a.name || "", target: "_blank", rel: "noopener noreferrer", title: T("file_download"),
+    onclick: function (e) {
+      // Clicked after the hour: a fresh link first, then the download
+      // (once per link: a clock far off cannot loop it).
+      var link = this, old = link.getAttribute("href");
+      if (!msgId || !linkExpiring(old) || link.getAttribute("data-renewed") === old) return;
+      e.preventDefault();
+      usableLink(msgId, n, old).then(function (url) {
+        link.setAttribute("href", url);
+        link.setAttribute("data-renewed", url);
+        link.click();
+      });
+    } },
     el("span", { class: "file-icon" }, docIcon()),
     el("span", { class: "att-name", text: name }),
     a.size ? el("span", { class: "att-size", text: fileSize(a.size) }) : null,
     el("span", { class: "att-download", text: T("file_download") }));
 }
 
-function openLightbox(kind, href, name) {
+var lightboxSeq = 0; // an answer for a lightbox since closed is dropped
+
+function openLightbox(kind, href, name, msgId, n) {
   clear(ui.lightbox);
-  ui.lightbox.appendChild(kind === "video"
-    ? el("video", { class: "lightbox-media", src: href, controls: true, autoplay: true, onclick: function (e) { e.stopPropagation(); } })
-    : el("img", { class: "lightbox-media", src: href, alt: name }));
+  var seq = ++lightboxSeq;
+  usableLink(msgId, n, href).then(function (url) {
+    if (seq === lightboxSeq && !ui.lightbox.hidden && url) ui.lightbox.insertBefore(retryFresh(kind === "video"
+      ? el("video", { class: "lightbox-media", src: url, controls: true, autoplay: true, onclick: function (e) { e.stopPropagation(); } })
+      : el("img", { class: "lightbox-media", src: url, alt: name }), msgId, n), ui.lightbox.firstChild);
+  });
   ui.lightbox.appendChild(el("button", { type: "button", class: "lightbox-close", "aria-label": T("close"), title: T("close"), text: "×" }));
   ui.lightbox.hidden = false;
 }
 
 function closeLightbox() {
+  lightboxSeq++;
   ui.lightbox.hidden = true;
   clear(ui.lightbox);
 }
