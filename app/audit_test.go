@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/relay24/relay24/bitrix/b24test"
 )
@@ -68,5 +69,81 @@ func TestCreateDialogDoesNotOpenAHiddenDialog(t *testing.T) {
 	}
 	if len(card.Contacts) != 1 || len(card.Contacts[0].Handles) != 0 {
 		t.Fatalf("a hidden contact's handles: %+v", card.Contacts)
+	}
+}
+
+// The robot acts only within the portal whose application token the call
+// carries: this portal's token under another portal's member_id is 401; a
+// channel_id of another portal's channel, or a document the portal does not
+// have, is reported to the workflow and sends nothing; a text with a control
+// character is refused as a reply would be; another portal replaying this
+// portal's event token runs its own call and does not stop this one.
+func TestRobotStaysInItsPortal(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	b := r.secondPortal("6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c")
+	r.settle()
+	const phone = "79161237001"
+	_, deal := r.dealOf("Аудитова", phone)
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	var bch int64
+	if err := r.App.Store.DB().Get(&bch, `SELECT id FROM channels WHERE portal_id = $1 LIMIT 1`, b.PortalID); err != nil {
+		t.Fatal(err)
+	}
+	bwa := strconv.FormatInt(bch, 10)
+
+	swapped := r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), MemberID: b.P.MemberID(),
+		Properties: map[string]string{"channel_id": wa, "text": "Подмена"}})
+	if swapped.Reply.Status != http.StatusUnauthorized {
+		t.Fatalf("this portal's token under another portal's member_id: %d %s", swapped.Reply.Status, swapped.Reply.Body)
+	}
+	for _, c := range []struct {
+		name  string
+		doc   [3]string
+		props map[string]string
+		code  string
+	}{
+		{"another portal's channel", dealDoc(deal.ID), map[string]string{"channel_id": bwa, "text": "Через чужой канал"}, "robot_no_channel"},
+		{"a deal the portal does not have", dealDoc(987654), map[string]string{"channel_id": wa, "text": "Нет сделки"}, "robot_no_contact"},
+		{"a control character", dealDoc(deal.ID), map[string]string{"channel_id": wa, "text": "Звонок\x07\x1b[31m"}, "invalid_text"},
+	} {
+		call := r.runRobot(b24test.RobotCall{Document: c.doc, Properties: c.props})
+		if call.Reply.Status != http.StatusOK {
+			t.Fatalf("%s: answered %d %s", c.name, call.Reply.Status, call.Reply.Body)
+		}
+		r.untilReported(call.EventToken)
+		if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != c.code || rep[0].ReturnValues["message_id"] != "" {
+			t.Errorf("%s: %+v, want %s", c.name, rep, c.code)
+		}
+	}
+	if n := len(b.Acc.Sent()) + len(r.Acc.Sent()); n != 0 {
+		t.Fatalf("refused robot calls sent %d messages", n)
+	}
+
+	// This portal's call goes; portal B then replays its event token on a
+	// deal of its own: B's call is B's (its channel; its portal refuses the
+	// report), and this portal's call is neither sent nor reported again.
+	call := r.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID), Properties: map[string]string{"channel_id": wa, "text": "От А"}})
+	r.untilReported(call.EventToken)
+	_, bdeal := b.dealOf("Бэ", "79161237002")
+	bcall := b.runRobot(b24test.RobotCall{Document: dealDoc(bdeal.ID), EventToken: call.EventToken,
+		Properties: map[string]string{"channel_id": bwa, "text": "От Б"}})
+	if bcall.Reply.Status != http.StatusOK {
+		t.Fatalf("B's call: %d %s", bcall.Reply.Status, bcall.Reply.Body)
+	}
+	for i := 0; i < 100 && r.count(`SELECT count(*) FROM robot_runs WHERE portal_id = $1 AND reported_at IS NOT NULL`, b.PortalID) == 0; i++ {
+		r.drain()
+		r.WZ.Wait()
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.settle()
+	if rep := reports(r.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "sent" {
+		t.Fatalf("A's reports: %+v", rep)
+	}
+	if sent := sentTo(r.Acc, phone); len(sent) != 1 || sent[0].Request.Text != "От А" {
+		t.Fatalf("A sent %+v", sent)
+	}
+	if sent := b.Acc.Sent(); len(sent) != 1 || sent[0].Request.Text != "От Б" {
+		t.Fatalf("B sent %+v", sent)
 	}
 }
