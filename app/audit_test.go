@@ -3,10 +3,12 @@ package app_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/wazzup/wztest"
 )
 
 // "Create dialog" for a client the employee sees may find the client's
@@ -145,5 +147,80 @@ func TestRobotStaysInItsPortal(t *testing.T) {
 	}
 	if sent := b.Acc.Sent(); len(sent) != 1 || sent[0].Request.Text != "От Б" {
 		t.Fatalf("B sent %+v", sent)
+	}
+}
+
+// Templates stay in their portal: another portal's approved template is
+// 404 template_not_found on this portal's dialog (nothing stored or sent),
+// and another portal's gateway's templateStatus webhook naming this
+// portal's template changes nothing here. An employee without can_write
+// may not send a template; 10 000 values or a huge one are refused.
+func TestTemplatesStayInTheirPortal(t *testing.T) {
+	w := newWABAEnv(t)
+	const chat = "79995557001"
+	w.clientWrites(w.WABA, "whatsapp", chat, "Здравствуйте")
+	w.settle()
+	d, ok := w.dialogOf(w.Sales, chat)
+	if !ok {
+		t.Fatal("no WABA dialog")
+	}
+	const bKey = "7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
+	b := w.secondPortal(bKey)
+	bWABA := b.Acc.AddChannel("wapi", "79865784470", "B WABA")
+	bTpl := b.Acc.AddTemplate(wztest.Template{Title: "Чужой", Name: "b_only", Status: "approved", Language: "ru",
+		Channels: []string{bWABA.ChannelID}, Components: []wztest.TemplateComponent{{Type: "BODY", Text: "Шаблон портала Б"}}})
+	if s := w.api("POST", "/api/v1/channels", b.Admin, map[string]string{"provider": "wazzup", "api_key": bKey}, nil); s != http.StatusCreated {
+		t.Fatalf("reconnect B: %d", s)
+	}
+	w.settle()
+	if n := w.count(`SELECT count(*) FROM waba_templates WHERE portal_id = $1 AND guid = $2 AND status = 'approved'`, b.PortalID, bTpl.GUID); n != 1 {
+		t.Fatalf("B's template not cached: %d", n)
+	}
+
+	before := w.count(`SELECT count(*) FROM messages`)
+	sent := len(w.Acc.Sent()) + len(b.Acc.Sent())
+	big := make([]string, 10000)
+	for i := range big {
+		big[i] = "x"
+	}
+	for _, c := range []struct {
+		name   string
+		guid   string
+		values []string
+		status int
+		code   string
+	}{
+		{"another portal's template", bTpl.GUID, []string{}, http.StatusNotFound, "template_not_found"},
+		{"10 000 values", w.Ready.GUID, big, http.StatusBadRequest, "template_values_count"},
+		{"a huge value", w.Ready.GUID, []string{"Анна", strings.Repeat("я", 5000)}, http.StatusBadRequest, "text_too_long"},
+		{"a control character", w.Ready.GUID, []string{"Анна", "A\x1b[2J"}, http.StatusBadRequest, "invalid_text"},
+	} {
+		if s, _, e := w.sendTemplate(w.Sales, d.ID, c.guid, c.values, "audit-"+c.name); s != c.status || e.Error.Code != c.code {
+			t.Errorf("%s: %d %+v, want %d %s", c.name, s, e, c.status, c.code)
+		}
+	}
+	w.setAccess("2", map[string]any{"visibility": "all", "can_write": false})
+	if s, _, e := w.sendTemplate(w.Sales, d.ID, w.Ready.GUID, []string{"Анна", "A-1"}, "audit-ro"); s != http.StatusForbidden {
+		t.Errorf("a read-only employee's template: %d %+v", s, e)
+	}
+	w.settle()
+	if n := w.count(`SELECT count(*) FROM messages`); n != before {
+		t.Fatalf("refused templates stored %d messages", n-before)
+	}
+	if n := len(w.Acc.Sent()) + len(b.Acc.Sent()); n != sent {
+		t.Fatalf("refused templates sent %d", n-sent)
+	}
+
+	// B's gateway names this portal's template in its webhook.
+	if err := b.Acc.PostTemplateStatus(w.ctx, w.Ready.GUID, "order_ready", "REJECTED"); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if n := w.count(`SELECT count(*) FROM waba_templates WHERE portal_id = $1 AND guid = $2 AND status = 'approved'`, w.PortalID, w.Ready.GUID); n != 1 {
+		t.Fatal("another portal's webhook changed this portal's template")
+	}
+	w.setAccess("2", map[string]any{"visibility": "all", "can_write": true})
+	if s, _, e := w.sendTemplate(w.Sales, d.ID, w.Ready.GUID, []string{"Анна", "A-1"}, "audit-ok"); s != http.StatusAccepted {
+		t.Fatalf("this portal's template after B's webhook: %d %+v", s, e)
 	}
 }
