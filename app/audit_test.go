@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,5 +223,65 @@ func TestTemplatesStayInTheirPortal(t *testing.T) {
 	w.setAccess("2", map[string]any{"visibility": "all", "can_write": true})
 	if s, _, e := w.sendTemplate(w.Sales, d.ID, w.Ready.GUID, []string{"Анна", "A-1"}, "audit-ok"); s != http.StatusAccepted {
 		t.Fatalf("this portal's template after B's webhook: %d %+v", s, e)
+	}
+}
+
+// «Повторить» is for a failed reply only, by whom may write in its dialog:
+// a client's message is 409 not_retriable; a colleague's failed reply in a
+// dialog a quality controller sees but may not write in is 403; twenty
+// retries at once are one new message, sent once.
+func TestRetryAttacks(t *testing.T) {
+	r := newRelayEnv(t)
+	tok := r.company() // 9: sees all, may not write
+	r.clientWrites(r.WA, "whatsapp", "79995557101", "Пришлите счёт")
+	r.settle()
+	d := r.dialogs(r.Sales)[0]
+	var incoming int64
+	if err := r.App.Store.DB().Get(&incoming, `SELECT id FROM messages WHERE dialog_id = $1 AND direction = 'in'`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, e := r.retry(r.Sales, incoming); s != http.StatusConflict || e.Error.Code != "not_retriable" {
+		t.Fatalf("retrying the client's message: %d %+v", s, e)
+	}
+	r.Acc.SetFault(&wztest.Fault{Status: 400, Body: `{"error":"CHANNEL_BLOCKED","description":"Channel is blocked"}`, Path: "/v3/message"})
+	_, failed := r.reply(r.Sales, d.ID, "Счёт во вложении", "storm-1")
+	r.settle()
+	if st := r.count(`SELECT count(*) FROM messages WHERE id = $1 AND status = 'error'`, failed.ID); st != 1 {
+		t.Fatalf("the reply did not fail")
+	}
+	if s, _ := r.dialogAs(tok[9], d.ID); s != http.StatusOK {
+		t.Fatalf("the controller does not see the dialog: %d", s)
+	}
+	if s, _, _ := r.retry(tok[9], failed.ID); s != http.StatusForbidden {
+		t.Fatalf("a read-only colleague's retry: %d", s)
+	}
+	sentBefore := len(r.Acc.Sent())
+	const n = 20
+	ids := make([]int64, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var out struct {
+				Message struct {
+					ID int64 `json:"id"`
+				} `json:"message"`
+			}
+			codes[i] = r.api("POST", "/api/v1/messages/"+itoa64(failed.ID)+"/retry", r.Sales, nil, &out)
+			ids[i] = out.Message.ID
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if codes[i] != http.StatusAccepted || ids[i] == 0 || ids[i] != ids[0] {
+			t.Fatalf("retry %d: %d message %d (first %d)", i, codes[i], ids[i], ids[0])
+		}
+	}
+	r.settle()
+	if c := r.count(`SELECT count(*) FROM messages WHERE client_id = $1`, "retry:"+itoa64(failed.ID)); c != 1 {
+		t.Fatalf("%d retry messages", c)
+	}
+	if c := len(r.Acc.Sent()) - sentBefore; c != 1 {
+		t.Fatalf("the retry went out %d times", c)
 	}
 }
