@@ -1,14 +1,21 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/relay24/relay24/apptest"
 	"github.com/relay24/relay24/bitrix/b24test"
+	"github.com/relay24/relay24/netguard"
+	"github.com/relay24/relay24/placement"
 	"github.com/relay24/relay24/wazzup/wztest"
 )
 
@@ -283,5 +290,57 @@ func TestRetryAttacks(t *testing.T) {
 	}
 	if c := len(r.Acc.Sent()) - sentBefore; c != 1 {
 		t.Fatalf("the retry went out %d times", c)
+	}
+}
+
+// A preview picture's signed link is bound to the portal it was made for:
+// the same link with another portal's p= is 404 and fetches nothing.
+func TestPreviewImageLinkBoundToPortal(t *testing.T) {
+	var imageHits atomic.Int32
+	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cover" {
+			imageHits.Add(1)
+			w.Write(gif)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<html><head><title>Витрина</title><meta property="og:image" content="/cover"></head></html>`)
+	}))
+	defer site.Close()
+	siteURL, _ := url.Parse(site.URL)
+	e := newEnvOptions(t, apptest.Options{Workers: -1, BeforeStart: func(s *apptest.Server) {
+		s.App.Links.Fetcher.SetTrusted(netguard.TrustOnly(siteURL.Host))
+	}})
+	pa, pb := e.installedPortal(), e.installedPortal()
+	var out linkPreviewJSON
+	if s := e.api("GET", "/api/v1/link-preview?url="+url.QueryEscape(site.URL+"/shop"), e.session(pa, placement.LeftMenu, nil, 2), nil, &out); s != http.StatusOK ||
+		out.Preview == nil || out.Preview.Image == "" {
+		t.Fatalf("card: %d %+v", s, out)
+	}
+	link, err := url.Parse(out.Preview.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(l *url.URL) int {
+		res, err := http.Get(e.URL + l.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	q := link.Query()
+	if q.Get("p") != itoa64(e.portalID(pa)) {
+		t.Fatalf("the link names portal %s", q.Get("p"))
+	}
+	q.Set("p", itoa64(e.portalID(pb)))
+	swapped := *link
+	swapped.RawQuery = q.Encode()
+	if s := fetch(&swapped); s != http.StatusNotFound || imageHits.Load() != 0 {
+		t.Fatalf("another portal's p=: %d, picture fetched %d times", s, imageHits.Load())
+	}
+	if s := fetch(link); s != http.StatusOK || imageHits.Load() != 1 {
+		t.Fatalf("the genuine link: %d", s)
 	}
 }
