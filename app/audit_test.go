@@ -231,6 +231,20 @@ func TestTemplatesStayInTheirPortal(t *testing.T) {
 	if s, _, e := w.sendTemplate(w.Sales, d.ID, w.Ready.GUID, []string{"Анна", "A-1"}, "audit-ok"); s != http.StatusAccepted {
 		t.Fatalf("this portal's template after B's webhook: %d %+v", s, e)
 	}
+
+	// The robot with B's template on this portal's WABA channel: refused,
+	// told to the workflow, nothing sent.
+	const phone = "79161237003"
+	_, deal := w.dealOf("Шаблонная", phone)
+	call := w.runRobot(b24test.RobotCall{Document: dealDoc(deal.ID),
+		Properties: map[string]string{"channel_id": strconv.FormatInt(w.chans[w.WABA.ChannelID], 10), "template_id": bTpl.GUID}})
+	w.untilReported(call.EventToken)
+	if rep := reports(w.P, call.EventToken); len(rep) != 1 || rep[0].ReturnValues["status"] != "template_not_found" {
+		t.Fatalf("the robot with another portal's template: %+v", rep)
+	}
+	if n := len(sentTo(w.Acc, phone)) + len(b.Acc.Sent()); n != 0 {
+		t.Fatalf("the robot sent %d with another portal's template", n)
+	}
 }
 
 // «Повторить» is for a failed reply only, by whom may write in its dialog:
