@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/relay24/relay24/apptest"
+	"github.com/relay24/relay24/automation"
 	"github.com/relay24/relay24/bitrix/b24test"
 	"github.com/relay24/relay24/netguard"
 	"github.com/relay24/relay24/placement"
@@ -356,5 +359,53 @@ func TestPreviewImageLinkBoundToPortal(t *testing.T) {
 	}
 	if s := fetch(link); s != http.StatusOK || imageHits.Load() != 1 {
 		t.Fatalf("the genuine link: %d", s)
+	}
+}
+
+// Hostile robot bodies: over the body limit (without a declared length) is
+// 413, as a form or as JSON; a JSON call whose event token or text holds a
+// NUL (which the form path refuses up front) is 400 and records nothing.
+func TestRobotHostileBodies(t *testing.T) {
+	r := newRelayEnv(t)
+	r.settle()
+	_, deal := r.dealOf("Враждебная", "79161237004")
+	wa := strconv.FormatInt(r.chans[r.WA.ChannelID], 10)
+	post := func(ct string, body string) (int, string) {
+		// No Content-Length: the cap must cut the stream itself.
+		req, _ := http.NewRequest("POST", r.URL+"/b24/robot", struct{ io.Reader }{strings.NewReader(body)})
+		req.Header.Set("Content-Type", ct)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	call := func(token, text string) string {
+		b, _ := json.Marshal(map[string]any{"event_token": token, "code": automation.RobotCode,
+			"document_id": []string{"crm", "CCrmDocumentDeal", "DEAL_" + strconv.Itoa(deal.ID)},
+			"properties":  map[string]string{"channel_id": wa, "text": text},
+			"auth":        map[string]string{"member_id": r.P.MemberID(), "application_token": r.P.ApplicationToken()}})
+		return string(b)
+	}
+	form := url.Values{"auth[member_id]": {r.P.MemberID()}, "auth[application_token]": {r.P.ApplicationToken()}, "event_token": {"a|A1_2_3_4|b"},
+		"document_id[0]": {"crm"}, "document_id[1]": {"CCrmDocumentDeal"}, "document_id[2]": {"DEAL_" + strconv.Itoa(deal.ID)},
+		"properties[channel_id]": {wa}, "properties[text]": {strings.Repeat("я", 1<<20)}}
+	for _, c := range []struct {
+		name, ct, body string
+		status         int
+	}{
+		{"a 2 MB form", "application/x-www-form-urlencoded", form.Encode(), http.StatusRequestEntityTooLarge},
+		{"2 MB of JSON", "application/json", call("a|A1_2_3_4|b", strings.Repeat("я", 1<<20)), http.StatusRequestEntityTooLarge},
+		{"a NUL in the event token", "application/json", call("a|A1_2_3_4|b\x00", "Привет"), http.StatusBadRequest},
+		{"a NUL in the text", "application/json", call("a|A1_2_3_4|c", "При\x00вет"), http.StatusBadRequest},
+	} {
+		if s, body := post(c.ct, c.body); s != c.status {
+			t.Errorf("%s: %d %.200s, want %d", c.name, s, body, c.status)
+		}
+	}
+	if n := r.count(`SELECT count(*) FROM robot_runs`); n != 0 {
+		t.Fatalf("%d robot calls recorded", n)
 	}
 }
