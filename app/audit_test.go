@@ -409,3 +409,50 @@ func TestRobotHostileBodies(t *testing.T) {
 		t.Fatalf("%d robot calls recorded", n)
 	}
 }
+
+// An employee limited to one channel: the channels list offers only it for
+// writing (the admin still sees every channel, each writable), and "Create
+// dialog" on another channel is 404 channel_not_found, creating nothing.
+func TestChannelRestrictedWriter(t *testing.T) {
+	r := newRelayEnv(t)
+	c := r.P.AddContact(b24test.Contact{Name: "Ограниченный", AssignedByID: 2,
+		Phones: []b24test.Multi{{TypeID: "PHONE", ValueType: "MOBILE", Value: "79995557201"}}})
+	if _, err := r.P.FireEvent(r.ctx, "ONCRMCONTACTADD", map[string]any{"FIELDS": map[string]any{"ID": strconv.Itoa(c.ID)}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	wa, ig := r.chans[r.WA.ChannelID], r.chans[r.IG.ChannelID]
+	r.setAccess("2", map[string]any{"visibility": "all", "can_write": true, "channel_ids": []int64{wa}})
+	type chanJSON struct {
+		ID       int64 `json:"id"`
+		CanWrite bool  `json:"can_write"`
+	}
+	list := func(token string) map[int64]bool {
+		var out struct {
+			Channels []chanJSON `json:"channels"`
+		}
+		if s := r.api("GET", "/api/v1/channels", token, nil, &out); s != http.StatusOK {
+			t.Fatalf("channels: %d", s)
+		}
+		m := map[int64]bool{}
+		for _, ch := range out.Channels {
+			m[ch.ID] = ch.CanWrite
+		}
+		return m
+	}
+	if got := list(r.Sales); len(got) != 1 || !got[wa] {
+		t.Fatalf("a WhatsApp-only employee's channels: %v (wa %d)", got, wa)
+	}
+	if got := list(r.Admin); !got[wa] || !got[ig] {
+		t.Fatalf("the admin's channels: %v", got)
+	}
+	before := r.count(`SELECT count(*) FROM dialogs`)
+	var out apiError
+	if s := r.api("POST", "/api/v1/dialogs", r.Sales, map[string]any{"contact_id": c.ID, "channel_id": ig, "chat_id": "ogr.ig"}, &out); s != http.StatusNotFound ||
+		out.Error.Code != "channel_not_found" {
+		t.Fatalf("a dialog on a channel he may not use: %d %+v", s, out)
+	}
+	if n := r.count(`SELECT count(*) FROM dialogs`); n != before {
+		t.Fatal("a refused dialog was created")
+	}
+}
