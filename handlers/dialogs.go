@@ -540,7 +540,9 @@ func (h *Handlers) createDialog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.Store.DialogView(ctx, cl.Portal.ID, d.ID)
+	// The client's dialog on the channel may exist already and be someone
+	// else's (reassigned): seeing the client is not seeing that dialog.
+	v, err := h.visibleDialogByID(c, d.ID)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,6 +30,11 @@ func (h *Handlers) robot(c echo.Context) error {
 			return problem.Wrap(err, problem.Invalid, "malformed_form", "the request body is not a JSON object")
 		}
 		form = stringsOnly(form)
+		// The form path refuses a NUL up front (bitrix.CheckFormText); JSON
+		// may carry one as \u0000, and nothing downstream wants it.
+		if hasNUL(form) {
+			return problem.New(problem.Invalid, "malformed_form", "the request body holds a NUL character")
+		}
 	} else {
 		var err error
 		if form, err = parseForm(c); err != nil {
@@ -42,6 +48,27 @@ func (h *Handlers) robot(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "accepted"})
+}
+
+// hasNUL reports whether a key or a string anywhere in v holds a NUL.
+func hasNUL(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	case string:
+		return strings.IndexByte(t, 0) >= 0
+	}
+	return false
 }
 
 // stringsOnly makes a JSON call look like the form: scalars as strings.

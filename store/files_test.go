@@ -69,3 +69,50 @@ func TestPendingUploads(t *testing.T) {
 		t.Fatalf("the view's sizes: %v %v", v, err)
 	}
 }
+
+// The sweep against a reply taking the same old upload at that moment (the
+// upload at 23:59, the send at midnight): the sweep skips the file the
+// reply's transaction holds; the reply that commits keeps it, and one that
+// rolls back leaves it pending for the next sweep.
+func TestSweepDuringTheReplyThatTakesTheUpload(t *testing.T) {
+	l := newLab(t)
+	p := l.portal("race")
+	d := l.dialog(p, l.channel(p, "whatsapp"), 0, 0)
+	for i, commit := range []bool{true, false} {
+		f := &store.File{PortalID: p, Name: "a.pdf", Type: "application/pdf", Bytes: []byte("%PDF-1.4 x"), Pending: true}
+		if err := l.s.InsertFile(l.ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.db.Exec(`UPDATE files SET created_at = now() - interval '25 hours' WHERE id = $1`, f.ID); err != nil {
+			t.Fatal(err)
+		}
+		taken, release := make(chan struct{}), make(chan struct{})
+		errRollback := problem.New(problem.Conflict, "test_rollback", "the reply is refused after taking its file")
+		done := make(chan error, 1)
+		go func() {
+			done <- l.s.Tx(l.ctx, func(tx *store.Store) error {
+				atts, _ := json.Marshal([]map[string]string{{"url": "file:" + strconv.FormatInt(f.ID, 10), "type": "document", "name": "a.pdf"}})
+				_, _, err := tx.InsertMessage(l.ctx, &store.Message{PortalID: p, DialogID: d.ID, ChannelID: d.ChannelID, Direction: "out",
+					ClientID: sql.NullString{String: "race-" + strconv.Itoa(i), Valid: true}, Kind: "document", Attachments: atts, Status: "pending", SentAt: time.Now()})
+				close(taken)
+				<-release
+				if err == nil && !commit {
+					return errRollback
+				}
+				return err
+			})
+		}()
+		<-taken
+		if n, err := l.s.DeletePendingFiles(l.ctx, time.Now().Add(-24*time.Hour), 10); err != nil || n != 0 {
+			t.Fatalf("commit %v: the sweep deleted %d (%v) while a reply held the file", commit, n, err)
+		}
+		close(release)
+		if err := <-done; commit && err != nil || !commit && !problem.Is(err, problem.Conflict) {
+			t.Fatalf("commit %v: the reply: %v", commit, err)
+		}
+		n, err := l.s.DeletePendingFiles(l.ctx, time.Now().Add(-24*time.Hour), 10)
+		if err != nil || (commit && n != 0) || (!commit && n != 1) {
+			t.Fatalf("commit %v: the next sweep deleted %d (%v)", commit, n, err)
+		}
+	}
+}
