@@ -169,12 +169,7 @@ func TestRobotStaysInItsPortal(t *testing.T) {
 func TestTemplatesStayInTheirPortal(t *testing.T) {
 	w := newWABAEnv(t)
 	const chat = "79995557001"
-	w.clientWrites(w.WABA, "whatsapp", chat, "Здравствуйте")
-	w.settle()
-	d, ok := w.dialogOf(w.Sales, chat)
-	if !ok {
-		t.Fatal("no WABA dialog")
-	}
+	d := w.wrote(chat, "Здравствуйте")
 	const bKey = "7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
 	b := w.secondPortal(bKey)
 	bWABA := b.Acc.AddChannel("wapi", "79865784470", "B WABA")

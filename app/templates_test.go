@@ -79,6 +79,19 @@ type templatesJSON struct {
 	} `json:"templates"`
 }
 
+// wrote files a client's message on the WhatsApp Business channel and
+// answers the salesperson's view of its dialog.
+func (w *wabaEnv) wrote(chat, text string) dialogJSON {
+	w.t.Helper()
+	w.clientWrites(w.WABA, "whatsapp", chat, text)
+	w.settle()
+	d, ok := w.dialogOf(w.Sales, chat)
+	if !ok {
+		w.t.Fatal("no WABA dialog")
+	}
+	return d
+}
+
 func (w *wabaEnv) templates(token string, dialogID int64) (int, templatesJSON) {
 	w.t.Helper()
 	var out templatesJSON
@@ -122,12 +135,7 @@ func (w *wabaEnv) sentTo(chatID string) []wztest.SentMessage {
 func TestWABAWindowAndTemplates(t *testing.T) {
 	w := newWABAEnv(t)
 	const chat = "79995550301"
-	w.clientWrites(w.WABA, "whatsapp", chat, "Здравствуйте, мой заказ готов?")
-	w.settle()
-	d, ok := w.dialogOf(w.Sales, chat)
-	if !ok {
-		t.Fatal("no WABA dialog")
-	}
+	d := w.wrote(chat, "Здравствуйте, мой заказ готов?")
 
 	s, tl := w.templates(w.Sales, d.ID)
 	if s != http.StatusOK || !tl.WindowOpen || tl.WindowClosesAt == nil || len(tl.Templates) != 2 {
@@ -229,9 +237,7 @@ func TestWABAWindowAndTemplates(t *testing.T) {
 func TestWindowClosedLateStatus(t *testing.T) {
 	w := newWABAEnv(t)
 	const chat = "79995550302"
-	w.clientWrites(w.WABA, "whatsapp", chat, "Привет")
-	w.settle()
-	d, _ := w.dialogOf(w.Sales, chat)
+	d := w.wrote(chat, "Привет")
 	// Wazzup's view: the client wrote two days ago.
 	w.Acc.SetLastInbound(w.WABA.ChannelID, "whatsapp", chat, w.clock().Add(-48*time.Hour))
 	s, m := w.reply(w.Sales, d.ID, "Ответ", "late-status")
@@ -251,9 +257,7 @@ func TestWindowClosedLateStatus(t *testing.T) {
 func TestTemplateStatusWebhook(t *testing.T) {
 	w := newWABAEnv(t)
 	const chat = "79995550303"
-	w.clientWrites(w.WABA, "whatsapp", chat, "Добрый день")
-	w.settle()
-	d, _ := w.dialogOf(w.Sales, chat)
+	d := w.wrote(chat, "Добрый день")
 	if err := w.Acc.SetTemplateStatus(w.ctx, w.Greet.GUID, "REJECTED"); err != nil {
 		t.Fatal(err)
 	}
@@ -363,9 +367,7 @@ func TestWindowsOfOtherChannels(t *testing.T) {
 func TestTemplateRefusedIsNotRetriedAsText(t *testing.T) {
 	w := newWABAEnv(t)
 	const chat = "79995550305"
-	w.clientWrites(w.WABA, "whatsapp", chat, "Здравствуйте")
-	w.settle()
-	d, _ := w.dialogOf(w.Sales, chat)
+	d := w.wrote(chat, "Здравствуйте")
 	w.Acc.SetFault(&wztest.Fault{Status: 400, Path: "/v3/message", Body: `{"status":400,"error":"BALANCE_IS_EMPTY","description":"WABA balance is empty"}`})
 	s, m, e := w.sendTemplate(w.Sales, d.ID, w.Greet.GUID, []string{}, "broke-1")
 	if s != http.StatusAccepted {
