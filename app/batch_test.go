@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +325,56 @@ func TestClientCreationCutShortIsFinished(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A dialog's timeline reads in the messages' order: when an earlier
+// message's entry is put back (a retry, here a job due an hour later), the
+// later message's entry waits for it instead of going first.
+func TestTimelineKeepsTheDialogsOrder(t *testing.T) {
+	r := newRelayEnv(t)
+	chat := r.knownClients(1)[0]
+	r.clientWrites(r.WA, "whatsapp", chat, "order one")
+	r.clientWrites(r.WA, "whatsapp", chat, "order two")
+	for { // files both (their entries are then due), nothing more
+		ran, err := r.App.Jobs.RunOnceGated(r.ctx, relay.FilingKinds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ran {
+			break
+		}
+	}
+	var ids []int64
+	if err := r.App.Store.DB().Select(&ids, `SELECT id FROM messages WHERE text LIKE 'order %' ORDER BY sent_at, id`); err != nil || len(ids) != 2 {
+		t.Fatalf("messages %v %v", ids, err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := r.App.Store.DB().Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Were both written at once, the test would prove nothing: put the
+	// first back before anything ran.
+	on, _ := timelineTexts(t, r.P, "order")
+	if len(on) != 0 {
+		t.Fatalf("written before the test could put the first back: %v", on)
+	}
+	exec(`UPDATE jobs SET run_at = now() + interval '1 hour' WHERE unique_key = $1 AND state = 'ready'`, "timeline:"+strconv.FormatInt(ids[0], 10))
+	r.runGated(false)
+	if on, _ := timelineTexts(t, r.P, "order"); len(on) != 0 {
+		t.Fatalf("the second message went first: %v", on)
+	}
+	exec(`UPDATE jobs SET run_at = now() WHERE state = 'ready' AND kind = 'timeline.message'`)
+	r.runGated(false)
+	exec(`UPDATE jobs SET run_at = now() WHERE state = 'ready' AND kind = 'timeline.message'`)
+	r.runGated(false)
+	_, order := timelineTexts(t, r.P, "order")
+	for _, lines := range order {
+		if !slices.Equal(lines, []string{"order one", "order two"}) {
+			t.Fatalf("timeline %q", lines)
+		}
+		return
+	}
+	t.Fatal("nothing on the timeline")
 }

@@ -746,6 +746,19 @@ func (q *Queue) Hurry(ctx context.Context, ext sqlx.ExtContext, keys []string, a
 	return nil
 }
 
+// ReadyUntil reports whether a job of one of these unique keys waits to run
+// (ready, not claimed), and the latest time one of them is due.
+func (q *Queue) ReadyUntil(ctx context.Context, keys []string) (time.Time, bool, error) {
+	if len(keys) == 0 {
+		return time.Time{}, false, nil
+	}
+	var at sql.NullTime
+	if err := q.db.GetContext(ctx, &at, `SELECT max(run_at) FROM jobs WHERE unique_key = ANY($1) AND state = 'ready'`, pq.Array(keys)); err != nil {
+		return time.Time{}, false, fmt.Errorf("jobs: jobs waiting: %w", err)
+	}
+	return at.Time, at.Valid, nil
+}
+
 // Prune deletes jobs finished more than age ago: every stored webhook is a
 // job, and the table must not grow without end. Failed jobs stay longer
 // (for support) than done ones.

@@ -20,6 +20,27 @@ import (
 // record (the open deal, else the contact, else the lead). The comment's id
 // is recorded, so a retried job writes nothing twice; the portal's rate limit
 // is waited out by the client.
+// earlierTimelineWaits tells how long m's timeline entry should wait for an
+// earlier message's of its dialog whose job waits to run (put back for a
+// retry, or not claimed yet): the timeline reads in the messages' order.
+// (The jobs of one group are sent in order by the coalescer; a job claimed
+// with this one is running, not waiting.) 0: none waits.
+func (s *Service) earlierTimelineWaits(ctx context.Context, m *store.Message) (time.Duration, error) {
+	ids, err := s.o.Store.EarlierUnwritten(ctx, m.DialogID, m.SentAt, m.ID, 20)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = timelineKey(id)
+	}
+	at, waiting, err := s.o.Jobs.ReadyUntil(ctx, keys)
+	if err != nil || !waiting {
+		return 0, err
+	}
+	return max(time.Until(at), 0) + 100*time.Millisecond, nil
+}
+
 func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
 	var p struct {
 		MessageID int64 `json:"message_id"`
@@ -63,6 +84,12 @@ func (s *Service) timelineJob(ctx context.Context, j *jobs.Job) error {
 	c, err := s.o.Portals.Client(ctx, m.PortalID)
 	if err != nil {
 		return portal.JobError(err)
+	}
+	if wait, err := s.earlierTimelineWaits(ctx, m); err != nil || wait > 0 {
+		if err != nil {
+			return err
+		}
+		return jobs.RetryAfter(wait, errors.New("an earlier message of the dialog waits for its timeline entry"))
 	}
 	text := s.timelineText(m, d, ch, p2.Lang)
 	if j.Attempts > 1 {

@@ -874,6 +874,18 @@ func (s *Store) UnwrittenMessages(ctx context.Context, dialogID int64) ([]Unwrit
 	return out, nil
 }
 
+// EarlierUnwritten lists the ids of the dialog's messages before the one at
+// (sentAt, id) that are not on the CRM timeline yet, the latest first, at
+// most limit.
+func (s *Store) EarlierUnwritten(ctx context.Context, dialogID int64, sentAt time.Time, id int64, limit int) ([]int64, error) {
+	var out []int64
+	if err := s.db.SelectContext(ctx, &out, `SELECT id FROM messages WHERE dialog_id = $1 AND timeline_id IS NULL
+		AND (sent_at, id) < ($2, $3) ORDER BY sent_at DESC, id DESC LIMIT $4`, dialogID, sentAt, id, limit); err != nil {
+		return nil, fmt.Errorf("store: earlier messages not on the timeline: %w", err)
+	}
+	return out, nil
+}
+
 // DetachDialogEntity drops a CRM record the portal no longer has from the
 // dialog (only if it still points at it): a deal, and the dialog's entries
 // go to the contact; its contact or lead, and the client must be found
