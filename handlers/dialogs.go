@@ -467,6 +467,12 @@ func (h *Handlers) send(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.accepted(c, m)
+}
+
+// accepted answers a reply taken for sending (202) as the history shows it.
+func (h *Handlers) accepted(c echo.Context, m *store.Message) error {
+	cl := caller(c)
 	mv, err := h.Store.MessageViewByID(c.Request().Context(), cl.Portal.ID, m.ID)
 	if err != nil {
 		return err

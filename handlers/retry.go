@@ -1,11 +1,8 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
-	"github.com/relay24/relay24/problem"
 	"github.com/relay24/relay24/relay"
 	"github.com/relay24/relay24/store"
 )
@@ -15,21 +12,8 @@ import (
 func (h *Handlers) retryMessage(c echo.Context) error {
 	cl := caller(c)
 	ctx := c.Request().Context()
-	id, err := pathID(c, "id")
+	old, v, err := h.visibleMessage(c)
 	if err != nil {
-		return err
-	}
-	notFound := problem.New(problem.NotFound, "message_not_found", "message not found")
-	old, err := h.Store.MessageViewByID(ctx, cl.Portal.ID, id)
-	if problem.Is(err, problem.NotFound) {
-		return notFound
-	} else if err != nil {
-		return err
-	}
-	v, err := h.visibleDialogByID(c, old.DialogID)
-	if problem.Is(err, problem.NotFound) {
-		return notFound
-	} else if err != nil {
 		return err
 	}
 	if _, err := h.writable(c, v); err != nil {
@@ -42,9 +26,5 @@ func (h *Handlers) retryMessage(c echo.Context) error {
 	}
 	// Other pages showing the failed message hide its «Повторить».
 	_ = h.Store.Notify(ctx, store.Event{PortalID: cl.Portal.ID, Type: "message.updated", DialogID: v.ID, MessageID: old.ID})
-	mv, err := h.Store.MessageViewByID(ctx, cl.Portal.ID, m.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, map[string]any{"message": h.messageJSON(mv, cl.lang(), false)})
+	return h.accepted(c, m)
 }
