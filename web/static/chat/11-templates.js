@@ -8,20 +8,6 @@
 // templates: choose one, fill its fields, see the preview, send. While it
 // is open the «Шаблоны» button opens the same list.
 
-// The write-first flow (checkWindow) hands over a new WhatsApp Business
-// dialog whose window is closed: its first message is a template, chosen
-// here.
-window.relay24Templates = {
-  open: function (d, answer) {
-    if (!d || d.id !== state.win.dialogId || !answer) return;
-    state.win.data = answer;
-    renderTemplatePanel();
-    renderWindow();
-    var first = ui.tplPanel.querySelector(".tpl-item");
-    if (first && !isPhone()) first.focus();
-  }
-};
-
 var windowTimer = null;
 
 function windowChannel(d) {
@@ -45,6 +31,12 @@ function loadWindow() {
     if (state.win.chosen && !chosenTemplate()) { state.win.chosen = null; state.win.values = []; }
     if (!had || JSON.stringify(had.templates) !== JSON.stringify(r.templates) || had.window_open !== r.window_open) renderTemplatePanel();
     renderWindow();
+    // A dialog just made to write first (createAndOpen) starts in the list.
+    if (state.win.focusFirst && !r.window_open && !isPhone()) {
+      var first = ui.tplPanel.querySelector(".tpl-item");
+      if (first) first.focus();
+    }
+    state.win.focusFirst = false;
     // An open window closes by itself: look again then.
     clearTimeout(windowTimer);
     var left = r.window_open && r.window_closes_at ? new Date(r.window_closes_at).getTime() - Date.now() : -1;

@@ -108,29 +108,16 @@ function createAndOpen(contactId, channel, chatId) {
     if (!known) state.dialogs.push(d);
     afterList();
     openDialog(d.id);
+    // Opening it reads its window (loadWindow): on WhatsApp Business a
+    // client who has not written can only get a template, so the first
+    // message is chosen in the template list, which takes the focus.
+    state.win.focusFirst = true;
     scheduleList();
-    checkWindow(d);
     return d;
   }).catch(function (e) {
     if (e.code === "handle_belongs_to_other_client" && !(e.data && e.data.client)) e = { code: "handle_belongs_to_other_client_hidden" };
     throw e;
   });
-}
-
-// checkWindow: on a channel with a customer-service window (WhatsApp
-// Business), a client who has not written (or not for 24 hours) can only
-// get a template. HOOK for the templates' picker: it registers
-// window.relay24Templates.open(dialog, answer) and is called when the
-// dialog's templates answer says the window is closed; until then the
-// composer says so.
-function checkWindow(d) {
-  if (!d || !d.channel || d.channel.transport !== "wapi") return;
-  var seq = state.viewSeq;
-  api("GET", "/api/v1/dialogs/" + d.id + "/templates").then(function (r) {
-    if (seq !== state.viewSeq || !r || r.window_open !== false) return;
-    if (window.relay24Templates && window.relay24Templates.open) window.relay24Templates.open(d, r);
-    else showNote(T("write_template_first"));
-  }).catch(function () { /* no templates answer yet: the send says why */ });
 }
 
 // contactWithHandles reads a contact's phones and accounts (the individual
