@@ -29,11 +29,10 @@ func (h *Handlers) robot(c echo.Context) error {
 		if err := json.Unmarshal(b, &form); err != nil {
 			return problem.Wrap(err, problem.Invalid, "malformed_form", "the request body is not a JSON object")
 		}
-		form = stringsOnly(form)
 		// The form path refuses a NUL up front (bitrix.CheckFormText); JSON
 		// may carry one as \u0000, and nothing downstream wants it.
-		if hasNUL(form) {
-			return problem.New(problem.Invalid, "malformed_form", "the request body holds a NUL character")
+		if form, err = formOfJSON(form); err != nil {
+			return err
 		}
 	} else {
 		var err error
@@ -50,35 +49,17 @@ func (h *Handlers) robot(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "accepted"})
 }
 
-// hasNUL reports whether a key or a string anywhere in v holds a NUL.
-func hasNUL(v any) bool {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range t {
-			if hasNUL(e) {
-				return true
-			}
-		}
-	case string:
-		return strings.IndexByte(t, 0) >= 0
-	}
-	return false
-}
-
-// stringsOnly makes a JSON call look like the form: scalars as strings.
-func stringsOnly(m map[string]any) map[string]any {
+// formOfJSON makes a JSON call look like the form (scalars as strings)
+// and refuses a key or a string that holds a NUL, as the form path does.
+func formOfJSON(m map[string]any) (map[string]any, error) {
+	nul := false
 	var conv func(v any) any
 	conv = func(v any) any {
 		switch t := v.(type) {
 		case map[string]any:
 			out := make(map[string]any, len(t))
 			for k, e := range t {
+				nul = nul || strings.IndexByte(k, 0) >= 0
 				out[k] = conv(e)
 			}
 			return out
@@ -89,6 +70,7 @@ func stringsOnly(m map[string]any) map[string]any {
 			}
 			return out
 		case string:
+			nul = nul || strings.IndexByte(t, 0) >= 0
 			return t
 		case float64, bool:
 			b, _ := json.Marshal(t)
@@ -96,7 +78,11 @@ func stringsOnly(m map[string]any) map[string]any {
 		}
 		return ""
 	}
-	return conv(m).(map[string]any)
+	out := conv(m).(map[string]any)
+	if nul {
+		return nil, problem.New(problem.Invalid, "malformed_form", "the request body holds a NUL character")
+	}
+	return out, nil
 }
 
 // channelsChanged brings the robot's channel list up to date; the change
